@@ -1,1 +1,1 @@
-Console.WriteLine(ActorLlm.Inference.TorchRuntime.Probe());
+Console.WriteLine("todo");

@@ -1,0 +1,94 @@
+using ActorLlm.Inference.Config;
+using ActorLlm.Protocol;
+
+namespace ActorLlm.Inference.Checkpoints;
+
+/// <summary>
+/// Which Hugging Face tensor names make up each unit. Names are kept exactly as transformers writes them, so
+/// checkpoints load without renaming tables.
+/// </summary>
+public static class UnitTensors
+{
+    public const string Embedding = "model.embed_tokens.weight";
+    public const string FinalNorm = "model.norm.weight";
+    public const string LmHead = "lm_head.weight";
+
+    public static string LayerPrefix(int layer) => $"model.layers.{layer}.";
+
+    /// <summary>
+    /// The tensors unit <paramref name="unit"/> needs, required ones first. For the end unit of a model with tied
+    /// embeddings (or no <c>lm_head.weight</c>), the head is the embedding matrix, listed under its own name.
+    /// </summary>
+    public static IReadOnlyList<string> Required(ModelConfig config, int unit, Func<string, bool> contains)
+    {
+        if (unit == 0)
+        {
+            return [Embedding];
+        }
+
+        if (unit == config.NumLayers + 1)
+        {
+            return [FinalNorm, HeadName(config, contains)];
+        }
+
+        int layer = unit - 1;
+        string p = LayerPrefix(layer);
+        var names = new List<string>
+        {
+            p + "input_layernorm.weight",
+            p + "self_attn.q_proj.weight",
+            p + "self_attn.k_proj.weight",
+            p + "self_attn.v_proj.weight",
+            p + "self_attn.o_proj.weight",
+            p + "post_attention_layernorm.weight",
+            p + "mlp.gate_proj.weight",
+            p + "mlp.up_proj.weight",
+            p + "mlp.down_proj.weight",
+        };
+        if (config.QkvBias)
+        {
+            names.AddRange([p + "self_attn.q_proj.bias", p + "self_attn.k_proj.bias", p + "self_attn.v_proj.bias"]);
+        }
+
+        if (config.OutputBias)
+        {
+            names.Add(p + "self_attn.o_proj.bias");
+        }
+
+        if (config.MlpBias)
+        {
+            names.AddRange([p + "mlp.gate_proj.bias", p + "mlp.up_proj.bias", p + "mlp.down_proj.bias"]);
+        }
+
+        return names;
+    }
+
+    /// <summary>The LM head's tensor: <c>lm_head.weight</c> unless the embeddings are tied or it is absent.</summary>
+    public static string HeadName(ModelConfig config, Func<string, bool> contains) =>
+        !config.TieWordEmbeddings && contains(LmHead) ? LmHead : Embedding;
+
+    /// <summary>The unit a tensor belongs to, or null for tensors no unit uses (e.g. rotary buffers).</summary>
+    public static int? UnitOf(ModelConfig config, string name)
+    {
+        if (name == Embedding)
+        {
+            return 0;
+        }
+
+        if (name == FinalNorm || name == LmHead)
+        {
+            return config.NumLayers + 1;
+        }
+
+        if (name.StartsWith("model.layers.", StringComparison.Ordinal))
+        {
+            int dot = name.IndexOf('.', 13);
+            if (dot > 13 && int.TryParse(name.AsSpan(13, dot - 13), out int layer) && layer >= 0 && layer < config.NumLayers)
+            {
+                return UnitRange.LayerUnit(layer);
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,70 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ActorLlm.Inference.Devices;
+
+/// <summary>Where a stage computes and in which precision: "cpu" | "cuda" | "cuda:N", and f32 | f16 | bf16.</summary>
+public sealed record ComputeTarget(Device Device, ScalarType DType)
+{
+    public static ComputeTarget Cpu { get; } = new(CPU, ScalarType.Float32);
+
+    public bool IsCuda => Device.type == DeviceType.CUDA;
+
+    /// <summary>Bytes per element of <see cref="DType"/>.</summary>
+    public int ElementSize => DType == ScalarType.Float32 ? 4 : 2;
+
+    /// <summary>Parses the CLI spellings. Throws <see cref="InvalidRequestException"/> for unknown or unavailable devices.</summary>
+    public static ComputeTarget Parse(string device, string dtype) => new(ParseDevice(device), ParseDType(dtype));
+
+    public static Device ParseDevice(string spec)
+    {
+        string s = spec.Trim().ToLowerInvariant();
+        if (s == "cpu")
+        {
+            return CPU;
+        }
+
+        if (s == "cuda" || s.StartsWith("cuda:", StringComparison.Ordinal))
+        {
+            int index = 0;
+            if (s.Length > 4 && !int.TryParse(s.AsSpan(5), out index))
+            {
+                throw new InvalidRequestException($"device '{spec}': expected cuda:N with N a GPU index");
+            }
+
+            if (!cuda.is_available())
+            {
+                throw new InvalidRequestException(
+                    $"device '{spec}': CUDA is not available here (no GPU, or this build carries the CPU libtorch; see README 'GPU')");
+            }
+
+            int count = cuda.device_count();
+            if (index < 0 || index >= count)
+            {
+                throw new InvalidRequestException($"device '{spec}': this machine has {count} CUDA device(s) (cuda:0..cuda:{count - 1})");
+            }
+
+            return new Device(DeviceType.CUDA, index);
+        }
+
+        throw new InvalidRequestException($"unknown device '{spec}' (use cpu, cuda or cuda:N)");
+    }
+
+    public static ScalarType ParseDType(string spec) => spec.Trim().ToLowerInvariant() switch
+    {
+        "f32" or "float32" or "fp32" => ScalarType.Float32,
+        "f16" or "float16" or "fp16" or "half" => ScalarType.Float16,
+        "bf16" or "bfloat16" => ScalarType.BFloat16,
+        _ => throw new InvalidRequestException($"unknown dtype '{spec}' (use f32, f16 or bf16)"),
+    };
+
+    public static string DTypeName(ScalarType t) => t switch
+    {
+        ScalarType.Float32 => "f32",
+        ScalarType.Float16 => "f16",
+        ScalarType.BFloat16 => "bf16",
+        _ => t.ToString(),
+    };
+
+    public override string ToString() => $"{Device} {DTypeName(DType)}";
+}

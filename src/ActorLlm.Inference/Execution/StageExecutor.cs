@@ -1,0 +1,294 @@
+using ActorLlm.Inference.Checkpoints;
+using ActorLlm.Inference.Config;
+using ActorLlm.Inference.Devices;
+using ActorLlm.Inference.Model;
+using ActorLlm.Protocol;
+using static TorchSharp.torch;
+
+namespace ActorLlm.Inference.Execution;
+
+/// <summary>
+/// One request to a stage: T new tokens of one session, at positions StartPosition .. StartPosition+T-1.
+/// <see cref="TokenIds"/> are always given (the first stage embeds them; every stage checks them and the last one
+/// uses them for repetition penalties); <see cref="Hidden"/> [T, hidden] is the previous stage's output and is
+/// required unless the stage holds the begin unit. The caller keeps ownership of <see cref="Hidden"/>.
+/// </summary>
+public sealed record StageInput(SessionId Session, int StartPosition, int[] TokenIds, Tensor? Hidden = null, bool AllLogits = false)
+{
+    public int Tokens => TokenIds.Length;
+}
+
+/// <summary>
+/// A stage's answer for one session: hidden states [T, hidden] when the stage does not hold the end unit,
+/// otherwise float32 logits, [1, vocab] for the last position or [T, vocab] when all were asked for.
+/// The receiver owns the tensors.
+/// </summary>
+public sealed class StageOutput(SessionId session, Tensor? hidden, Tensor? logits) : IDisposable
+{
+    public SessionId Session { get; } = session;
+
+    public Tensor? Hidden { get; } = hidden;
+
+    public Tensor? Logits { get; } = logits;
+
+    public void Dispose()
+    {
+        Hidden?.Dispose();
+        Logits?.Dispose();
+    }
+}
+
+/// <summary>
+/// Runs a contiguous unit range [start, end) of a model on one device for a batch of sessions, keeping each
+/// session's KV cache between calls (prefill, then incremental decode). Requests with the same number of new
+/// tokens run as one batched pass. Every request is validated before anything changes, so a bad request
+/// leaves all sessions as they were. Not thread-safe: one executor belongs to one thread (a stage actor).
+/// </summary>
+public sealed class StageExecutor : IDisposable
+{
+    private readonly TokenEmbedding? _embedding;
+    private readonly DecoderLayer[] _layers;
+    private readonly LmHead? _head;
+    private readonly RotaryEmbedding _rope;
+    private readonly KvCache _cache;
+
+    private StageExecutor(ModelConfig config, UnitRange range, ComputeTarget target, KvCacheOptions cacheOptions, WeightLoader weights)
+    {
+        Config = config;
+        Range = range;
+        Target = target;
+        var created = new List<IDisposable>();
+        try
+        {
+            if (range.Contains(0))
+            {
+                _embedding = Track(new TokenEmbedding(config, weights), created);
+            }
+
+            int firstLayer = Math.Max(range.Start, 1) - 1;
+            int lastLayer = Math.Min(range.End, config.NumLayers + 1) - 1; // exclusive
+            _layers = Enumerable.Range(firstLayer, Math.Max(0, lastLayer - firstLayer))
+                .Select(i => Track(new DecoderLayer(config, weights, i), created))
+                .ToArray();
+            if (range.Contains(config.NumLayers + 1))
+            {
+                _head = Track(new LmHead(config, weights), created);
+            }
+
+            _rope = Track(new RotaryEmbedding(config.Rope, config.HeadDim, cacheOptions.MaxContext, target), created);
+            _cache = new KvCache(_layers.Length, config.NumKvHeads, config.HeadDim, cacheOptions, target);
+        }
+        catch
+        {
+            foreach (var d in created)
+            {
+                d.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    private static T Track<T>(T item, List<IDisposable> created)
+        where T : IDisposable
+    {
+        created.Add(item);
+        return item;
+    }
+
+    public ModelConfig Config { get; }
+
+    public UnitRange Range { get; }
+
+    public ComputeTarget Target { get; }
+
+    public bool HasBegin => _embedding is not null;
+
+    public bool HasEnd => _head is not null;
+
+    public KvCacheOptions CacheOptions => _cache.Options;
+
+    public int ActiveSessions => _cache.ActiveSessions;
+
+    /// <summary>
+    /// Loads units [range.Start, range.End) from <paramref name="source"/> (reading only their tensors) onto
+    /// <paramref name="target"/>. The context is capped at the model's max_position_embeddings.
+    /// </summary>
+    public static StageExecutor Load(IWeightSource source, UnitRange range, ComputeTarget target, KvCacheOptions? cache = null)
+    {
+        var config = source.Config;
+        if (range.End > config.UnitCount)
+        {
+            throw new InvalidRequestException($"unit range {range} exceeds the model's {config.UnitCount} units (begin, {config.NumLayers} layers, end)");
+        }
+
+        cache ??= new KvCacheOptions();
+        cache = cache with { MaxContext = Math.Min(cache.MaxContext, config.MaxPositionEmbeddings) };
+        using var noGrad = no_grad();
+        return new StageExecutor(config, range, target, cache, new WeightLoader(source, target));
+    }
+
+    /// <summary>Positions this stage holds for <paramref name="session"/>.</summary>
+    public int Length(SessionId session) => _cache.Length(session);
+
+    /// <summary>Frees the session's KV cache slot. Returns false if it held none.</summary>
+    public bool Release(SessionId session) => _cache.Release(session);
+
+    /// <summary>Runs one pass for every request; outputs are in request order.</summary>
+    public IReadOnlyList<StageOutput> Forward(IReadOnlyList<StageInput> inputs)
+    {
+        Validate(inputs);
+        using var noGrad = no_grad();
+        var outputs = new StageOutput?[inputs.Count];
+        foreach (var group in inputs.Select((input, index) => (input, index)).GroupBy(p => p.input.Tokens))
+        {
+            var members = group.ToArray();
+            var results = RunGroup(members.Select(m => m.input).ToArray());
+            for (int i = 0; i < members.Length; i++)
+            {
+                outputs[members[i].index] = results[i];
+            }
+        }
+
+        return outputs!;
+    }
+
+    private void Validate(IReadOnlyList<StageInput> inputs)
+    {
+        if (inputs.Count == 0)
+        {
+            throw new InvalidRequestException("a stage pass needs at least one request");
+        }
+
+        if (inputs.Select(i => i.Session).Distinct().Count() != inputs.Count)
+        {
+            throw new InvalidRequestException("a session may appear only once per stage pass");
+        }
+
+        int newSessions = inputs.Count(i => !_cache.Has(i.Session));
+        int free = _cache.Options.MaxSessions - _cache.ActiveSessions;
+        if (newSessions > free)
+        {
+            throw new InvalidRequestException($"stage is full: {newSessions} new sessions but {free} free KV cache slots of {_cache.Options.MaxSessions}");
+        }
+
+        foreach (var input in inputs)
+        {
+            if (input.Tokens == 0)
+            {
+                throw new InvalidRequestException($"session {input.Session}: no tokens");
+            }
+
+            foreach (int id in input.TokenIds)
+            {
+                if (id < 0 || id >= Config.VocabSize)
+                {
+                    throw new InvalidRequestException($"session {input.Session}: token id {id} is outside the vocabulary [0, {Config.VocabSize})");
+                }
+            }
+
+            _cache.CheckWrite(input.Session, input.StartPosition, input.Tokens);
+            if (!HasBegin)
+            {
+                CheckHidden(input);
+            }
+        }
+    }
+
+    private void CheckHidden(StageInput input)
+    {
+        var h = input.Hidden ?? throw new InvalidRequestException(
+            $"session {input.Session}: stage {Range} does not hold the embedding, so it needs hidden states, not only token ids");
+        if (h.dim() != 2 || h.shape[0] != input.Tokens || h.shape[1] != Config.HiddenSize)
+        {
+            throw new InvalidRequestException(
+                $"session {input.Session}: hidden states have shape [{string.Join(", ", h.shape)}], expected [{input.Tokens}, {Config.HiddenSize}]");
+        }
+
+        if (!h.is_floating_point())
+        {
+            throw new InvalidRequestException($"session {input.Session}: hidden states must be floating point, got {h.dtype}");
+        }
+
+        using var finite = h.isfinite().all();
+        if (!finite.item<bool>())
+        {
+            throw new InvalidRequestException($"session {input.Session}: hidden states contain NaN or infinite values");
+        }
+    }
+
+    private StageOutput[] RunGroup(StageInput[] rows)
+    {
+        using var scope = NewDisposeScope();
+        int tokens = rows[0].Tokens;
+        var slots = rows.Select(r => _cache.Acquire(r.Session)).ToArray();
+        var batch = new AttentionBatch(slots, rows.Select(r => r.StartPosition).ToArray(), tokens, _rope, Config.SlidingWindow, Target.Device);
+
+        Tensor x = _embedding is not null
+            ? _embedding.Forward(tensor(rows.SelectMany(r => r.TokenIds.Select(i => (long)i)).ToArray(), [rows.Length, tokens], ScalarType.Int64, Target.Device))
+            : stack(rows.Select(r => r.Hidden!.to(Target.DType, Target.Device)).ToArray());   // [B, T, hidden]
+
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            // Each layer's temporaries are freed as soon as it is done, not at the end of the pass.
+            using var layerScope = NewDisposeScope();
+            var next = _layers[i].Forward(x, batch, _cache.Keys(i), _cache.Values(i)).MoveToOuterDisposeScope();
+            x.Dispose();
+            x = next;
+        }
+
+        var outputs = new StageOutput[rows.Length];
+        if (_head is null)
+        {
+            for (int b = 0; b < rows.Length; b++)
+            {
+                outputs[b] = new StageOutput(rows[b].Session, x[b].contiguous().DetachFromDisposeScope(), null);
+            }
+        }
+        else if (rows.Any(r => r.AllLogits))
+        {
+            var logits = _head.Forward(x);                                                 // [B, T, vocab]
+            for (int b = 0; b < rows.Length; b++)
+            {
+                var row = rows[b].AllLogits ? logits[b] : logits[b].narrow(0, tokens - 1, 1);
+                outputs[b] = new StageOutput(rows[b].Session, null, row.contiguous().DetachFromDisposeScope());
+            }
+        }
+        else
+        {
+            var logits = _head.Forward(x.narrow(1, tokens - 1, 1));                        // [B, 1, vocab]
+            for (int b = 0; b < rows.Length; b++)
+            {
+                outputs[b] = new StageOutput(rows[b].Session, null, logits[b].contiguous().DetachFromDisposeScope());
+            }
+        }
+
+        for (int b = 0; b < rows.Length; b++)
+        {
+            _cache.SetLength(rows[b].Session, rows[b].StartPosition + tokens);
+        }
+
+        return outputs;
+    }
+
+    /// <summary>Runs the final norm alone on [.., hidden] (conformance checks against transformers' last hidden state).</summary>
+    public Tensor FinalNorm(Tensor hidden)
+    {
+        var head = _head ?? throw new InvalidOperationException("this stage does not hold the end unit");
+        using var noGrad = no_grad();
+        return head.Norm(hidden.to(Target.DType, Target.Device));
+    }
+
+    public void Dispose()
+    {
+        _embedding?.Dispose();
+        foreach (var l in _layers)
+        {
+            l.Dispose();
+        }
+
+        _head?.Dispose();
+        _rope.Dispose();
+        _cache.Dispose();
+    }
+}

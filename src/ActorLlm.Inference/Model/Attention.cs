@@ -1,0 +1,106 @@
+using ActorLlm.Inference.Config;
+using ActorLlm.Inference.Execution;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace ActorLlm.Inference.Model;
+
+/// <summary>
+/// Grouped-query self-attention with rotary positions and a KV cache:
+/// q, k, v = x Wqkv (+b); q, k rotated; k, v written to the cache at their positions;
+/// out = softmax(q k^T / sqrt(D) + mask) v Wo (+b). H query heads share KV key/value heads in groups of
+/// G = H / KV (query head h reads key head h / G). q/k/v are one fused projection: one matmul, not three.
+/// </summary>
+public sealed class Attention : IDisposable
+{
+    private readonly Tensor _qkvWeight;     // [(H + 2 KV) D, hidden]
+    private readonly Tensor? _qkvBias;      // [(H + 2 KV) D]
+    private readonly Tensor _outWeight;     // [hidden, H D]
+    private readonly Tensor? _outBias;      // [hidden]
+    private readonly int _heads, _kvHeads, _headDim;
+    private readonly double _scale;
+
+    public Attention(ModelConfig c, WeightLoader w, string prefix)
+    {
+        _heads = c.NumHeads;
+        _kvHeads = c.NumKvHeads;
+        _headDim = c.HeadDim;
+        _scale = 1.0 / Math.Sqrt(c.HeadDim);
+        long q = (long)c.NumHeads * c.HeadDim, kv = (long)c.NumKvHeads * c.HeadDim, h = c.HiddenSize;
+        _qkvWeight = w.LoadConcat(
+            (prefix + "q_proj.weight", [q, h]),
+            (prefix + "k_proj.weight", [kv, h]),
+            (prefix + "v_proj.weight", [kv, h]));
+        if (c.QkvBias)
+        {
+            _qkvBias = w.LoadConcat((prefix + "q_proj.bias", [q]), (prefix + "k_proj.bias", [kv]), (prefix + "v_proj.bias", [kv]));
+        }
+
+        _outWeight = w.Load(prefix + "o_proj.weight", h, q);
+        if (c.OutputBias)
+        {
+            _outBias = w.Load(prefix + "o_proj.bias", h);
+        }
+    }
+
+    /// <param name="x">[B, T, hidden], already normed.</param>
+    /// <param name="batch">Positions, slots, rotary tables and mask of this pass.</param>
+    /// <param name="keys">This layer's key cache [slots, KV, context, D].</param>
+    /// <param name="values">This layer's value cache [slots, KV, context, D].</param>
+    /// <returns>[B, T, hidden]</returns>
+    public Tensor Forward(Tensor x, AttentionBatch batch, Tensor keys, Tensor values)
+    {
+        long b = batch.Batch, t = batch.Tokens, s = batch.KeyLength;
+        int qd = _heads * _headDim, kvd = _kvHeads * _headDim, groups = _heads / _kvHeads;
+
+        var qkv = F.linear(x, _qkvWeight, _qkvBias);                                      // [B, T, (H+2KV) D]
+        var q = qkv.narrow(-1, 0, qd).view(b, t, _heads, _headDim);                         // [B, T, H, D]
+        var k = qkv.narrow(-1, qd, kvd).view(b, t, _kvHeads, _headDim);                     // [B, T, KV, D]
+        var v = qkv.narrow(-1, qd + kvd, kvd).view(b, t, _kvHeads, _headDim);               // [B, T, KV, D]
+        q = RotaryEmbedding.Apply(q, batch.Cos, batch.Sin);
+        k = RotaryEmbedding.Apply(k, batch.Cos, batch.Sin);
+
+        // Write the new keys/values at (slot, :, position, :); indexed by [B, 1] x [B, T] the target is [B, T, KV, D].
+        var at = new[] { TensorIndex.Tensor(batch.SlotColumn), TensorIndex.Colon, TensorIndex.Tensor(batch.Positions) };
+        keys.index_put_(k, at);
+        values.index_put_(v, at);
+
+        var cachedK = ReadRows(keys, batch, s);                                             // [B, KV, S, D]
+        var cachedV = ReadRows(values, batch, s);                                           // [B, KV, S, D]
+
+        // Group query heads under their key head so keys are shared, not repeated: [B, KV, G T, D].
+        var grouped = q.transpose(1, 2).reshape(b, _kvHeads, groups * t, _headDim);
+        var scores = matmul(grouped, cachedK.transpose(-1, -2)) * _scale;                   // [B, KV, G T, S]
+        if (batch.Blocked is not null)
+        {
+            scores = scores.view(b, _kvHeads, groups, t, s)
+                .masked_fill(batch.Blocked, double.NegativeInfinity)
+                .view(b, _kvHeads, groups * t, s);
+        }
+
+        // Softmax in float32 whatever the model dtype, as transformers does.
+        var probs = F.softmax(scores, -1, ScalarType.Float32).to(x.dtype);
+        var context = matmul(probs, cachedV)                                                // [B, KV, G T, D]
+            .view(b, _heads, t, _headDim)
+            .transpose(1, 2)
+            .reshape(b, t, qd);                                                             // [B, T, H D]
+        return F.linear(context, _outWeight, _outBias);
+    }
+
+    /// <summary>Rows of the batch's slots, positions [0, length): a view when the slots are consecutive, else a gather.</summary>
+    private static Tensor ReadRows(Tensor cache, AttentionBatch batch, long length)
+    {
+        var prefix = cache.narrow(2, 0, length);
+        return batch.FirstSlot is int first
+            ? prefix.narrow(0, first, batch.Batch)
+            : prefix.index_select(0, batch.Slots);
+    }
+
+    public void Dispose()
+    {
+        _qkvWeight.Dispose();
+        _qkvBias?.Dispose();
+        _outWeight.Dispose();
+        _outBias?.Dispose();
+    }
+}

@@ -1,0 +1,44 @@
+using ActorLlm.Inference.Checkpoints;
+using ActorLlm.Inference.Config;
+using ActorLlm.Inference.Execution;
+using static TorchSharp.torch;
+
+namespace ActorLlm.Inference.Model;
+
+/// <summary>One pre-norm decoder layer: h = x + attn(norm1(x)); y = h + mlp(norm2(h)).</summary>
+public sealed class DecoderLayer : IDisposable
+{
+    private readonly RmsNorm _inputNorm;
+    private readonly Attention _attention;
+    private readonly RmsNorm _postAttentionNorm;
+    private readonly Mlp _mlp;
+
+    public DecoderLayer(ModelConfig c, WeightLoader w, int layer)
+    {
+        string p = UnitTensors.LayerPrefix(layer);
+        Index = layer;
+        _inputNorm = new RmsNorm(w.Load(p + "input_layernorm.weight", c.HiddenSize), c.RmsNormEps);
+        _attention = new Attention(c, w, p + "self_attn.");
+        _postAttentionNorm = new RmsNorm(w.Load(p + "post_attention_layernorm.weight", c.HiddenSize), c.RmsNormEps);
+        _mlp = new Mlp(c, w, p + "mlp.");
+    }
+
+    /// <summary>The layer's index in the whole model.</summary>
+    public int Index { get; }
+
+    /// <param name="x">[B, T, hidden]</param>
+    /// <returns>[B, T, hidden]</returns>
+    public Tensor Forward(Tensor x, AttentionBatch batch, Tensor keys, Tensor values)
+    {
+        var h = x + _attention.Forward(_inputNorm.Forward(x), batch, keys, values);
+        return h + _mlp.Forward(_postAttentionNorm.Forward(h));
+    }
+
+    public void Dispose()
+    {
+        _inputNorm.Dispose();
+        _attention.Dispose();
+        _postAttentionNorm.Dispose();
+        _mlp.Dispose();
+    }
+}

@@ -1,0 +1,97 @@
+using ActorLlm.Inference.Config;
+using ActorLlm.Inference.Devices;
+using static TorchSharp.torch;
+
+namespace ActorLlm.Inference.Model;
+
+/// <summary>
+/// Rotary position embedding in the "rotate half" layout transformers uses for Llama:
+/// x' = x * cos(p * f) + rotate_half(x) * sin(p * f), with f the inverse frequencies repeated for both halves.
+/// cos and sin are tabulated once for positions [0, capacity), in float32 and then cast to the model dtype,
+/// as transformers computes them.
+/// </summary>
+public sealed class RotaryEmbedding : IDisposable
+{
+    private readonly Tensor _cos;
+    private readonly Tensor _sin;
+
+    public RotaryEmbedding(RopeConfig rope, int headDim, int capacity, ComputeTarget target)
+    {
+        Capacity = capacity;
+        using var scope = NewDisposeScope();
+        var invFreq = InverseFrequencies(rope, headDim);                                   // [D/2] f32
+        var positions = arange(capacity, ScalarType.Float32);                              // [P]
+        var freqs = positions.unsqueeze(1) * invFreq.unsqueeze(0);                         // [P, D/2]
+        var emb = cat([freqs, freqs], 1);                                                  // [P, D]
+        _cos = emb.cos().to(target.DType, target.Device).MoveToOuterDisposeScope();
+        _sin = emb.sin().to(target.DType, target.Device).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Positions [0, Capacity) have table entries.</summary>
+    public int Capacity { get; }
+
+    /// <summary>
+    /// The inverse frequencies, computed with float32 tensor ops in the same order as transformers'
+    /// <c>_compute_default_rope_parameters</c> / <c>_compute_linear_scaling_rope_parameters</c> /
+    /// <c>_compute_llama3_parameters</c>, so the tables match to the last bit on the same kernels.
+    /// </summary>
+    public static Tensor InverseFrequencies(RopeConfig rope, int headDim)
+    {
+        using var scope = NewDisposeScope();
+        var exponents = arange(0, headDim, 2, ScalarType.Int64).to(ScalarType.Float32) / headDim;
+        var invFreq = 1.0 / pow(tensor(rope.Theta, ScalarType.Float32), exponents);
+        switch (rope.Type)
+        {
+            case RopeType.Linear:
+                invFreq = invFreq / rope.Factor;
+                break;
+            case RopeType.Llama3:
+                double oldContext = rope.OriginalMaxPositionEmbeddings;
+                double lowFreqWavelen = oldContext / rope.LowFreqFactor;
+                double highFreqWavelen = oldContext / rope.HighFreqFactor;
+                var wavelen = 2 * Math.PI / invFreq;
+                // Long wavelengths are scaled down by factor, short ones kept, the band between interpolated.
+                var llama = where(wavelen > lowFreqWavelen, invFreq / rope.Factor, invFreq);
+                var smooth = ((oldContext / wavelen) - rope.LowFreqFactor) / (rope.HighFreqFactor - rope.LowFreqFactor);
+                var smoothed = ((1 - smooth) * llama / rope.Factor) + (smooth * llama);
+                var medium = (wavelen >= highFreqWavelen).logical_and(wavelen <= lowFreqWavelen);
+                invFreq = where(medium, smoothed, llama);
+                break;
+        }
+
+        return invFreq.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>cos and sin for the given positions.</summary>
+    /// <param name="positions">[B, T] int64 on the model's device.</param>
+    /// <returns>([B, T, 1, D], [B, T, 1, D]), broadcastable over heads.</returns>
+    public (Tensor Cos, Tensor Sin) At(Tensor positions)
+    {
+        var flat = positions.reshape(-1);
+        long b = positions.shape[0], t = positions.shape[1];
+        var cos = _cos.index_select(0, flat).view(b, t, 1, -1);
+        var sin = _sin.index_select(0, flat).view(b, t, 1, -1);
+        return (cos, sin);
+    }
+
+    /// <summary>Rotates queries or keys.</summary>
+    /// <param name="x">[B, T, heads, D]</param>
+    /// <param name="cos">[B, T, 1, D]</param>
+    /// <param name="sin">[B, T, 1, D]</param>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin) => (x * cos) + (RotateHalf(x) * sin);
+
+    /// <summary>[x1, x2] -> [-x2, x1] over the last dimension.</summary>
+    private static Tensor RotateHalf(Tensor x)
+    {
+        long half = x.shape[^1] / 2;
+        var x1 = x.narrow(-1, 0, half);
+        var x2 = x.narrow(-1, half, half);
+        return cat([x2.neg(), x1], -1);
+    }
+
+    public void Dispose()
+    {
+        _cos.Dispose();
+        _sin.Dispose();
+    }
+}

@@ -1,0 +1,70 @@
+namespace ActorLlm.Protocol;
+
+/// <summary>
+/// A contiguous, half-open range <c>[Start, End)</c> of a model's units. Units are numbered
+/// <c>0 = begin</c> (token embedding), <c>1..L = layer 0..L-1</c> (decoder layers), <c>L+1 = end</c>
+/// (final norm + LM head), so a model of L layers has L+2 units and the whole model is <c>[0, L+2)</c>.
+/// </summary>
+public readonly record struct UnitRange
+{
+    public UnitRange(int start, int end)
+    {
+        if (start < 0 || end <= start)
+        {
+            throw new ArgumentOutOfRangeException(nameof(end), $"a unit range needs 0 <= start < end, got [{start}, {end})");
+        }
+
+        Start = start;
+        End = end;
+    }
+
+    /// <summary>First unit in the range.</summary>
+    public int Start { get; }
+
+    /// <summary>One past the last unit in the range.</summary>
+    public int End { get; }
+
+    public int Count => End - Start;
+
+    public bool Contains(int unit) => unit >= Start && unit < End;
+
+    public bool Contains(UnitRange other) => other.Start >= Start && other.End <= End;
+
+    public bool Overlaps(UnitRange other) => other.Start < End && Start < other.End;
+
+    /// <summary>The whole model of <paramref name="layers"/> decoder layers.</summary>
+    public static UnitRange Whole(int layers) => new(0, layers + 2);
+
+    /// <summary>The unit index of decoder layer <paramref name="layer"/>.</summary>
+    public static int LayerUnit(int layer) => layer + 1;
+
+    /// <summary>"begin", "layer.N" or "end" for unit <paramref name="unit"/> of a model with <paramref name="layers"/> layers.</summary>
+    public static string UnitName(int unit, int layers) =>
+        unit == 0 ? "begin" : unit == layers + 1 ? "end" : unit > 0 && unit <= layers ? $"layer.{unit - 1}" : throw new ArgumentOutOfRangeException(nameof(unit));
+
+    /// <summary>Parses "begin", "layer.N" or "end" back to a unit index.</summary>
+    public static int ParseUnitName(string name, int layers)
+    {
+        if (name == "begin")
+        {
+            return 0;
+        }
+
+        if (name == "end")
+        {
+            return layers + 1;
+        }
+
+        if (name.StartsWith("layer.", StringComparison.Ordinal) && int.TryParse(name.AsSpan(6), out int layer) && layer >= 0 && layer < layers)
+        {
+            return layer + 1;
+        }
+
+        throw new FormatException($"'{name}' is not a unit name (begin, layer.0..layer.{layers - 1}, end)");
+    }
+
+    /// <summary>Human form using unit names, e.g. "[begin..layer.3]" (inclusive of the last unit shown).</summary>
+    public string Describe(int layers) => $"[{UnitName(Start, layers)}..{UnitName(End - 1, layers)}]";
+
+    public override string ToString() => $"[{Start}, {End})";
+}
