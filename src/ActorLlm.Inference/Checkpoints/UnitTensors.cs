@@ -28,7 +28,7 @@ public static class UnitTensors
 
         if (unit == config.NumLayers + 1)
         {
-            return [FinalNorm, HeadName(config, contains)];
+            return [FinalNorm, HeadName(contains)];
         }
 
         int layer = unit - 1;
@@ -63,9 +63,13 @@ public static class UnitTensors
         return names;
     }
 
-    /// <summary>The LM head's tensor: <c>lm_head.weight</c> unless the embeddings are tied or it is absent.</summary>
-    public static string HeadName(ModelConfig config, Func<string, bool> contains) =>
-        !config.TieWordEmbeddings && contains(LmHead) ? LmHead : Embedding;
+    /// <summary>
+    /// The LM head's tensor: <c>lm_head.weight</c> where the checkpoint has it, else the embedding matrix (tied
+    /// embeddings). A tied checkpoint that stores <c>lm_head.weight</c> stores the same matrix, and a unit store
+    /// writes the head of a tied model under that name so the end unit is self-contained.
+    /// </summary>
+    public static string HeadName(Func<string, bool> contains) =>
+        contains(LmHead) ? LmHead : Embedding;
 
     /// <summary>The unit a tensor belongs to, or null for tensors no unit uses (e.g. rotary buffers).</summary>
     public static int? UnitOf(ModelConfig config, string name)

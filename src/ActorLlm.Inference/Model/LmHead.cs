@@ -17,7 +17,7 @@ public sealed class LmHead : IDisposable
     public LmHead(ModelConfig c, WeightLoader w)
     {
         _norm = new RmsNorm(w.Load(UnitTensors.FinalNorm, c.HiddenSize), c.RmsNormEps);
-        _weight = w.Load(UnitTensors.HeadName(c, w.Source.Contains), c.VocabSize, c.HiddenSize);
+        _weight = w.Load(UnitTensors.HeadName(w.Source.Contains), c.VocabSize, c.HiddenSize);
     }
 
     /// <summary>The final norm alone (what transformers reports as the last hidden state).</summary>
