@@ -1,3 +1,5 @@
+using MessagePack;
+
 namespace ActorLlm.Protocol;
 
 /// <summary>
@@ -5,8 +7,10 @@ namespace ActorLlm.Protocol;
 /// <c>0 = begin</c> (token embedding), <c>1..L = layer 0..L-1</c> (decoder layers), <c>L+1 = end</c>
 /// (final norm + LM head), so a model of L layers has L+2 units and the whole model is <c>[0, L+2)</c>.
 /// </summary>
+[MessagePackObject]
 public readonly record struct UnitRange
 {
+    [SerializationConstructor]
     public UnitRange(int start, int end)
     {
         if (start < 0 || end <= start)
@@ -19,11 +23,14 @@ public readonly record struct UnitRange
     }
 
     /// <summary>First unit in the range.</summary>
+    [Key(0)]
     public int Start { get; }
 
     /// <summary>One past the last unit in the range.</summary>
+    [Key(1)]
     public int End { get; }
 
+    [IgnoreMember]
     public int Count => End - Start;
 
     public bool Contains(int unit) => unit >= Start && unit < End;

@@ -1,0 +1,88 @@
+using Akka.Actor;
+using MessagePack;
+
+namespace ActorLlm.Protocol.Messages;
+
+/// <summary>Generation options as submitted by a client.</summary>
+[MessagePackObject]
+public sealed record WireGenerationOptions(
+    [property: Key(0)] int MaxTokens,
+    [property: Key(1)] WireSampling Sampling,
+    [property: Key(2)] string[] StopStrings,
+    [property: Key(3)] bool StopAtEos);
+
+/// <summary>Per-stage time summed over a job.</summary>
+[MessagePackObject]
+public sealed record StageStats(
+    [property: Key(0)] string Stage,
+    [property: Key(1)] double PrefillMs,
+    [property: Key(2)] double DecodeMs,
+    [property: Key(3)] int DecodeSteps);
+
+/// <summary>One scored choice.</summary>
+[MessagePackObject]
+public sealed record ScoredChoice(
+    [property: Key(0)] int Index,
+    [property: Key(1)] string Choice,
+    [property: Key(2)] double LogProbability,
+    [property: Key(3)] int Tokens);
+
+/// <summary>Jobs: a client (through the session shard region) ↔ its GenerationSession.</summary>
+public static class JobMessages
+{
+    /// <summary>
+    /// Client → GenerationSession (sharded by <paramref name="Session"/>): generate from a UTF-8 prompt (empty = from BOS).
+    /// The session streams <see cref="TextDelta"/>s to <paramref name="Client"/>, then <see cref="GenerationCompleted"/>
+    /// or <see cref="JobFailed"/>.
+    /// </summary>
+    [MessagePackObject]
+    public sealed record StartGeneration(
+        [property: Key(0)] SessionId Session,
+        [property: Key(1)] byte[] PromptUtf8,
+        [property: Key(2)] WireGenerationOptions Options,
+        [property: Key(3)] IActorRef Client) : IActorLlmMessage;
+
+    /// <summary>
+    /// Client → GenerationSession: score each choice as a continuation of the prompt. Reply <see cref="ScoringCompleted"/>
+    /// or <see cref="JobFailed"/>.
+    /// </summary>
+    [MessagePackObject]
+    public sealed record StartScoring(
+        [property: Key(0)] SessionId Session,
+        [property: Key(1)] byte[] PromptUtf8,
+        [property: Key(2)] string[] Choices,
+        [property: Key(3)] IActorRef Client) : IActorLlmMessage;
+
+    /// <summary>GenerationSession → client: text added by the latest tokens, in order (<paramref name="Sequence"/> 0, 1, ...).</summary>
+    [MessagePackObject]
+    public sealed record TextDelta(
+        [property: Key(0)] SessionId Session,
+        [property: Key(1)] int Sequence,
+        [property: Key(2)] string Text) : IActorLlmMessage;
+
+    /// <summary>GenerationSession → client: the job is done.</summary>
+    [MessagePackObject]
+    public sealed record GenerationCompleted(
+        [property: Key(0)] SessionId Session,
+        [property: Key(1)] string Text,
+        [property: Key(2)] int PromptTokens,
+        [property: Key(3)] int GeneratedTokens,
+        [property: Key(4)] string FinishReason,
+        [property: Key(5)] double PrefillMs,
+        [property: Key(6)] double DecodeMs,
+        [property: Key(7)] StageStats[] Stages,
+        [property: Key(8)] string[] Route,
+        [property: Key(9)] int Failovers) : IActorLlmMessage;
+
+    /// <summary>GenerationSession → client: the choices, best first.</summary>
+    [MessagePackObject]
+    public sealed record ScoringCompleted(
+        [property: Key(0)] SessionId Session,
+        [property: Key(1)] ScoredChoice[] Scores) : IActorLlmMessage;
+
+    /// <summary>GenerationSession → client: the job could not be done; <paramref name="Reason"/> says why.</summary>
+    [MessagePackObject]
+    public sealed record JobFailed(
+        [property: Key(0)] SessionId Session,
+        [property: Key(1)] string Reason) : IActorLlmMessage;
+}

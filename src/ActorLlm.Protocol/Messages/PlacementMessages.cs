@@ -1,0 +1,123 @@
+using Akka.Actor;
+using MessagePack;
+
+namespace ActorLlm.Protocol.Messages;
+
+/// <summary>What a device is and how fast it measured; the planner's input for one StageWorker.</summary>
+/// <param name="Node">The node's cluster address, e.g. "akka.tcp://actorllm@127.0.0.1:5001".</param>
+/// <param name="Device">"cpu", "cuda:0", ...</param>
+/// <param name="Machine">The physical host; replicas of a unit are placed on distinct machines.</param>
+/// <param name="MemoryBytes">Memory the device offers for weights (and KV cache).</param>
+/// <param name="Speed">Measured decoder-layer forwards per second for one token (higher is faster).</param>
+/// <param name="DType">Precision it computes in: "f32", "f16", "bf16".</param>
+[MessagePackObject]
+public sealed record DeviceDescriptor(
+    [property: Key(0)] string Node,
+    [property: Key(1)] string Device,
+    [property: Key(2)] string Machine,
+    [property: Key(3)] long MemoryBytes,
+    [property: Key(4)] double Speed,
+    [property: Key(5)] string DType)
+{
+    [IgnoreMember]
+    public string Key => $"{Node}/{Device}";
+}
+
+/// <summary>A stage in the published route table: which worker serves which units, and how busy it is.</summary>
+[MessagePackObject]
+public sealed record RouteEntry(
+    [property: Key(0)] IActorRef Worker,
+    [property: Key(1)] DeviceDescriptor Device,
+    [property: Key(2)] UnitRange Range,
+    [property: Key(3)] int ActiveSessions);
+
+/// <summary>Messages between StageWorkers and the PlacementCoordinator singleton.</summary>
+public static class PlacementMessages
+{
+    /// <summary>
+    /// StageWorker → PlacementCoordinator, resent every second until acknowledged with <see cref="DeviceRegistered"/>.
+    /// <paramref name="LocalUnits"/> lists the units whose files the worker's node holds (peers may pull them).
+    /// </summary>
+    [MessagePackObject]
+    public sealed record RegisterDevice(
+        [property: Key(0)] DeviceDescriptor Device,
+        [property: Key(1)] IActorRef Worker,
+        [property: Key(2)] IActorRef UnitServer,
+        [property: Key(3)] int[] LocalUnits,
+        [property: Key(4)] string ModelId) : IActorLlmMessage;
+
+    /// <summary>PlacementCoordinator → StageWorker: registration accepted (or refused, with the reason).</summary>
+    [MessagePackObject]
+    public sealed record DeviceRegistered(
+        [property: Key(0)] string DeviceKey,
+        [property: Key(1)] bool Accepted,
+        [property: Key(2)] string Reason) : IActorLlmMessage;
+
+    /// <summary>Where the file of one unit can be pulled from.</summary>
+    [MessagePackObject]
+    public sealed record UnitSource(
+        [property: Key(0)] int Unit,
+        [property: Key(1)] IActorRef[] Holders);
+
+    /// <summary>
+    /// PlacementCoordinator → StageWorker: load <paramref name="Range"/> (pulling missing unit files from
+    /// <paramref name="Sources"/>) while still serving the old range; reply <see cref="UnitsLoaded"/> or
+    /// <see cref="UnitsLoadFailed"/>. Resent until answered; a worker answers a repeated version again.
+    /// </summary>
+    [MessagePackObject]
+    public sealed record AssignUnits(
+        [property: Key(0)] long Version,
+        [property: Key(1)] UnitRange Range,
+        [property: Key(2)] UnitSource[] Sources) : IActorLlmMessage;
+
+    /// <summary>StageWorker → PlacementCoordinator: <paramref name="Range"/> is loaded and served.</summary>
+    [MessagePackObject]
+    public sealed record UnitsLoaded(
+        [property: Key(0)] string DeviceKey,
+        [property: Key(1)] long Version,
+        [property: Key(2)] UnitRange Range,
+        [property: Key(3)] double Seconds) : IActorLlmMessage;
+
+    /// <summary>StageWorker → PlacementCoordinator: <paramref name="Range"/> could not be loaded.</summary>
+    [MessagePackObject]
+    public sealed record UnitsLoadFailed(
+        [property: Key(0)] string DeviceKey,
+        [property: Key(1)] long Version,
+        [property: Key(2)] UnitRange Range,
+        [property: Key(3)] string Reason) : IActorLlmMessage;
+
+    /// <summary>
+    /// PlacementCoordinator → StageWorker: routes no longer use <paramref name="Range"/>; drop it once the sessions
+    /// still using it are done (make-before-break: sent only after the replacement is loaded and published).
+    /// </summary>
+    [MessagePackObject]
+    public sealed record ReleaseUnits(
+        [property: Key(0)] long Version,
+        [property: Key(1)] UnitRange Range) : IActorLlmMessage;
+
+    /// <summary>StageWorker → PlacementCoordinator, every few seconds: how busy the stage is. No reply.</summary>
+    [MessagePackObject]
+    public sealed record StageLoad(
+        [property: Key(0)] string DeviceKey,
+        [property: Key(1)] int ActiveSessions,
+        [property: Key(2)] int Queued,
+        [property: Key(3)] double TokensPerSecond) : IActorLlmMessage;
+
+    /// <summary>
+    /// PlacementCoordinator → every node (published on the "routes" topic, and in reply to <see cref="GetRoutes"/>):
+    /// the stages that serve the model now. Versions only grow; a receiver ignores older tables.
+    /// </summary>
+    [MessagePackObject]
+    public sealed record RouteTable(
+        [property: Key(0)] long Version,
+        [property: Key(1)] int UnitCount,
+        [property: Key(2)] RouteEntry[] Stages,
+        [property: Key(3)] string Status) : IActorLlmMessage
+    {
+        public static RouteTable Empty { get; } = new(0, 0, [], "no placement yet");
+    }
+
+    /// <summary>Anyone → PlacementCoordinator: reply with the current <see cref="RouteTable"/>.</summary>
+    [MessagePackObject]
+    public sealed record GetRoutes : IActorLlmMessage;
+}

@@ -1,0 +1,102 @@
+using Akka.Actor;
+using MessagePack;
+
+namespace ActorLlm.Protocol.Messages;
+
+/// <summary>What the last stage does with the logits of a step.</summary>
+public enum StepKind
+{
+    /// <summary>Sample the next token and send it to the session.</summary>
+    Generate = 0,
+
+    /// <summary>A prompt chunk that is not the last: fill the caches, sample nothing, acknowledge.</summary>
+    Prefill = 1,
+
+    /// <summary>Score a choice: the log-probability of the tokens from <c>ChoiceStart</c> on.</summary>
+    Score = 2,
+}
+
+/// <summary>Sampling settings as they travel with each step (see the inference core's SamplingParams).</summary>
+[MessagePackObject]
+public sealed record WireSampling(
+    [property: Key(0)] float Temperature,
+    [property: Key(1)] int TopK,
+    [property: Key(2)] float TopP,
+    [property: Key(3)] float RepetitionPenalty,
+    [property: Key(4)] ulong Seed)
+{
+    public static WireSampling Greedy { get; } = new(0, 0, 1, 1, 0);
+}
+
+/// <summary>Time one stage spent on one step (appended by each stage as the step passes).</summary>
+[MessagePackObject]
+public sealed record StageTiming(
+    [property: Key(0)] string Stage,
+    [property: Key(1)] double ComputeMs,
+    [property: Key(2)] int Tokens);
+
+/// <summary>Activation traffic between GenerationSessions and StageWorkers.</summary>
+public static class StageMessages
+{
+    /// <summary>
+    /// GenerationSession → first StageWorker of a route, then each stage → the next (<paramref name="Rest"/>
+    /// holds the stages still ahead): run tokens [StartPosition, StartPosition + TokenIds.Length) of the session.
+    /// A stage without the begin unit needs <paramref name="Hidden"/> [T, hidden]. The last stage answers the session
+    /// (<paramref name="ReplyTo"/>) with <see cref="TokenSampled"/>, <see cref="PrefillDone"/> or
+    /// <see cref="ChoiceScored"/> by <paramref name="Kind"/>; any stage that cannot run the step answers
+    /// <see cref="StageFailed"/> instead. <paramref name="Step"/> lets the session drop late answers.
+    /// </summary>
+    [MessagePackObject]
+    public sealed record Forward(
+        [property: Key(0)] SessionId Session,
+        [property: Key(1)] long Step,
+        [property: Key(2)] int StartPosition,
+        [property: Key(3)] int[] TokenIds,
+        [property: Key(4)] TensorPayload? Hidden,
+        [property: Key(5)] IActorRef[] Rest,
+        [property: Key(6)] IActorRef ReplyTo,
+        [property: Key(7)] StepKind Kind,
+        [property: Key(8)] WireSampling Sampling,
+        [property: Key(9)] int ChoiceStart,
+        [property: Key(10)] StageTiming[] Timings) : IActorLlmMessage;
+
+    /// <summary>Last StageWorker → GenerationSession: the token chosen for <paramref name="Position"/>.</summary>
+    [MessagePackObject]
+    public sealed record TokenSampled(
+        [property: Key(0)] SessionId Session,
+        [property: Key(1)] long Step,
+        [property: Key(2)] int Token,
+        [property: Key(3)] int Position,
+        [property: Key(4)] StageTiming[] Timings) : IActorLlmMessage;
+
+    /// <summary>Last StageWorker → GenerationSession: a non-final prompt chunk went through every stage.</summary>
+    [MessagePackObject]
+    public sealed record PrefillDone(
+        [property: Key(0)] SessionId Session,
+        [property: Key(1)] long Step,
+        [property: Key(2)] StageTiming[] Timings) : IActorLlmMessage;
+
+    /// <summary>Last StageWorker → GenerationSession: the log-probability of a scored choice's tokens.</summary>
+    [MessagePackObject]
+    public sealed record ChoiceScored(
+        [property: Key(0)] SessionId Session,
+        [property: Key(1)] long Step,
+        [property: Key(2)] double LogProbability,
+        [property: Key(3)] StageTiming[] Timings) : IActorLlmMessage;
+
+    /// <summary>
+    /// Any StageWorker → GenerationSession: the step could not run there. <paramref name="Retryable"/> is false when
+    /// the request itself is bad (retrying elsewhere would fail the same way).
+    /// </summary>
+    [MessagePackObject]
+    public sealed record StageFailed(
+        [property: Key(0)] SessionId Session,
+        [property: Key(1)] long Step,
+        [property: Key(2)] string Stage,
+        [property: Key(3)] string Reason,
+        [property: Key(4)] bool Retryable) : IActorLlmMessage;
+
+    /// <summary>GenerationSession → every StageWorker it used: free the session's KV cache. No reply.</summary>
+    [MessagePackObject]
+    public sealed record ReleaseSession([property: Key(0)] SessionId Session) : IActorLlmMessage;
+}

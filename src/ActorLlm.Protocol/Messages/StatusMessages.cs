@@ -1,0 +1,43 @@
+using MessagePack;
+
+namespace ActorLlm.Protocol.Messages;
+
+/// <summary>One cluster member as the status shows it.</summary>
+[MessagePackObject]
+public sealed record MemberInfo(
+    [property: Key(0)] string Address,
+    [property: Key(1)] string Status,
+    [property: Key(2)] string[] Roles,
+    [property: Key(3)] bool Reachable);
+
+/// <summary>One registered device, its assignment and load.</summary>
+[MessagePackObject]
+public sealed record DeviceStatus(
+    [property: Key(0)] DeviceDescriptor Device,
+    [property: Key(1)] UnitRange? Assigned,
+    [property: Key(2)] UnitRange? Serving,
+    [property: Key(3)] int ActiveSessions,
+    [property: Key(4)] int Queued,
+    [property: Key(5)] double TokensPerSecond,
+    [property: Key(6)] int ReplicaGroup);
+
+/// <summary>Asking the pool how it is.</summary>
+public static class StatusMessages
+{
+    /// <summary>Client → PlacementCoordinator: reply with <see cref="ClusterStatus"/>.</summary>
+    [MessagePackObject]
+    public sealed record GetClusterStatus : IActorLlmMessage;
+
+    /// <summary>PlacementCoordinator → client: members, devices, unit ranges, replicas, route version, load.</summary>
+    [MessagePackObject]
+    public sealed record ClusterStatus(
+        [property: Key(0)] MemberInfo[] Members,
+        [property: Key(1)] DeviceStatus[] Devices,
+        [property: Key(2)] long RouteVersion,
+        [property: Key(3)] int UnitCount,
+        [property: Key(4)] int Layers,
+        [property: Key(5)] int RedundancyRequested,
+        [property: Key(6)] int RedundancyAchieved,
+        [property: Key(7)] string PlacementStatus,
+        [property: Key(8)] string[] Notes) : IActorLlmMessage;
+}

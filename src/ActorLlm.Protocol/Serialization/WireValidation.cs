@@ -1,0 +1,106 @@
+using ActorLlm.Protocol.Messages;
+
+namespace ActorLlm.Protocol.Serialization;
+
+/// <summary>
+/// Structural checks on every message as it arrives: required fields present, arrays and payloads within
+/// <see cref="WireLimits"/>, tensors whose shape and dtype match their bytes. A message that fails is dropped
+/// with a <see cref="WireFormatException"/>; none is half-used.
+/// </summary>
+public static class WireValidation
+{
+    public static object Validate(object message, WireLimits limits)
+    {
+        switch (message)
+        {
+            case StageMessages.Forward f:
+                Require(f.Session.Value, "session");
+                Require(f.TokenIds, "token ids");
+                Require(f.Rest, "route");
+                Require(f.ReplyTo, "reply-to");
+                Require(f.Sampling, "sampling");
+                Require(f.Timings, "timings");
+                if (f.TokenIds.Length == 0 || f.TokenIds.Length > limits.MaxTokensPerStep)
+                {
+                    throw new WireFormatException($"a step carries 1..{limits.MaxTokensPerStep} tokens, got {f.TokenIds.Length}");
+                }
+
+                if (f.StartPosition < 0)
+                {
+                    throw new WireFormatException($"start position {f.StartPosition} is negative");
+                }
+
+                if (f.Hidden is not null)
+                {
+                    f.Hidden.Validate(limits.MaxPayloadBytes);
+                    if (f.Hidden.Shape.Length != 2 || f.Hidden.Shape[0] != f.TokenIds.Length)
+                    {
+                        throw new WireFormatException(
+                            $"hidden states [{string.Join(", ", f.Hidden.Shape)}] must be [{f.TokenIds.Length}, hidden] for {f.TokenIds.Length} tokens");
+                    }
+                }
+
+                break;
+            case JobMessages.StartGeneration g:
+                Require(g.Session.Value, "session");
+                Require(g.PromptUtf8, "prompt");
+                Require(g.Options, "options");
+                Require(g.Options.Sampling, "sampling");
+                Require(g.Options.StopStrings, "stop strings");
+                Require(g.Client, "client");
+                Bound(g.PromptUtf8.Length, limits.MaxPromptBytes, "prompt bytes");
+                break;
+            case JobMessages.StartScoring s:
+                Require(s.Session.Value, "session");
+                Require(s.PromptUtf8, "prompt");
+                Require(s.Choices, "choices");
+                Require(s.Client, "client");
+                Bound(s.PromptUtf8.Length, limits.MaxPromptBytes, "prompt bytes");
+                Bound(s.Choices.Length, limits.MaxChoices, "choices");
+                Bound(s.Choices.Sum(c => (long)(c?.Length ?? 0)), limits.MaxPromptBytes, "choice characters");
+                break;
+            case WeightMessages.UnitChunk c:
+                Require(c.Data, "data");
+                Bound(c.Data.Length, limits.MaxChunkBytes, "chunk bytes");
+                break;
+            case WeightMessages.FetchUnitChunk c:
+                if (c.Length <= 0 || c.Length > limits.MaxChunkBytes || c.Offset < 0)
+                {
+                    throw new WireFormatException($"chunk request [{c.Offset}, +{c.Length}) is out of bounds (max {limits.MaxChunkBytes} bytes)");
+                }
+
+                break;
+            case PlacementMessages.RegisterDevice r:
+                Require(r.Device, "device");
+                Require(r.Worker, "worker");
+                Require(r.LocalUnits, "local units");
+                if (!double.IsFinite(r.Device.Speed) || r.Device.Speed <= 0 || r.Device.MemoryBytes <= 0)
+                {
+                    throw new WireFormatException($"device {r.Device.Key}: speed and memory must be positive and finite");
+                }
+
+                break;
+            case PlacementMessages.RouteTable t:
+                Require(t.Stages, "stages");
+                break;
+        }
+
+        return message;
+    }
+
+    private static void Require(object? value, string what)
+    {
+        if (value is null)
+        {
+            throw new WireFormatException($"message lacks its {what}");
+        }
+    }
+
+    private static void Bound(long value, long max, string what)
+    {
+        if (value > max)
+        {
+            throw new WireFormatException($"{what} {value} exceed the limit of {max}");
+        }
+    }
+}

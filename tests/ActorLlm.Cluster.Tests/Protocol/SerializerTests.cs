@@ -1,0 +1,133 @@
+using ActorLlm.Protocol;
+using ActorLlm.Protocol.Messages;
+using ActorLlm.Protocol.Serialization;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Serialization;
+using Akka.TestKit.Xunit2;
+using Xunit;
+
+namespace ActorLlm.Cluster.Tests.Protocol;
+
+/// <summary>Every wire message is bound to our serializer and survives a round trip; bad bytes are refused.</summary>
+public class SerializerTests : TestKit
+{
+    public SerializerTests()
+        : base(ConfigurationFactory.ParseString(ProtocolConfig.Hocon))
+    {
+    }
+
+    private Serialization Serialization => Sys.Serialization;
+
+    public static TheoryData<string> AllManifests => [.. ActorLlmSerializer.Manifests.Values];
+
+    [Fact]
+    public void Every_message_type_in_the_protocol_assembly_has_a_manifest_and_a_sample()
+    {
+        var types = typeof(IActorLlmMessage).Assembly.GetTypes()
+            .Where(t => typeof(IActorLlmMessage).IsAssignableFrom(t) && !t.IsInterface && !t.IsAbstract)
+            .ToHashSet();
+        Assert.Equal(types.OrderBy(t => t.FullName), ActorLlmSerializer.Manifests.Keys.OrderBy(t => t.FullName));
+        var samples = WireSamples.All(TestActor).Select(s => s.GetType()).ToHashSet();
+        Assert.Equal(types.OrderBy(t => t.FullName), samples.OrderBy(t => t.FullName));
+    }
+
+    [Theory]
+    [MemberData(nameof(AllManifests))]
+    public void Message_is_bound_to_the_actorllm_serializer_and_round_trips(string manifest)
+    {
+        var message = WireSamples.All(TestActor).Single(m => ActorLlmSerializer.Manifests[m.GetType()] == manifest);
+        var serializer = Serialization.FindSerializerFor(message);
+        Assert.IsType<ActorLlmSerializer>(serializer);
+        Assert.Equal(manifest, ((SerializerWithStringManifest)serializer).Manifest(message));
+
+        byte[] bytes = serializer.ToBinary(message);
+        object back = Serialization.Deserialize(bytes, ActorLlmSerializer.SerializerId, manifest);
+        Assert.IsType(message.GetType(), back);
+
+        // Records holding arrays compare arrays by reference, so compare what they serialize to.
+        Assert.Equal(bytes, serializer.ToBinary(back));
+    }
+
+    [Fact]
+    public void Actor_refs_resolve_to_the_same_actor()
+    {
+        var message = new StageMessages.ReleaseSession(SessionId.New());
+        var forward = WireSamples.Forward(TestActor, hidden: null);
+        var serializer = Serialization.FindSerializerFor(forward);
+        var back = (StageMessages.Forward)Serialization.Deserialize(serializer.ToBinary(forward), ActorLlmSerializer.SerializerId, "s.fwd");
+        Assert.Equal(TestActor, back.ReplyTo);
+        back.ReplyTo.Tell(message);
+        ExpectMsg(message);
+    }
+
+    [Fact]
+    public void Unknown_manifest_is_refused()
+    {
+        var error = Assert.ThrowsAny<Exception>(() => Serialization.Deserialize([0x90], ActorLlmSerializer.SerializerId, "x.unknown"));
+        Assert.Contains("unknown message manifest", Flatten(error));
+    }
+
+    [Fact]
+    public void Garbage_bytes_are_refused_as_malformed()
+    {
+        var error = Assert.ThrowsAny<Exception>(() => Serialization.Deserialize([0xC1, 0xFF, 0x00], ActorLlmSerializer.SerializerId, "s.fwd"));
+        Assert.Contains("malformed", Flatten(error));
+    }
+
+    [Fact]
+    public void Tensor_whose_bytes_do_not_match_its_shape_is_refused()
+    {
+        var bad = WireSamples.Forward(TestActor, new TensorPayload("f32", [2, 8], new byte[60]));
+        var error = Assert.ThrowsAny<Exception>(() => RoundTrip(bad));
+        Assert.Contains("needs 64 bytes but carries 60", Flatten(error));
+    }
+
+    [Fact]
+    public void Tensor_with_an_unknown_dtype_or_bad_shape_is_refused()
+    {
+        Assert.Contains("dtype", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(WireSamples.Forward(TestActor, new TensorPayload("i64", [2, 8], new byte[128]))))));
+        Assert.Contains("shape", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(WireSamples.Forward(TestActor, new TensorPayload("f32", [2, -8], new byte[64]))))));
+        Assert.Contains("must be [2, hidden]", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(WireSamples.Forward(TestActor, new TensorPayload("f32", [3, 8], new byte[96]))))));
+    }
+
+    [Fact]
+    public void Oversized_tensor_prompt_and_chunk_are_refused()
+    {
+        var limits = WireLimits.Default;
+        int rows = 2, cols = (int)(limits.MaxPayloadBytes / 4 / rows) + 1;
+        var huge = WireSamples.Forward(TestActor, new TensorPayload("f32", [rows, cols], new byte[rows * cols * 4]));
+        Assert.Contains("exceeds", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(huge))));
+
+        var prompt = new JobMessages.StartGeneration(SessionId.New(), new byte[limits.MaxPromptBytes + 1], WireSamples.Options, TestActor);
+        Assert.Contains("prompt bytes", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(prompt))));
+
+        var chunk = new WeightMessages.UnitChunk(1, 0, new byte[limits.MaxChunkBytes + 1], 10);
+        Assert.Contains("chunk bytes", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(chunk))));
+    }
+
+    [Fact]
+    public void A_message_missing_required_fields_is_refused()
+    {
+        var noIds = WireSamples.Forward(TestActor, null) with { TokenIds = null! };
+        Assert.Contains("token ids", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(noIds))));
+    }
+
+    [Fact]
+    public void The_json_serializer_id_is_refused_both_ways()
+    {
+        Assert.IsType<RefusingJsonSerializer>(Serialization.FindSerializerForType(typeof(object)));
+        Assert.ThrowsAny<Exception>(() => Serialization.Deserialize("{\"$type\":\"System.IO.FileInfo, System.IO\"}"u8.ToArray(), 1, typeof(object)));
+        Assert.ThrowsAny<Exception>(() => Serialization.FindSerializerFor(new UnboundMessage("x")).ToBinary(new UnboundMessage("x")));
+    }
+
+    private object RoundTrip(object message)
+    {
+        var serializer = Serialization.FindSerializerFor(message);
+        return Serialization.Deserialize(serializer.ToBinary(message), ActorLlmSerializer.SerializerId, ActorLlmSerializer.Manifests[message.GetType()]);
+    }
+
+    private static string Flatten(Exception e) => e.InnerException is null ? e.Message : e.Message + " | " + Flatten(e.InnerException);
+
+    private sealed record UnboundMessage(string Text);
+}
