@@ -141,36 +141,34 @@ public sealed class TextTokenizer
     /// <summary>Settles BOS, EOS and the ids around the text from the format's defaults and the side files.</summary>
     private static TextTokenizer Create(string directory, TokenizerCore core, TokenizerConfigFiles config)
     {
-        int? Resolve(string token) => core.IdOf(token)
+        int Resolve(string token) => core.IdOf(token)
             ?? throw new ModelFormatException($"tokenizer in '{directory}': special token '{token}' is not in the vocabulary");
 
         // The tokenizer's own bos_token wins; the model configs' bos_token_id is the fallback.
-        var bosId = config.BosTokens.Count > 0 ? Resolve(config.BosTokens[0])
+        int? bosId = config.BosTokens.Count > 0 ? Resolve(config.BosTokens[0])
             : config.BosIds.Count > 0 ? config.BosIds[0]
             : core.DefaultPrefix.Count > 0 ? core.DefaultPrefix[0]
-            : (int?)null;
+            : null;
+        int? eosId = config.EosTokens.Count > 0 ? Resolve(config.EosTokens[0])
+            : config.EosIds.Count > 0 ? config.EosIds[0]
+            : null;
 
         var eosIds = new SortedSet<int>(config.EosIds);
-        foreach (var token in config.EosTokens)
-        {
-            eosIds.Add(Resolve(token)!.Value);
-        }
+        eosIds.UnionWith(config.EosTokens.Select(Resolve));
 
         // add_bos_token / add_eos_token in tokenizer_config.json override the format's template, as
         // transformers' LlamaTokenizerFast rebuilds its post-processor from them.
-        var prefix = config.AddBosToken switch
+        int[] prefix = config.AddBosToken switch
         {
             true => [bosId ?? throw new ModelFormatException($"tokenizer in '{directory}': add_bos_token is true but no BOS token is defined")],
             false => [],
-            null => core.DefaultPrefix.ToArray(),
+            null => [.. core.DefaultPrefix],
         };
-        var suffix = config.AddEosToken switch
+        int[] suffix = config.AddEosToken switch
         {
-            true => [config.EosTokens.Count > 0 ? Resolve(config.EosTokens[0])!.Value
-                : config.EosIds.Count > 0 ? config.EosIds[0]
-                : throw new ModelFormatException($"tokenizer in '{directory}': add_eos_token is true but no EOS token is defined")],
+            true => [eosId ?? throw new ModelFormatException($"tokenizer in '{directory}': add_eos_token is true but no EOS token is defined")],
             false => [],
-            null => core.DefaultSuffix.ToArray(),
+            null => [.. core.DefaultSuffix],
         };
 
         foreach (var id in prefix.Concat(suffix).Concat(eosIds).Append(bosId ?? 0))

@@ -7,8 +7,8 @@ namespace ActorLlm.Inference.Tests.Tokenization;
 public static class TokenizerAssertions
 {
     /// <summary>Inputs that must survive Encode then Decode unchanged.</summary>
-    public static TheoryData<string> RoundTripTexts => new()
-    {
+    public static IReadOnlyList<string> Texts { get; } =
+    [
         "Once upon a time, there was a dog",
         "line one\nline two\n\nafter a blank line\r\nwindows line",
         "Héllo wörld, café naïve façade",
@@ -23,7 +23,9 @@ public static class TokenizerAssertions
         "math letters 𝐀𝐁𝐂 and 🙂abc",
         "digits 1234567890",
         string.Empty,
-    };
+    ];
+
+    public static TheoryData<string> RoundTripTexts => new(Texts);
 
     public static void RoundTrips(TextTokenizer tokenizer, string text)
     {
