@@ -60,7 +60,10 @@ internal sealed record TokenizerConfigFiles(
         return new TokenizerConfigFiles(bosTokens, eosTokens, addBos, addEos, bosIds, eosIds, addedTokens);
     }
 
-    /// <summary>Parses a JSON file of the model directory, wrapping any problem in a <see cref="ModelFormatException"/> naming it.</summary>
+    /// <summary>
+    /// Parses a JSON file of the model directory (tokenizer.json too), wrapping any problem with its content
+    /// (bad JSON, wrong value types, negative or out-of-range ids) in a <see cref="ModelFormatException"/> naming it.
+    /// </summary>
     public static void ReadIfPresent(string directory, string fileName, Action<JsonElement> read)
     {
         var path = Path.Combine(directory, fileName);
@@ -75,7 +78,8 @@ internal sealed record TokenizerConfigFiles(
             read(document.RootElement);
         }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException or ModelFormatException
-                                      or InvalidOperationException or FormatException)
+                                      or InvalidOperationException or FormatException or IndexOutOfRangeException
+                                      or ArgumentException)
         {
             throw new ModelFormatException($"cannot read {path}: {e.Message}", e);
         }

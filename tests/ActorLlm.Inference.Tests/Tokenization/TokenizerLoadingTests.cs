@@ -35,6 +35,9 @@ public class TokenizerLoadingTests
     [InlineData("""{ "model": { "type": "BPE", "vocab": { "a": 0 }, "merges": [] }, "decoder": { "type": "WordPiece" } }""", "WordPiece")]
     [InlineData("""{ "model": { "type": "BPE", "vocab": { "a": 0 }, "merges": ["a b"] } }""", "merge 0")]
     [InlineData("""{ "model": { "type": "BPE", "vocab": """, "tokenizer.json")]
+    [InlineData("""{ "model": { "type": "BPE", "vocab": { "a": -1 }, "merges": [] } }""", "tokenizer.json")]
+    [InlineData("""{ "model": { "type": "BPE", "vocab": { "a": "zero" }, "merges": [] } }""", "tokenizer.json")]
+    [InlineData("""{ "model": { "type": "BPE", "vocab": { "a": 0 }, "merges": [] }, "post_processor": { "type": "RobertaProcessing", "cls": [] } }""", "tokenizer.json")]
     public void Unsupported_or_malformed_tokenizer_json_names_the_problem(string json, string expectedInMessage)
     {
         using var model = new TempModelDirectory();
