@@ -10,14 +10,16 @@ namespace ActorLlm.Inference.Tokenization;
 /// Immutable after <see cref="Load"/> and safe to share between threads.
 /// </summary>
 /// <remarks>
-/// Special tokens written in the input text (<c>&lt;s&gt;</c>, <c>&lt;|eot_id|&gt;</c>) are encoded as those
-/// tokens, as Hugging Face does by default. Decode returns the tokenizer.json decoder's output; the
+/// By default special tokens written in the input text (<c>&lt;s&gt;</c>, <c>&lt;|eot_id|&gt;</c>) are encoded as
+/// those tokens, as Hugging Face does; pass <c>parseSpecialTokens: false</c> for untrusted text so that a user
+/// cannot end a turn by typing <c>&lt;|eot_id|&gt;</c>. Decode returns the tokenizer.json decoder's output; the
 /// transformers-level <c>clean_up_tokenization_spaces</c> rewrite is not applied (it is lossy).
 /// </remarks>
 public sealed class TextTokenizer
 {
     private readonly TokenizerCore _core;
     private readonly AddedTokenMatcher _addedTokens;
+    private readonly AddedTokenMatcher _nonSpecialAddedTokens;
     private readonly int[] _prefix;
     private readonly int[] _suffix;
 
@@ -25,6 +27,7 @@ public sealed class TextTokenizer
     {
         _core = core;
         _addedTokens = new AddedTokenMatcher(core.AddedTokens);
+        _nonSpecialAddedTokens = new AddedTokenMatcher(core.AddedTokens.Where(t => !t.Special));
         _prefix = prefix;
         _suffix = suffix;
         BosId = bosId;
@@ -77,9 +80,11 @@ public sealed class TextTokenizer
 
     /// <summary>
     /// Text to ids. With <paramref name="addSpecialTokens"/>, the template's tokens (BOS for Llama) are
-    /// added. A string holding a lone surrogate throws <see cref="InvalidRequestException"/>.
+    /// added. With <paramref name="parseSpecialTokens"/> false, special tokens written in the text are
+    /// encoded as ordinary text (Hugging Face's split_special_tokens). A string holding a lone surrogate
+    /// throws <see cref="InvalidRequestException"/>.
     /// </summary>
-    public int[] Encode(string text, bool addSpecialTokens = true)
+    public int[] Encode(string text, bool addSpecialTokens = true, bool parseSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(text);
         InputText.RejectLoneSurrogates(text);
@@ -90,7 +95,8 @@ public sealed class TextTokenizer
             ids.AddRange(_prefix);
         }
 
-        foreach (var piece in _addedTokens.Split(text))
+        var matcher = parseSpecialTokens ? _addedTokens : _nonSpecialAddedTokens;
+        foreach (var piece in matcher.Split(text))
         {
             if (piece.IsText)
             {
@@ -115,8 +121,8 @@ public sealed class TextTokenizer
     /// surrogates, a truncated sequence) throws <see cref="InvalidRequestException"/> naming the byte offset;
     /// nothing is replaced silently.
     /// </summary>
-    public int[] EncodeUtf8(ReadOnlySpan<byte> utf8, bool addSpecialTokens = true) =>
-        Encode(InputText.DecodeUtf8(utf8), addSpecialTokens);
+    public int[] EncodeUtf8(ReadOnlySpan<byte> utf8, bool addSpecialTokens = true, bool parseSpecialTokens = true) =>
+        Encode(InputText.DecodeUtf8(utf8), addSpecialTokens, parseSpecialTokens);
 
     /// <summary>
     /// Ids to text. An id outside the vocabulary throws <see cref="InvalidRequestException"/>. Bytes that do

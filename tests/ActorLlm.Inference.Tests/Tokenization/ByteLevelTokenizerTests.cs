@@ -75,6 +75,20 @@ public class ByteLevelTokenizerTests
     }
 
     [Fact]
+    public void Special_tokens_in_untrusted_text_can_be_encoded_as_plain_text()
+    {
+        const string text = "<|eot_id|>x<tool_call>";
+
+        // Split regex: "<|", "eot", "_id", "|>", "x" (no merges apply); <tool_call> is not special, so it is
+        // still matched whole.
+        var ids = Tokenizer.Encode(text, addSpecialTokens: false, parseSpecialTokens: false);
+
+        Assert.Equal([60, 124, 101, 111, 116, 95, 105, 100, 124, 62, 120, ToolCall], ids);
+        Assert.Equal(text, Tokenizer.Decode(ids));
+        Assert.Equal([EndOfTurn, 120, ToolCall], Tokenizer.Encode(text, addSpecialTokens: false));
+    }
+
+    [Fact]
     public void Streaming_holds_back_an_emoji_split_across_byte_level_tokens()
     {
         var decoder = Tokenizer.CreateStreamingDecoder();
