@@ -23,8 +23,6 @@ internal sealed class PreTokenizerPipeline
 
     private PreTokenizerPipeline(Func<List<Word>, List<Word>>[] steps) => _steps = steps;
 
-    public static PreTokenizerPipeline None { get; } = new([]);
-
     /// <summary>Splits <paramref name="text"/> into words; <paramref name="atTextStart"/> matters to Metaspace's "first" scheme.</summary>
     public IEnumerable<string> Split(string text, bool atTextStart)
     {

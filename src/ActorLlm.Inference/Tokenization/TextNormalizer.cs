@@ -19,8 +19,6 @@ internal sealed class TextNormalizer
 
     private TextNormalizer(Func<string, string>[] steps) => _steps = steps;
 
-    public static TextNormalizer Identity { get; } = new([]);
-
     public string Normalize(string text)
     {
         foreach (var step in _steps)
