@@ -1,0 +1,48 @@
+using ActorLlm.Inference.Tokenization;
+using static TorchSharp.torch;
+
+namespace ActorLlm.Inference.Generation;
+
+/// <summary>One candidate continuation's score: the total log-probability of its tokens after the prompt.</summary>
+public sealed record ChoiceScore(int Index, string Choice, double LogProbability, int Tokens);
+
+/// <summary>
+/// Scoring fixed candidate continuations, the way to restrict a model's answer to predefined choices:
+/// each candidate's log-probability is the sum of log p(token | everything before it) over its tokens.
+/// </summary>
+public static class ChoiceScoring
+{
+    /// <summary>
+    /// Token ids of prompt + choice, and where the choice starts. The pair is tokenized together (as the model
+    /// would read it) and split where the prompt's own tokens end; if joint tokenization merges across the
+    /// boundary, the choice is tokenized on its own and appended.
+    /// </summary>
+    public static (int[] Sequence, int ChoiceStart) Sequence(TextTokenizer tokenizer, string prompt, int[] promptIds, string choice)
+    {
+        if (choice.Length == 0)
+        {
+            throw new InvalidRequestException("a choice must not be empty");
+        }
+
+        int[] joint = tokenizer.Encode(prompt + choice);
+        if (joint.Length > promptIds.Length && joint.AsSpan(0, promptIds.Length).SequenceEqual(promptIds))
+        {
+            return (joint, promptIds.Length);
+        }
+
+        int[] alone = tokenizer.Encode(choice, addSpecialTokens: false);
+        return ([.. promptIds, .. alone], promptIds.Length);
+    }
+
+    /// <summary>Sum of log-softmax(logits[p-1])[sequence[p]] for p in [choiceStart, length).</summary>
+    /// <param name="logits">[T', vocab] float32, T' >= sequence length (padding rows are ignored).</param>
+    public static double LogProbability(Tensor logits, int[] sequence, int choiceStart)
+    {
+        using var scope = NewDisposeScope();
+        int n = sequence.Length - choiceStart;
+        var rows = logits.narrow(0, choiceStart - 1, n);                                      // predictions for the choice tokens
+        var logProbs = nn.functional.log_softmax(rows.to(ScalarType.Float64), -1);
+        var targets = tensor(sequence[choiceStart..].Select(i => (long)i).ToArray(), ScalarType.Int64, logits.device).unsqueeze(1);
+        return logProbs.gather(1, targets).sum().item<double>();
+    }
+}

@@ -1,0 +1,114 @@
+using System.Text;
+using System.Text.Json;
+
+namespace ActorLlm.Inference.Tokenization;
+
+/// <summary>
+/// The <c>normalizer</c> of a tokenizer.json, applied to each piece of input text between added tokens.
+/// Supports what Llama-family tokenizers use: Sequence, Prepend, Replace (Llama 2's "▁" handling),
+/// the Unicode normal forms (Qwen2 uses NFC), Lowercase and Strip.
+/// </summary>
+/// <remarks>
+/// The build sets InvariantGlobalization, under which .NET's <see cref="string.Normalize(NormalizationForm)"/>
+/// returns its input unchanged; the normal forms are then only applied where ICU is loaded. Text that is
+/// already in the normal form (nearly all typed text for NFC) is unaffected either way.
+/// </remarks>
+internal sealed class TextNormalizer
+{
+    private readonly Func<string, string>[] _steps;
+
+    private TextNormalizer(Func<string, string>[] steps) => _steps = steps;
+
+    public string Normalize(string text)
+    {
+        foreach (var step in _steps)
+        {
+            text = step(text);
+        }
+
+        return text;
+    }
+
+    /// <summary>Reads a tokenizer.json <c>normalizer</c> value (null means none).</summary>
+    public static TextNormalizer Parse(JsonElement element)
+    {
+        var steps = new List<Func<string, string>>();
+        AddSteps(element, steps);
+        return new TextNormalizer([.. steps]);
+    }
+
+    private static void AddSteps(JsonElement element, List<Func<string, string>> steps)
+    {
+        if (element.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
+        {
+            return;
+        }
+
+        var type = JsonFields.RequiredString(element, "type");
+        switch (type)
+        {
+            case "Sequence":
+                foreach (var inner in JsonFields.Required(element, "normalizers").EnumerateArray())
+                {
+                    AddSteps(inner, steps);
+                }
+
+                break;
+            case "Prepend":
+                // Hugging Face prepends only to non-empty text, so an empty prompt stays empty.
+                var prefix = JsonFields.RequiredString(element, "prepend");
+                steps.Add(text => text.Length == 0 ? text : prefix + text);
+                break;
+            case "Replace":
+                steps.Add(ParseReplace(element));
+                break;
+            case "NFC":
+                steps.Add(text => text.Normalize(NormalizationForm.FormC));
+                break;
+            case "NFD":
+                steps.Add(text => text.Normalize(NormalizationForm.FormD));
+                break;
+            case "NFKC":
+                steps.Add(text => text.Normalize(NormalizationForm.FormKC));
+                break;
+            case "NFKD":
+                steps.Add(text => text.Normalize(NormalizationForm.FormKD));
+                break;
+            case "Lowercase":
+                steps.Add(text => text.ToLowerInvariant());
+                break;
+            case "Strip":
+                var left = JsonFields.OptionalBool(element, "strip_left") ?? true;
+                var right = JsonFields.OptionalBool(element, "strip_right") ?? true;
+                steps.Add(text => (left, right) switch
+                {
+                    (true, true) => text.Trim(),
+                    (true, false) => text.TrimStart(),
+                    (false, true) => text.TrimEnd(),
+                    _ => text,
+                });
+                break;
+            default:
+                throw new ModelFormatException($"unsupported normalizer type '{type}'");
+        }
+    }
+
+    private static Func<string, string> ParseReplace(JsonElement element)
+    {
+        var content = JsonFields.RequiredString(element, "content");
+        var pattern = JsonFields.Required(element, "pattern");
+        if (pattern.TryGetProperty("String", out var literal))
+        {
+            var search = literal.GetString() ?? string.Empty;
+            return text => search.Length == 0 ? text : text.Replace(search, content, StringComparison.Ordinal);
+        }
+
+        if (pattern.TryGetProperty("Regex", out var regexText))
+        {
+            var regex = CodePointRegex.Create(regexText.GetString() ?? string.Empty);
+            return text => regex.Replace(text, content);
+        }
+
+        throw new ModelFormatException("Replace normalizer without a String or Regex pattern");
+    }
+}

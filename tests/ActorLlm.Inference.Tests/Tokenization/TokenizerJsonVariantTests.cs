@@ -1,0 +1,112 @@
+using System.Text.Json.Nodes;
+using ActorLlm.Inference.Tokenization;
+using Xunit;
+
+namespace ActorLlm.Inference.Tests.Tokenization;
+
+/// <summary>
+/// The other layouts Llama-family tokenizer.json files come in, made by editing the two fixtures:
+/// Metaspace pre-tokenizer instead of the Prepend/Replace normalizer (newer SentencePiece-style exports,
+/// legacy: false), GPT-2's ByteLevel pre-tokenizer with its own regex and optional prefix space.
+/// Expected ids and texts are what Hugging Face's tokenizers.js 0.2.0 gives for the same edited files.
+/// </summary>
+public sealed class TokenizerJsonVariantTests : IDisposable
+{
+    private static readonly string _stories260K = Path.Combine(RepoPaths.ModelsDir, "stories260K");
+    private static readonly string _byteLevel = Path.Combine(RepoPaths.FixturesDir, "tokenizers", "llama3-style-byte-level");
+    private readonly List<string> _directories = [];
+
+    [Theory]
+    // "first": only the run at the start of the text gets "▁"; the run after </s> does not.
+    [InlineData("first", "a</s>b", new[] { 1, 261, 2, 430 })]
+    [InlineData("first", "a</s> b", new[] { 1, 261, 2, 268 })]
+    [InlineData("always", "a</s>b", new[] { 1, 261, 2, 268 })]
+    // The text already starts with "▁" after replacing spaces, so nothing is prepended.
+    [InlineData("first", "  two  spaces ", new[] { 1, 410, 259, 424, 414, 410, 262, 427, 412, 331, 419, 410 })]
+    [InlineData("first", "Héllo 🙂", new[] { 1, 320, 485, 306, 414, 410, 243, 162, 156, 133 })]
+    [InlineData("first", "", new[] { 1 })]
+    [InlineData("always", "12345 it's", new[] { 1, 410, 475, 479, 472, 484, 480, 312, 439, 419 })]
+    [InlineData("always", "x\n\ny", new[] { 1, 410, 444, 13, 13, 422 })]
+    public void Metaspace_pre_tokenizer_replaces_the_normalizer(string prependScheme, string text, int[] expected)
+    {
+        var tokenizer = Variant(_stories260K, json =>
+        {
+            json["normalizer"] = null;
+            json["pre_tokenizer"] = new JsonObject
+            {
+                ["type"] = "Metaspace",
+                ["replacement"] = "\u2581",
+                ["prepend_scheme"] = prependScheme,
+                ["split"] = prependScheme == "always", // both settings of split give these ids
+            };
+        });
+
+        Assert.Equal(expected, tokenizer.Encode(text));
+        Assert.Equal(tokenizer.Decode(expected), string.Concat(expected.Select(tokenizer.CreateStreamingDecoder().Push)));
+    }
+
+    [Fact]
+    public void Metaspace_decoder_strips_the_prefix_space_and_has_no_byte_fallback()
+    {
+        var tokenizer = Variant(_stories260K, json =>
+        {
+            json["normalizer"] = null;
+            json["pre_tokenizer"] = new JsonObject { ["type"] = "Metaspace", ["replacement"] = "\u2581", ["prepend_scheme"] = "always", ["split"] = false };
+            json["decoder"] = new JsonObject { ["type"] = "Metaspace", ["replacement"] = "\u2581", ["prepend_scheme"] = "always", ["split"] = false };
+        });
+
+        Assert.Equal("Once upon a time", tokenizer.Decode([1, 403, 407, 261, 378]));
+
+        // Without a ByteFallback decoder the byte tokens stay as written, as in Hugging Face.
+        Assert.Equal("Héllo <0xF0><0x9F><0x99><0x82>", tokenizer.Decode([1, 320, 485, 306, 414, 410, 243, 162, 156, 133]));
+    }
+
+    [Theory]
+    // GPT-2's regex keeps "\n" runs apart ("\s+(?!\S)" then "\s+"), so "\n\n" is not merged as with Llama 3's.
+    [InlineData(false, "x\n\ny", new[] { 294, 120, 10, 10, 121 })]
+    [InlineData(false, "Once upon a time", new[] { 294, 79, 110, 99, 101, 32, 117, 112, 263, 262, 256, 105, 109, 101 })]
+    // add_prefix_space: each run of text gets a leading space unless it has one.
+    [InlineData(true, "Hello world", new[] { 294, 32, 269, 274 })]
+    [InlineData(true, "<|eot_id|>hello there", new[] { 294, 298, 32, 266, 258, 114, 101 })]
+    [InlineData(true, " tokenizer", new[] { 294, 293 })]
+    public void Gpt2_byte_level_pre_tokenizer(bool addPrefixSpace, string text, int[] expected)
+    {
+        var tokenizer = Variant(_byteLevel, json => json["pre_tokenizer"] = new JsonObject
+        {
+            ["type"] = "ByteLevel",
+            ["add_prefix_space"] = addPrefixSpace,
+            ["trim_offsets"] = true,
+            ["use_regex"] = true,
+        });
+
+        Assert.Equal(expected, tokenizer.Encode(text));
+
+        // The ByteLevel decoder keeps the added prefix space, as Hugging Face does.
+        Assert.Equal((addPrefixSpace && !text.StartsWith(' ') ? " " : string.Empty) + text.Replace("<|eot_id|>", string.Empty, StringComparison.Ordinal), tokenizer.Decode(expected));
+    }
+
+    public void Dispose()
+    {
+        foreach (var directory in _directories)
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>Copies a tokenizer directory to a scratch one with tokenizer.json edited, and loads it.</summary>
+    private TextTokenizer Variant(string source, Action<JsonObject> edit)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "actorllm-tokenizer-variant-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        _directories.Add(directory);
+        foreach (var file in Directory.GetFiles(source, "*.json"))
+        {
+            File.Copy(file, Path.Combine(directory, Path.GetFileName(file)));
+        }
+
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(source, "tokenizer.json")))!.AsObject();
+        edit(json);
+        File.WriteAllText(Path.Combine(directory, "tokenizer.json"), json.ToJsonString());
+        return TextTokenizer.Load(directory);
+    }
+}
