@@ -108,6 +108,12 @@ public sealed class HfCheckpoint : IWeightSource
 
     public bool Contains(string tensorName) => _fileOf.ContainsKey(tensorName);
 
+    public TensorInfo Describe(string tensorName)
+    {
+        var e = Entry(tensorName);
+        return new TensorInfo(e.Name, e.DType, e.Shape);
+    }
+
     /// <summary>The header entry of one tensor (opens its shard).</summary>
     public SafetensorsEntry Entry(string tensorName) => FileFor(tensorName).Entry(tensorName);
 

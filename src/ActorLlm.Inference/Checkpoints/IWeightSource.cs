@@ -1,7 +1,19 @@
+using System.Text.Json.Serialization;
 using ActorLlm.Inference.Config;
 using static TorchSharp.torch;
 
 namespace ActorLlm.Inference.Checkpoints;
+
+/// <summary>A tensor's name, stored dtype and shape.</summary>
+public sealed record TensorInfo(string Name, [property: JsonPropertyName("dtype")] SafetensorsDType DType, long[] Shape)
+{
+    [JsonIgnore]
+    public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
+
+    /// <summary>Data bytes as stored.</summary>
+    [JsonIgnore]
+    public long Length => ElementCount * DType.Size();
+}
 
 /// <summary>
 /// Where a model's weights come from: a Hugging Face directory or a unit store. Tensors are read on request,
@@ -14,6 +26,12 @@ public interface IWeightSource : IDisposable
     ModelConfig Config { get; }
 
     bool Contains(string tensorName);
+
+    /// <summary>Every tensor name the source holds (including ones no unit uses, such as rotary buffers).</summary>
+    IReadOnlyCollection<string> TensorNames { get; }
+
+    /// <summary>A tensor's dtype and shape, from headers or a manifest: reads no tensor data.</summary>
+    TensorInfo Describe(string tensorName);
 
     /// <summary>Reads one tensor into a new CPU tensor of its stored dtype. The caller owns it.</summary>
     Tensor Load(string tensorName);

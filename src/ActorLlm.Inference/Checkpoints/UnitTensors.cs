@@ -71,6 +71,46 @@ public static class UnitTensors
     public static string HeadName(Func<string, bool> contains) =>
         contains(LmHead) ? LmHead : Embedding;
 
+    /// <summary>
+    /// The shape <paramref name="config"/> requires of a unit tensor (the same shapes the model modules check on
+    /// load), or null for a name no unit uses. Lets a conversion refuse a bad checkpoint before writing a store.
+    /// </summary>
+    public static long[]? ExpectedShape(ModelConfig config, string name)
+    {
+        long h = config.HiddenSize, i = config.IntermediateSize, v = config.VocabSize;
+        long q = (long)config.NumHeads * config.HeadDim, kv = (long)config.NumKvHeads * config.HeadDim;
+        if (name is Embedding or LmHead)
+        {
+            return [v, h];
+        }
+
+        if (name == FinalNorm)
+        {
+            return [h];
+        }
+
+        if (UnitOf(config, name) is not int unit || unit == 0 || unit == config.NumLayers + 1)
+        {
+            return null;
+        }
+
+        return name[LayerPrefix(unit - 1).Length..] switch
+        {
+            "input_layernorm.weight" or "post_attention_layernorm.weight" => [h],
+            "self_attn.q_proj.weight" => [q, h],
+            "self_attn.k_proj.weight" or "self_attn.v_proj.weight" => [kv, h],
+            "self_attn.o_proj.weight" => [h, q],
+            "self_attn.q_proj.bias" => [q],
+            "self_attn.k_proj.bias" or "self_attn.v_proj.bias" => [kv],
+            "self_attn.o_proj.bias" => [h],
+            "mlp.gate_proj.weight" or "mlp.up_proj.weight" => [i, h],
+            "mlp.down_proj.weight" => [h, i],
+            "mlp.gate_proj.bias" or "mlp.up_proj.bias" => [i],
+            "mlp.down_proj.bias" => [h],
+            _ => null,
+        };
+    }
+
     /// <summary>The unit a tensor belongs to, or null for tensors no unit uses (e.g. rotary buffers).</summary>
     public static int? UnitOf(ModelConfig config, string name)
     {
