@@ -1,1 +1,3 @@
-Console.WriteLine("todo");
+using ActorLlm.Cli;
+
+return await CliApp.RunAsync(args);

@@ -2,6 +2,7 @@ using ActorLlm.Inference.Checkpoints;
 using ActorLlm.Inference.Devices;
 using ActorLlm.Inference.Execution;
 using ActorLlm.Protocol;
+using ActorLlm.Inference.Conformance;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -29,19 +30,11 @@ public sealed class HfConformanceTests
 
     [Theory]
     [MemberData(nameof(Fixtures))]
-    public void Logits_match_transformers(string fixture)
+    public void Logits_match_transformers_and_greedy_continuations_are_identical(string fixture)
     {
-        var (checkpoint, cases) = Open(fixture);
-        using var _ = checkpoint;
-        int layers = checkpoint.Config.NumLayers;
-        using var stage = StageExecutor.Load(checkpoint, UnitRange.Whole(layers), ComputeTarget.Cpu);
-        foreach (var c in cases)
-        {
-            var session = SessionId.New();
-            using var output = stage.Forward([new StageInput(session, 0, c.PromptIds, AllLogits: true)])[0];
-            TensorAssert.Close(c.Logits, TensorAssert.Rows(output.Logits!), Tolerance, $"logits for {c.PromptIds.Length} tokens");
-            stage.Release(session);
-        }
+        var result = ConformanceCheck.Run(Path.Combine(RepoPaths.FixturesDir, fixture), ComputeTarget.Cpu);
+        Assert.True(result.MaxLogitDiff <= Tolerance, $"{fixture}: max |logit difference| {result.MaxLogitDiff:E3} > {Tolerance:E1}");
+        Assert.True(result.GreedyIdentical, $"{fixture}: greedy diverges at [{string.Join(", ", result.FirstDivergence)}]");
     }
 
     [Theory]
@@ -85,34 +78,6 @@ public sealed class HfConformanceTests
             {
                 s.Dispose();
             }
-        }
-    }
-
-    [Theory]
-    [MemberData(nameof(Fixtures))]
-    public void Greedy_continuation_with_the_kv_cache_is_identical(string fixture)
-    {
-        var (checkpoint, cases) = Open(fixture);
-        using var _ = checkpoint;
-        using var stage = StageExecutor.Load(checkpoint, UnitRange.Whole(checkpoint.Config.NumLayers), ComputeTarget.Cpu);
-        foreach (var c in cases)
-        {
-            var session = SessionId.New();
-            var generated = new List<int>();
-            int[] next = c.PromptIds;
-            int position = 0;
-            while (generated.Count < c.GreedyNewIds.Length)
-            {
-                using var output = stage.Forward([new StageInput(session, position, next)])[0];
-                position += next.Length;
-                using var argmax = output.Logits!.argmax(-1);
-                int token = (int)argmax.item<long>();
-                generated.Add(token);
-                next = [token];
-            }
-
-            Assert.Equal(c.GreedyNewIds, generated);
-            stage.Release(session);
         }
     }
 }

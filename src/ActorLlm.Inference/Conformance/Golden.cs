@@ -1,10 +1,14 @@
 using System.Text.Json;
 
-namespace ActorLlm.Inference.Tests.Conformance;
+namespace ActorLlm.Inference.Conformance;
 
-/// <summary>golden.json of a conformance fixture: what Hugging Face transformers computed for its checkpoint.</summary>
+/// <summary>
+/// One case of a conformance fixture's golden.json (written by tests/fixtures/hf-llama-tiny's author or
+/// scripts/gpu/make_fixtures.py): prompt ids and what Hugging Face transformers computed for them.
+/// </summary>
 public sealed record GoldenCase(int[] PromptIds, float[][] Logits, float[][][] HiddenStates, int[] GreedyNewIds);
 
+/// <summary>Reads golden.json files.</summary>
 public static class Golden
 {
     public static IReadOnlyList<GoldenCase> Load(string fixtureDir)

@@ -1,0 +1,52 @@
+using System.CommandLine;
+using ActorLlm.Cli.Commands;
+using ActorLlm.Inference;
+using ActorLlm.Protocol;
+
+namespace ActorLlm.Cli;
+
+/// <summary>The <c>actorllm</c> command line: results on stdout, diagnostics and errors on stderr.</summary>
+public static class CliApp
+{
+    public const int ExitOk = 0;
+    public const int ExitError = 1;
+    public const int ExitUsage = 2;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var root = new RootCommand("ActorLlm: run a Llama-family model on one machine or across a pool of machines.")
+        {
+            GenerateCommand.Create(),
+            LogitsCommand.Create(),
+            ScoreCommand.Create(),
+            ConvertCommand.Create(),
+            InfoCommand.Create(),
+            BenchCommand.Create(),
+            ConformanceCommand.Create(),
+        };
+
+        try
+        {
+            RawArguments.EnsureValidUtf8();
+            var parsed = root.Parse(args);
+            if (parsed.Errors.Count > 0)
+            {
+                foreach (var e in parsed.Errors)
+                {
+                    Console.Error.WriteLine($"error: {e.Message}");
+                }
+
+                Console.Error.WriteLine("run 'actorllm --help' for usage");
+                return ExitUsage;
+            }
+
+            // Our own handler below turns expected failures into one clear line; System.CommandLine's would print a stack trace.
+            return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e) when (e is InvalidRequestException or ModelFormatException or WireFormatException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return ExitError;
+        }
+    }
+}

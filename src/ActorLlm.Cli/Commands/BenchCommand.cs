@@ -1,0 +1,73 @@
+using System.CommandLine;
+using System.Globalization;
+using ActorLlm.Inference.Benchmarks;
+using ActorLlm.Inference.Checkpoints;
+using ActorLlm.Inference.Execution;
+using ActorLlm.Protocol;
+
+namespace ActorLlm.Cli.Commands;
+
+/// <summary>
+/// <c>actorllm bench</c>: single-process greedy decode speed at several batch sizes (random prompts), optionally
+/// with the model split into stages on one device. Prints one line per batch size.
+/// </summary>
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var device = CommonOptions.Device();
+        var dtype = CommonOptions.DType();
+        var batches = new Option<string>("--batch") { Description = "Comma-separated batch sizes", DefaultValueFactory = _ => "1" };
+        var prompt = new Option<int>("--prompt-tokens") { Description = "Prompt length", DefaultValueFactory = _ => 128 };
+        var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per sequence", DefaultValueFactory = _ => 128 };
+        var stages = new Option<int>("--stages") { Description = "Split the model into this many stages on the device", DefaultValueFactory = _ => 1 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed runs first", DefaultValueFactory = _ => 1 };
+        var command = new Command("bench", "Measure decode tokens/s in one process") { model, device, dtype, batches, prompt, newTokens, stages, warmup };
+        command.SetAction(parse =>
+        {
+            int[] sizes = LogitsCommand.ParseIds(parse.GetValue(batches)!);
+            int p = parse.GetValue(prompt), n = parse.GetValue(newTokens);
+            string dir = CommonOptions.ResolveModel(parse.GetValue(model));
+            var target = CommonOptions.Target(parse.GetValue(device)!, parse.GetValue(dtype)!);
+            using var source = Checkpoint.Open(dir);
+            var cache = new KvCacheOptions(sizes.Max(), p + n);
+            var executors = Split(source.Config.UnitCount, parse.GetValue(stages))
+                .Select(r => StageExecutor.Load(source, r, target, cache))
+                .ToList();
+            try
+            {
+                Console.Out.WriteLine($"# {Path.GetFileName(Path.GetFullPath(dir))} on {target}, {executors.Count} stage(s), prompt {p}, new {n}");
+                foreach (int b in sizes)
+                {
+                    for (int w = 0; w < parse.GetValue(warmup); w++)
+                    {
+                        DecodeBenchmark.Run(executors, b, p, Math.Min(n, 8));
+                    }
+
+                    var r = DecodeBenchmark.Run(executors, b, p, n);
+                    Console.Out.WriteLine(string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"batch {r.Batch,3}: prefill {r.PrefillSeconds * 1000,8:F1} ms, decode {r.MillisecondsPerStep,7:F2} ms/step, {r.TokensPerSecond,9:F1} tokens/s aggregate, {r.PerSequenceTokensPerSecond,7:F1} per sequence"));
+                }
+            }
+            finally
+            {
+                executors.ForEach(e => e.Dispose());
+            }
+
+            return CliApp.ExitOk;
+        });
+        return command;
+    }
+
+    /// <summary>Splits [0, units) into <paramref name="count"/> contiguous ranges of near-equal size.</summary>
+    public static IEnumerable<UnitRange> Split(int units, int count)
+    {
+        count = Math.Clamp(count, 1, units);
+        for (int i = 0; i < count; i++)
+        {
+            yield return new UnitRange(i * units / count, (i + 1) * units / count);
+        }
+    }
+}

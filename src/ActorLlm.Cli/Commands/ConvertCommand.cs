@@ -1,0 +1,32 @@
+using System.CommandLine;
+using ActorLlm.Inference.Checkpoints;
+
+namespace ActorLlm.Cli.Commands;
+
+/// <summary><c>actorllm convert HF_DIR STORE_DIR</c>: one safetensors file per unit plus manifest.json.</summary>
+public static class ConvertCommand
+{
+    public static Command Create()
+    {
+        var source = new Argument<string>("hf-dir") { Description = "Hugging Face model directory" };
+        var target = new Argument<string>("store-dir") { Description = "Unit store to write" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace a store of another model in store-dir" };
+        var command = new Command("convert", "Split a Hugging Face checkpoint into a unit store") { source, target, overwrite };
+        command.SetAction(parse =>
+        {
+            var result = UnitStoreWriter.Convert(
+                parse.GetValue(source)!,
+                parse.GetValue(target)!,
+                new ConvertOptions
+                {
+                    Overwrite = parse.GetValue(overwrite),
+                    Progress = p => Console.Error.WriteLine($"  {p.UnitName} ({p.UnitsDone}/{p.UnitCount}): {p.BytesWritten:N0} of {p.TotalTensorBytes:N0} bytes"),
+                });
+            Console.Out.WriteLine(
+                $"wrote {result.Units} units ({result.Bytes:N0} bytes) to {result.Directory} in {result.Elapsed.TotalSeconds:F1} s" +
+                (result.SkippedTensors.Count > 0 ? $"; skipped unused tensors: {string.Join(", ", result.SkippedTensors)}" : ""));
+            return 0;
+        });
+        return command;
+    }
+}

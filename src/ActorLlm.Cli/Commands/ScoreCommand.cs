@@ -1,0 +1,48 @@
+using System.CommandLine;
+using System.Globalization;
+using ActorLlm.Inference;
+using ActorLlm.Inference.Generation;
+
+namespace ActorLlm.Cli.Commands;
+
+/// <summary><c>actorllm score --prompt Q --choice A --choice B</c>: each choice's log-probability, best first.</summary>
+public static class ScoreCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var device = CommonOptions.Device();
+        var dtype = CommonOptions.DType();
+        var prompt = CommonOptions.Prompt();
+        var promptFile = CommonOptions.PromptFile();
+        var choices = new Option<string[]>("--choice", "-c") { Description = "A candidate continuation (repeat for each)", Required = true };
+        var command = new Command("score", "Rank candidate continuations of a prompt by log-probability")
+        {
+            model, device, dtype, prompt, promptFile, choices,
+        };
+        command.SetAction(parse =>
+        {
+            var candidates = parse.GetValue(choices) ?? [];
+            if (candidates.Length == 0)
+            {
+                throw new InvalidRequestException("give at least one --choice");
+            }
+
+            string text = CommonOptions.ReadPrompt(parse.GetValue(prompt), parse.GetValue(promptFile));
+            string dir = CommonOptions.ResolveModel(parse.GetValue(model));
+            var target = CommonOptions.Target(parse.GetValue(device)!, parse.GetValue(dtype)!);
+            using var generator = LocalGenerator.Load(dir, target, CommonOptions.Cache(2048, maxSessions: Math.Min(candidates.Length, 64)));
+            Print(generator.Score(text, candidates));
+            return CliApp.ExitOk;
+        });
+        return command;
+    }
+
+    public static void Print(IEnumerable<ChoiceScore> scores)
+    {
+        foreach (var s in scores)
+        {
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{s.LogProbability:F4}\t{s.Choice}"));
+        }
+    }
+}

@@ -1,0 +1,118 @@
+using System.CommandLine;
+using System.Text;
+using ActorLlm.Inference;
+using ActorLlm.Inference.Devices;
+using ActorLlm.Inference.Execution;
+
+namespace ActorLlm.Cli;
+
+/// <summary>Options several commands share, and how their values are turned into settings.</summary>
+public static class CommonOptions
+{
+    public static Option<string?> Model() => new("--model", "-m")
+    {
+        Description = "Model directory (Hugging Face layout or unit store). Default: $ACTORLLM_MODEL or the bundled stories260K.",
+    };
+
+    public static Option<string> Device() => new("--device")
+    {
+        Description = "cpu, cuda or cuda:N",
+        DefaultValueFactory = _ => "cpu",
+    };
+
+    public static Option<string> DType() => new("--dtype")
+    {
+        Description = "f32, f16 or bf16",
+        DefaultValueFactory = _ => "f32",
+    };
+
+    public static Option<int> MaxContext() => new("--max-context")
+    {
+        Description = "KV cache positions per session (capped at the model's max_position_embeddings)",
+        DefaultValueFactory = _ => 2048,
+    };
+
+    public static Option<string?> Prompt() => new("--prompt", "-p")
+    {
+        Description = "Prompt text (empty: start from BOS)",
+    };
+
+    public static Option<string?> PromptFile() => new("--prompt-file")
+    {
+        Description = "Read the prompt from a UTF-8 file ('-' for stdin)",
+    };
+
+    /// <summary>The model directory to use: the option, else $ACTORLLM_MODEL, else the bundled model.</summary>
+    public static string ResolveModel(string? option)
+    {
+        if (!string.IsNullOrEmpty(option))
+        {
+            return option;
+        }
+
+        string? env = Environment.GetEnvironmentVariable("ACTORLLM_MODEL");
+        if (!string.IsNullOrEmpty(env))
+        {
+            return env;
+        }
+
+        string bundled = Path.Combine(AppContext.BaseDirectory, "models", "stories260K");
+        return Directory.Exists(bundled)
+            ? bundled
+            : throw new ModelFormatException($"no --model given and the bundled model is missing at {bundled}");
+    }
+
+    public static ComputeTarget Target(string device, string dtype) => ComputeTarget.Parse(device, dtype);
+
+    public static KvCacheOptions Cache(int maxContext, int maxSessions = 16)
+    {
+        if (maxContext <= 0)
+        {
+            throw new InvalidRequestException($"--max-context must be positive, got {maxContext}");
+        }
+
+        return new KvCacheOptions(maxSessions, maxContext);
+    }
+
+    private static readonly UTF8Encoding s_strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>The prompt from --prompt or --prompt-file (strict UTF-8); empty when neither is given.</summary>
+    public static string ReadPrompt(string? prompt, string? promptFile)
+    {
+        if (prompt is not null && promptFile is not null)
+        {
+            throw new InvalidRequestException("give --prompt or --prompt-file, not both");
+        }
+
+        if (promptFile is null)
+        {
+            return prompt ?? "";
+        }
+
+        byte[] bytes;
+        if (promptFile == "-")
+        {
+            using var stdin = Console.OpenStandardInput();
+            using var buffer = new MemoryStream();
+            stdin.CopyTo(buffer);
+            bytes = buffer.ToArray();
+        }
+        else if (!File.Exists(promptFile))
+        {
+            throw new InvalidRequestException($"prompt file '{promptFile}' not found");
+        }
+        else
+        {
+            bytes = File.ReadAllBytes(promptFile);
+        }
+
+        try
+        {
+            return s_strict.GetString(bytes);
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw new InvalidRequestException($"prompt is not valid UTF-8 (byte {e.Index})");
+        }
+    }
+}
