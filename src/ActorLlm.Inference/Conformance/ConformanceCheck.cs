@@ -33,7 +33,7 @@ public static class ConformanceCheck
             divergence.Add(first);
         }
 
-        return new ConformanceResult(Path.GetFileName(Path.GetFullPath(fixtureDir)), target, maxDiff, cases.Count, divergence.Count(d => d < 0), [.. divergence]);
+        return new ConformanceResult(Path.GetFileName(Path.GetFullPath(fixtureDir).TrimEnd(Path.DirectorySeparatorChar)), target, maxDiff, cases.Count, divergence.Count(d => d < 0), [.. divergence]);
     }
 
     /// <summary>Logits [T, vocab] of a full pass over <paramref name="ids"/>, as managed rows.</summary>

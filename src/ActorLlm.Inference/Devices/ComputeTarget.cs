@@ -32,7 +32,9 @@ public sealed record ComputeTarget(Device Device, ScalarType DType)
                 throw new InvalidRequestException($"device '{spec}': expected cuda:N with N a GPU index");
             }
 
-            if (!cuda.is_available())
+            // Load the CUDA backend explicitly: with a libtorch brought by the machine (PyTorch's lib directory)
+            // nothing else would ask for it before the first tensor is placed.
+            if (!TryInitializeCuda() || !cuda.is_available())
             {
                 throw new InvalidRequestException(
                     $"device '{spec}': CUDA is not available here (no GPU, or this build carries the CPU libtorch; see README 'GPU')");
@@ -48,6 +50,19 @@ public sealed record ComputeTarget(Device Device, ScalarType DType)
         }
 
         throw new InvalidRequestException($"unknown device '{spec}' (use cpu, cuda or cuda:N)");
+    }
+
+    private static bool TryInitializeCuda()
+    {
+        try
+        {
+            InitializeDeviceType(DeviceType.CUDA);
+            return true;
+        }
+        catch (Exception e) when (e is NotSupportedException or InvalidOperationException or DllNotFoundException or TypeInitializationException)
+        {
+            return false;
+        }
     }
 
     public static ScalarType ParseDType(string spec) => spec.Trim().ToLowerInvariant() switch

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The GPU check (run on the GPU machine from the repository root, after scripts/gpu/pack.sh here):
+# conformance of every fixture on CUDA in f32 and bf16, the bundled model's text on CUDA, and decode speed.
+set -uo pipefail
+source scripts/gpu/env.sh
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+echo "== conformance, cuda f32 (tolerance 1e-4)"
+"$ACTORLLM" conformance $(dirname tests/fixtures/*/golden.json) --device cuda --dtype f32
+echo "== conformance, cuda bf16 (reported; bf16 rounding makes 1e-4 unreachable)"
+"$ACTORLLM" conformance $(dirname tests/fixtures/*/golden.json) --device cuda --dtype bf16 --tolerance 0.25
+echo "== stories260K greedy on cuda f32 and bf16"
+"$ACTORLLM" generate --device cuda --dtype f32 -n 40
+"$ACTORLLM" generate --device cuda --dtype bf16 -n 40
+echo "== decode speed, stories260K"
+"$ACTORLLM" bench --device cuda --dtype bf16 --batch 1,16,64 --prompt-tokens 128 --new-tokens 128
