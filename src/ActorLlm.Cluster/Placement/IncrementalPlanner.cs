@@ -65,10 +65,26 @@ internal static class IncrementalPlanner
     }
 
     /// <summary>The group's uncovered units that departed devices used to serve.</summary>
-    private static IEnumerable<UnitRange> Holes(WorkingPlan plan, WorkingGroup group, List<UnitRange> departed) =>
-        group.Gaps(plan.Units.Count)
-            .SelectMany(gap => departed.Where(gap.Overlaps).Select(gone => new UnitRange(Math.Max(gap.Start, gone.Start), Math.Min(gap.End, gone.End))))
-            .OrderBy(hole => hole.Start);
+    private static IEnumerable<UnitRange> Holes(WorkingPlan plan, WorkingGroup group, List<UnitRange> departed)
+    {
+        // Adjacent departed ranges make one hole, so its neighbours on both sides share it.
+        var merged = new List<UnitRange>();
+        foreach (var range in departed.OrderBy(r => r.Start))
+        {
+            if (merged.Count > 0 && merged[^1].End >= range.Start)
+            {
+                merged[^1] = new UnitRange(merged[^1].Start, Math.Max(merged[^1].End, range.End));
+            }
+            else
+            {
+                merged.Add(range);
+            }
+        }
+
+        return group.Gaps(plan.Units.Count)
+            .SelectMany(gap => merged.Where(gap.Overlaps).Select(gone => new UnitRange(Math.Max(gap.Start, gone.Start), Math.Min(gap.End, gone.End))))
+            .ToList();
+    }
 
     /// <summary>
     /// Hands the units of departed devices to their neighbours in the group; if the neighbours cannot hold them,
@@ -82,8 +98,8 @@ internal static class IncrementalPlanner
             return;
         }
 
-        var touched = group.Gaps(plan.Units.Count).Where(gap => departed.Any(gap.Overlaps)).ToList();
-        var failed = touched.Where(gap => !Absorb(plan, group, gap)).ToList();
+        // Only the departed units: a gap that was already there stays a decision for joins and fresh plans.
+        var failed = Holes(plan, group, departed).Where(hole => !Absorb(plan, group, hole)).ToList();
         if (failed.Count == 0)
         {
             return;
@@ -113,7 +129,7 @@ internal static class IncrementalPlanner
     }
 
     /// <summary>
-    /// The neighbours either side of <paramref name="gap"/> extend into it, splitting its cost in proportion to
+    /// The neighbours either side of <paramref name="gap"/> (a run of departed units) extend into it, splitting its cost in proportion to
     /// their speed as far as their free memory allows. False (and nothing changed) if they cannot cover it.
     /// </summary>
     private static bool Absorb(WorkingPlan plan, WorkingGroup group, UnitRange gap)
