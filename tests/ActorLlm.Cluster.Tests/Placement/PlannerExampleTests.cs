@@ -177,6 +177,22 @@ public class PlannerExampleTests
     }
 
     [Fact]
+    public void Rule5_two_neighbouring_devices_leaving_together_leave_one_hole_for_the_devices_either_side()
+    {
+        var devices = new[] { Gpu("a", 0, 24), Gpu("b", 0, 24), Gpu("c", 0, 24), Gpu("d", 0, 24) };
+        var units = Model(22);
+        var before = Planner.Plan(devices, units, 1, null, null);
+        var hole = new UnitRange(before.AssignmentOf(devices[1].Id)!.Range.Start, before.AssignmentOf(devices[2].Id)!.Range.End);
+
+        var after = Planner.Plan([devices[0], devices[3]], units, 1, before, null);
+
+        Assert.Equal(Enumerable.Range(hole.Start, hole.Count), UnitsOf(Planner.Moves(before, after)));
+        Assert.Equal(2, Planner.Moves(before, after).Count);
+        int toFirst = after.AssignmentOf(devices[0].Id)!.Range.End - hole.Start;
+        Assert.InRange(toFirst, (hole.Count / 2) - 1, (hole.Count / 2) + 1);
+    }
+
+    [Fact]
     public void Rule5_neighbours_split_a_departed_range_by_speed()
     {
         var devices = new[] { Gpu("a", 0, 24, speed: 3), Gpu("b", 0, 24, speed: 1), Gpu("c", 0, 24, speed: 1) };
