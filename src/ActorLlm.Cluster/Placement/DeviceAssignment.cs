@@ -1,0 +1,12 @@
+using ActorLlm.Protocol;
+
+namespace ActorLlm.Cluster.Placement;
+
+/// <summary>
+/// One device's part in a plan: it serves <paramref name="Range"/> within replica group <paramref name="Group"/>.
+/// The devices of one group together serve each unit at most once; groups use disjoint sets of machines.
+/// </summary>
+public sealed record DeviceAssignment(DeviceKey Device, int Group, UnitRange Range);
+
+/// <summary>Units a device must newly load to go from one plan to the next: what a re-plan costs.</summary>
+public sealed record UnitLoad(DeviceKey Device, UnitRange Units);
