@@ -8,10 +8,10 @@ namespace ActorLlm.Inference.Tokenization;
 /// </summary>
 internal static class ByteLevelAlphabet
 {
-    private static readonly char[] _byteToChar = BuildByteToChar();
-    private static readonly Dictionary<char, byte> _charToByte = BuildCharToByte(_byteToChar);
+    private static readonly char[] s_byteToChar = BuildByteToChar();
+    private static readonly Dictionary<char, byte> s_charToByte = BuildCharToByte(s_byteToChar);
 
-    public static char CharOf(byte value) => _byteToChar[value];
+    public static char CharOf(byte value) => s_byteToChar[value];
 
     /// <summary>Maps the UTF-8 bytes of <paramref name="text"/> to their byte-level characters.</summary>
     public static string Encode(string text)
@@ -20,7 +20,7 @@ internal static class ByteLevelAlphabet
         var chars = new char[bytes.Length];
         for (var i = 0; i < bytes.Length; i++)
         {
-            chars[i] = _byteToChar[bytes[i]];
+            chars[i] = s_byteToChar[bytes[i]];
         }
 
         return new string(chars);
@@ -36,7 +36,7 @@ internal static class ByteLevelAlphabet
         var bytes = new byte[token.Length];
         for (var i = 0; i < token.Length; i++)
         {
-            if (!_charToByte.TryGetValue(token[i], out bytes[i]))
+            if (!s_charToByte.TryGetValue(token[i], out bytes[i]))
             {
                 return null;
             }

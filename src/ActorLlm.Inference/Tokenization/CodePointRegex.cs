@@ -18,7 +18,7 @@ namespace ActorLlm.Inference.Tokenization;
 /// </remarks>
 internal sealed class CodePointRegex
 {
-    private static readonly char[] _standInByCategory = BuildStandIns();
+    private static readonly char[] s_standInByCategory = BuildStandIns();
     private readonly Regex _regex;
 
     private CodePointRegex(Regex regex) => _regex = regex;
@@ -88,7 +88,7 @@ internal sealed class CodePointRegex
             if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
             {
                 var category = CharUnicodeInfo.GetUnicodeCategory(char.ConvertToUtf32(text[i], text[i + 1]));
-                subject.Append(_standInByCategory[(int)category]);
+                subject.Append(s_standInByCategory[(int)category]);
                 i++;
             }
             else

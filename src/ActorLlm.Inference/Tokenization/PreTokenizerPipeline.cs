@@ -14,7 +14,7 @@ internal sealed class PreTokenizerPipeline
     private const string Gpt2Pattern =
         @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
-    private static readonly Lazy<CodePointRegex> _gpt2Regex = new(() => CodePointRegex.Create(Gpt2Pattern));
+    private static readonly Lazy<CodePointRegex> s_gpt2Regex = new(() => CodePointRegex.Create(Gpt2Pattern));
 
     /// <summary>A word and whether it starts at the very beginning of the input text.</summary>
     private readonly record struct Word(string Text, bool AtTextStart);
@@ -153,7 +153,7 @@ internal sealed class PreTokenizerPipeline
             foreach (var word in words)
             {
                 var text = addPrefixSpace && !word.Text.StartsWith(' ') ? " " + word.Text : word.Text;
-                var pieces = useRegex ? SplitByMatches(text, _gpt2Regex.Value.Matches(text), "Isolated") : [text];
+                var pieces = useRegex ? SplitByMatches(text, s_gpt2Regex.Value.Matches(text), "Isolated") : [text];
                 for (var i = 0; i < pieces.Count; i++)
                 {
                     result.Add(new Word(ByteLevelAlphabet.Encode(pieces[i]), word.AtTextStart && i == 0));

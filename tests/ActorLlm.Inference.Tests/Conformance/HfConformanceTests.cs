@@ -1,8 +1,8 @@
 using ActorLlm.Inference.Checkpoints;
+using ActorLlm.Inference.Conformance;
 using ActorLlm.Inference.Devices;
 using ActorLlm.Inference.Execution;
 using ActorLlm.Protocol;
-using ActorLlm.Inference.Conformance;
 using Xunit;
 using static TorchSharp.torch;
 

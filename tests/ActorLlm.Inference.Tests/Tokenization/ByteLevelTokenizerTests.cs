@@ -20,10 +20,10 @@ public class ByteLevelTokenizerTests
     private const int EndOfTurn = 298;
     private const int ToolCall = 300;
 
-    private static readonly string _directory = Path.Combine(RepoPaths.FixturesDir, "tokenizers", "llama3-style-byte-level");
-    private static readonly Lazy<TextTokenizer> _tokenizer = new(() => TextTokenizer.Load(_directory));
+    private static readonly string s_directory = Path.Combine(RepoPaths.FixturesDir, "tokenizers", "llama3-style-byte-level");
+    private static readonly Lazy<TextTokenizer> s_tokenizer = new(() => TextTokenizer.Load(s_directory));
 
-    private static TextTokenizer Tokenizer => _tokenizer.Value;
+    private static TextTokenizer Tokenizer => s_tokenizer.Value;
 
     public static TheoryData<string> RoundTripTexts => TokenizerAssertions.RoundTripTexts;
 
@@ -119,7 +119,7 @@ public class ByteLevelTokenizerTests
     [InlineData("x 🙂abc", new[] { "x", " 🙂", "abc" })]
     public void Split_regex_matches_code_points_not_UTF16_units(string text, string[] expectedWords)
     {
-        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(_directory, "tokenizer.json")));
+        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(s_directory, "tokenizer.json")));
         var preTokenizer = PreTokenizerPipeline.Parse(document.RootElement.GetProperty("pre_tokenizer"));
 
         Assert.Equal(expectedWords.Select(ByteLevelAlphabet.Encode), preTokenizer.Split(text, atTextStart: true));
@@ -135,7 +135,7 @@ public class ByteLevelTokenizerTests
 
     private static BpeModel LoadFixtureModel(bool ignoreMerges)
     {
-        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(_directory, "tokenizer.json")));
+        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(s_directory, "tokenizer.json")));
         var model = document.RootElement.GetProperty("model");
         var vocab = model.GetProperty("vocab").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt32());
         var merges = model.GetProperty("merges").EnumerateArray()

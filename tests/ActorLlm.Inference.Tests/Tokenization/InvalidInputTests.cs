@@ -6,10 +6,10 @@ namespace ActorLlm.Inference.Tests.Tokenization;
 /// <summary>Ill-formed input is rejected with <see cref="InvalidRequestException"/>, never repaired.</summary>
 public class InvalidInputTests
 {
-    private static readonly Lazy<TextTokenizer> _sentencePieceStyle =
+    private static readonly Lazy<TextTokenizer> s_sentencePieceStyle =
         new(() => TextTokenizer.Load(Path.Combine(RepoPaths.ModelsDir, "stories260K")));
 
-    private static readonly Lazy<TextTokenizer> _byteLevel =
+    private static readonly Lazy<TextTokenizer> s_byteLevel =
         new(() => TextTokenizer.Load(Path.Combine(RepoPaths.FixturesDir, "tokenizers", "llama3-style-byte-level")));
 
     public static TheoryData<byte[], int> InvalidUtf8 => new()
@@ -28,7 +28,7 @@ public class InvalidInputTests
     [MemberData(nameof(InvalidUtf8))]
     public void EncodeUtf8_rejects_ill_formed_UTF8_naming_the_offset(byte[] input, int offset)
     {
-        foreach (var tokenizer in new[] { _sentencePieceStyle.Value, _byteLevel.Value })
+        foreach (var tokenizer in new[] { s_sentencePieceStyle.Value, s_byteLevel.Value })
         {
             var error = Assert.Throws<InvalidRequestException>(() => tokenizer.EncodeUtf8(input));
             Assert.Contains($"byte offset {offset}", error.Message, StringComparison.Ordinal);
@@ -48,8 +48,8 @@ public class InvalidInputTests
 
         foreach (var text in texts)
         {
-            Assert.Throws<InvalidRequestException>(() => _sentencePieceStyle.Value.Encode(text));
-            Assert.Throws<InvalidRequestException>(() => _byteLevel.Value.Encode(text));
+            Assert.Throws<InvalidRequestException>(() => s_sentencePieceStyle.Value.Encode(text));
+            Assert.Throws<InvalidRequestException>(() => s_byteLevel.Value.Encode(text));
         }
     }
 
@@ -57,7 +57,7 @@ public class InvalidInputTests
     public void Valid_UTF8_with_every_sequence_length_is_accepted()
     {
         var text = "a é 你 🙂";
-        Assert.Equal(_byteLevel.Value.Encode(text), _byteLevel.Value.EncodeUtf8(System.Text.Encoding.UTF8.GetBytes(text)));
+        Assert.Equal(s_byteLevel.Value.Encode(text), s_byteLevel.Value.EncodeUtf8(System.Text.Encoding.UTF8.GetBytes(text)));
     }
 
     [Theory]
@@ -66,7 +66,7 @@ public class InvalidInputTests
     [InlineData(int.MaxValue)]
     public void Ids_outside_the_vocabulary_are_rejected(int id)
     {
-        var tokenizer = _sentencePieceStyle.Value;
+        var tokenizer = s_sentencePieceStyle.Value;
         Assert.Throws<InvalidRequestException>(() => tokenizer.Decode([1, id]));
 
         var ids = tokenizer.Encode("Once upon", addSpecialTokens: false);

@@ -11,10 +11,10 @@ namespace ActorLlm.Inference.Tests.Tokenization;
 /// </summary>
 public class SentencePieceModelTokenizerTests
 {
-    private static readonly string _directory = Path.Combine(RepoPaths.FixturesDir, "tokenizers", "sentencepiece-bpe");
-    private static readonly Lazy<TextTokenizer> _tokenizer = new(() => TextTokenizer.Load(_directory));
+    private static readonly string s_directory = Path.Combine(RepoPaths.FixturesDir, "tokenizers", "sentencepiece-bpe");
+    private static readonly Lazy<TextTokenizer> s_tokenizer = new(() => TextTokenizer.Load(s_directory));
 
-    private static TextTokenizer Tokenizer => _tokenizer.Value;
+    private static TextTokenizer Tokenizer => s_tokenizer.Value;
 
     public static TheoryData<string, int[]> SentencePieceVectors()
     {
@@ -29,7 +29,7 @@ public class SentencePieceModelTokenizerTests
 
     private static IEnumerable<(string Text, int[] Ids)> ReadVectors(string group)
     {
-        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(_directory, "sentencepiece-vectors.json")));
+        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(s_directory, "sentencepiece-vectors.json")));
         return document.RootElement.GetProperty(group).EnumerateArray()
             .Select(c => (c.GetProperty("text").GetString()!, c.GetProperty("ids").EnumerateArray().Select(id => id.GetInt32()).ToArray()))
             .ToList();

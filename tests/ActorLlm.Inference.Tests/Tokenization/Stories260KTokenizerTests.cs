@@ -11,14 +11,14 @@ namespace ActorLlm.Inference.Tests.Tokenization;
 /// </summary>
 public class Stories260KTokenizerTests
 {
-    private static readonly string _modelDirectory = Path.Combine(RepoPaths.ModelsDir, "stories260K");
-    private static readonly Lazy<TextTokenizer> _tokenizer = new(() => TextTokenizer.Load(_modelDirectory));
+    private static readonly string s_modelDirectory = Path.Combine(RepoPaths.ModelsDir, "stories260K");
+    private static readonly Lazy<TextTokenizer> s_tokenizer = new(() => TextTokenizer.Load(s_modelDirectory));
 
-    private static TextTokenizer Tokenizer => _tokenizer.Value;
+    private static TextTokenizer Tokenizer => s_tokenizer.Value;
 
     public static TheoryData<string, int[]> HuggingFaceVectors()
     {
-        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(_modelDirectory, "tokenizer-vectors.json")));
+        using var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(s_modelDirectory, "tokenizer-vectors.json")));
         var data = new TheoryData<string, int[]>();
         foreach (var testCase in document.RootElement.GetProperty("cases").EnumerateArray())
         {

@@ -12,8 +12,8 @@ namespace ActorLlm.Inference.Tests.Tokenization;
 /// </summary>
 public sealed class TokenizerJsonVariantTests : IDisposable
 {
-    private static readonly string _stories260K = Path.Combine(RepoPaths.ModelsDir, "stories260K");
-    private static readonly string _byteLevel = Path.Combine(RepoPaths.FixturesDir, "tokenizers", "llama3-style-byte-level");
+    private static readonly string s_stories260K = Path.Combine(RepoPaths.ModelsDir, "stories260K");
+    private static readonly string s_byteLevel = Path.Combine(RepoPaths.FixturesDir, "tokenizers", "llama3-style-byte-level");
     private readonly List<string> _directories = [];
 
     [Theory]
@@ -29,7 +29,7 @@ public sealed class TokenizerJsonVariantTests : IDisposable
     [InlineData("always", "x\n\ny", new[] { 1, 410, 444, 13, 13, 422 })]
     public void Metaspace_pre_tokenizer_replaces_the_normalizer(string prependScheme, string text, int[] expected)
     {
-        var tokenizer = Variant(_stories260K, json =>
+        var tokenizer = Variant(s_stories260K, json =>
         {
             json["normalizer"] = null;
             json["pre_tokenizer"] = new JsonObject
@@ -48,7 +48,7 @@ public sealed class TokenizerJsonVariantTests : IDisposable
     [Fact]
     public void Metaspace_decoder_strips_the_prefix_space_and_has_no_byte_fallback()
     {
-        var tokenizer = Variant(_stories260K, json =>
+        var tokenizer = Variant(s_stories260K, json =>
         {
             json["normalizer"] = null;
             json["pre_tokenizer"] = new JsonObject { ["type"] = "Metaspace", ["replacement"] = "\u2581", ["prepend_scheme"] = "always", ["split"] = false };
@@ -71,7 +71,7 @@ public sealed class TokenizerJsonVariantTests : IDisposable
     [InlineData(true, " tokenizer", new[] { 294, 293 })]
     public void Gpt2_byte_level_pre_tokenizer(bool addPrefixSpace, string text, int[] expected)
     {
-        var tokenizer = Variant(_byteLevel, json => json["pre_tokenizer"] = new JsonObject
+        var tokenizer = Variant(s_byteLevel, json => json["pre_tokenizer"] = new JsonObject
         {
             ["type"] = "ByteLevel",
             ["add_prefix_space"] = addPrefixSpace,

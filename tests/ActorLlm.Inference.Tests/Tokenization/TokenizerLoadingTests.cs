@@ -6,7 +6,7 @@ namespace ActorLlm.Inference.Tests.Tokenization;
 /// <summary>Which files Load reads, what it takes from each, and how it reports what it cannot use.</summary>
 public class TokenizerLoadingTests
 {
-    private static readonly string _stories260K = Path.Combine(RepoPaths.ModelsDir, "stories260K");
+    private static readonly string s_stories260K = Path.Combine(RepoPaths.ModelsDir, "stories260K");
 
     [Fact]
     public void A_missing_directory_is_a_model_format_error()
@@ -62,7 +62,7 @@ public class TokenizerLoadingTests
     public void Tokenizer_json_is_preferred_over_tokenizer_model()
     {
         using var model = new TempModelDirectory();
-        model.CopyFrom(_stories260K, "tokenizer.json");
+        model.CopyFrom(s_stories260K, "tokenizer.json");
         model.Write("tokenizer.model", "never read");
 
         Assert.Equal(512, TextTokenizer.Load(model.Path).VocabSize);
@@ -72,7 +72,7 @@ public class TokenizerLoadingTests
     public void Eos_ids_are_the_union_of_all_config_files_with_lists_allowed()
     {
         using var model = new TempModelDirectory();
-        model.CopyFrom(_stories260K, "tokenizer.json");
+        model.CopyFrom(s_stories260K, "tokenizer.json");
         model.Write("generation_config.json", """{ "bos_token_id": 1, "eos_token_id": [2, 5] }""");
         model.Write("config.json", """{ "eos_token_id": [7] }""");
         model.Write("special_tokens_map.json", """{ "eos_token": "<unk>" }""");
@@ -88,7 +88,7 @@ public class TokenizerLoadingTests
     public void Add_bos_and_eos_flags_in_tokenizer_config_override_the_template()
     {
         using var model = new TempModelDirectory();
-        model.CopyFrom(_stories260K, "tokenizer.json");
+        model.CopyFrom(s_stories260K, "tokenizer.json");
         model.Write("tokenizer_config.json", """
             {
               "add_bos_token": false,
@@ -111,7 +111,7 @@ public class TokenizerLoadingTests
     public void A_special_token_missing_from_the_vocabulary_is_a_model_format_error()
     {
         using var model = new TempModelDirectory();
-        model.CopyFrom(_stories260K, "tokenizer.json");
+        model.CopyFrom(s_stories260K, "tokenizer.json");
         model.Write("tokenizer_config.json", """{ "eos_token": "<|im_end|>" }""");
 
         var error = Assert.Throws<ModelFormatException>(() => TextTokenizer.Load(model.Path));
@@ -122,7 +122,7 @@ public class TokenizerLoadingTests
     public void A_malformed_side_file_is_named()
     {
         using var model = new TempModelDirectory();
-        model.CopyFrom(_stories260K, "tokenizer.json");
+        model.CopyFrom(s_stories260K, "tokenizer.json");
         model.Write("generation_config.json", """{ "eos_token_id": "two" }""");
 
         var error = Assert.Throws<ModelFormatException>(() => TextTokenizer.Load(model.Path));

@@ -12,25 +12,25 @@ namespace ActorLlm.Inference.Tests.Tokenization;
 /// </summary>
 public class TokenizersJsVectorTests
 {
-    private static readonly string _fixtures = Path.Combine(RepoPaths.FixturesDir, "tokenizers");
+    private static readonly string s_fixtures = Path.Combine(RepoPaths.FixturesDir, "tokenizers");
 
-    private static readonly Dictionary<string, Lazy<TextTokenizer>> _tokenizers = new()
+    private static readonly Dictionary<string, Lazy<TextTokenizer>> s_tokenizers = new()
     {
         ["stories260K"] = new(() => TextTokenizer.Load(Path.Combine(RepoPaths.ModelsDir, "stories260K"))),
-        ["llama3-style-byte-level"] = new(() => TextTokenizer.Load(Path.Combine(_fixtures, "llama3-style-byte-level"))),
+        ["llama3-style-byte-level"] = new(() => TextTokenizer.Load(Path.Combine(s_fixtures, "llama3-style-byte-level"))),
     };
 
-    public static TheoryData<string> Tokenizers => new(_tokenizers.Keys);
+    public static TheoryData<string> Tokenizers => new(s_tokenizers.Keys);
 
     [Theory]
     [MemberData(nameof(Tokenizers))]
     public void Encode_matches_tokenizers_js_on_random_text(string name)
     {
         var vectors = name == "stories260K"
-            ? Path.Combine(_fixtures, "stories260K-tokenizers-js-vectors.json")
-            : Path.Combine(_fixtures, name, "tokenizers-js-vectors.json");
+            ? Path.Combine(s_fixtures, "stories260K-tokenizers-js-vectors.json")
+            : Path.Combine(s_fixtures, name, "tokenizers-js-vectors.json");
         using var document = JsonDocument.Parse(File.ReadAllText(vectors));
-        var tokenizer = _tokenizers[name].Value;
+        var tokenizer = s_tokenizers[name].Value;
 
         foreach (var testCase in document.RootElement.GetProperty("cases").EnumerateArray())
         {
