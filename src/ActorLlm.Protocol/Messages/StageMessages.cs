@@ -28,6 +28,12 @@ public sealed record WireSampling(
     public static WireSampling Greedy { get; } = new(0, 0, 1, 1, 0);
 }
 
+/// <summary>One stage of a route: the worker and the unit range it is asked to run (a worker may serve two ranges while it hands over).</summary>
+[MessagePackObject]
+public sealed record RouteHop(
+    [property: Key(0)] IActorRef Worker,
+    [property: Key(1)] UnitRange Range);
+
 /// <summary>Time one stage spent on one step (appended by each stage as the step passes).</summary>
 [MessagePackObject]
 public sealed record StageTiming(
@@ -40,25 +46,29 @@ public static class StageMessages
 {
     /// <summary>
     /// GenerationSession → first StageWorker of a route, then each stage → the next (<paramref name="Rest"/>
-    /// holds the stages still ahead): run tokens [StartPosition, StartPosition + TokenIds.Length) of the session.
-    /// A stage without the begin unit needs <paramref name="Hidden"/> [T, hidden]. The last stage answers the session
-    /// (<paramref name="ReplyTo"/>) with <see cref="TokenSampled"/>, <see cref="PrefillDone"/> or
-    /// <see cref="ChoiceScored"/> by <paramref name="Kind"/>; any stage that cannot run the step answers
-    /// <see cref="StageFailed"/> instead. <paramref name="Step"/> lets the session drop late answers.
+    /// holds the hops still ahead): run units <paramref name="Range"/> over tokens
+    /// [StartPosition, StartPosition + TokenIds.Length) of the session. A stage without the begin unit needs
+    /// <paramref name="Hidden"/> [T, hidden]. The last stage answers the session (<paramref name="ReplyTo"/>) with
+    /// <see cref="TokenSampled"/>, <see cref="PrefillDone"/> or <see cref="ChoiceScored"/> by <paramref name="Kind"/>;
+    /// any stage that cannot run the step answers <see cref="StageFailed"/> instead. <paramref name="Step"/> lets the
+    /// session drop late answers. For <see cref="StepKind.Score"/>, tokens [ChoiceStart, ChoiceEnd) are the choice
+    /// (the rest is padding so that choices of different lengths run as one batch).
     /// </summary>
     [MessagePackObject]
     public sealed record Forward(
         [property: Key(0)] SessionId Session,
         [property: Key(1)] long Step,
-        [property: Key(2)] int StartPosition,
-        [property: Key(3)] int[] TokenIds,
-        [property: Key(4)] TensorPayload? Hidden,
-        [property: Key(5)] IActorRef[] Rest,
-        [property: Key(6)] IActorRef ReplyTo,
-        [property: Key(7)] StepKind Kind,
-        [property: Key(8)] WireSampling Sampling,
-        [property: Key(9)] int ChoiceStart,
-        [property: Key(10)] StageTiming[] Timings) : IActorLlmMessage;
+        [property: Key(2)] UnitRange Range,
+        [property: Key(3)] int StartPosition,
+        [property: Key(4)] int[] TokenIds,
+        [property: Key(5)] TensorPayload? Hidden,
+        [property: Key(6)] RouteHop[] Rest,
+        [property: Key(7)] IActorRef ReplyTo,
+        [property: Key(8)] StepKind Kind,
+        [property: Key(9)] WireSampling Sampling,
+        [property: Key(10)] int ChoiceStart,
+        [property: Key(11)] int ChoiceEnd,
+        [property: Key(12)] StageTiming[] Timings) : IActorLlmMessage;
 
     /// <summary>Last StageWorker → GenerationSession: the token chosen for <paramref name="Position"/>.</summary>
     [MessagePackObject]

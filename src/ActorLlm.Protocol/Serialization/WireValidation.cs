@@ -30,6 +30,16 @@ public static class WireValidation
                     throw new WireFormatException($"start position {f.StartPosition} is negative");
                 }
 
+                if (f.Rest.Any(h => h is null || h.Worker is null))
+                {
+                    throw new WireFormatException("route hops need a worker");
+                }
+
+                if (f.Kind == StepKind.Score && (f.ChoiceStart < 1 || f.ChoiceEnd <= f.ChoiceStart || f.ChoiceEnd > f.TokenIds.Length))
+                {
+                    throw new WireFormatException($"choice tokens [{f.ChoiceStart}, {f.ChoiceEnd}) must lie inside the {f.TokenIds.Length} tokens after the first");
+                }
+
                 if (f.Hidden is not null)
                 {
                     f.Hidden.Validate(limits.MaxPayloadBytes);

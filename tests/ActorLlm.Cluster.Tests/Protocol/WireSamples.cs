@@ -12,7 +12,7 @@ public static class WireSamples
     private static DeviceDescriptor Device => new("akka.tcp://actorllm@127.0.0.1:5001", "cpu", "m1", 1L << 30, 123.5, "f32");
 
     public static StageMessages.Forward Forward(IActorRef actor, TensorPayload? hidden) =>
-        new(new SessionId("s1"), 3, 5, [7, 8], hidden, [actor], actor, StepKind.Generate, Options.Sampling, 0, [new StageTiming("a", 1.5, 2)]);
+        new(new SessionId("s1"), 3, new UnitRange(0, 3), 5, [7, 8], hidden, [new RouteHop(actor, new UnitRange(3, 7))], actor, StepKind.Generate, Options.Sampling, 0, 0, [new StageTiming("a", 1.5, 2)]);
 
     public static IReadOnlyList<object> All(IActorRef actor)
     {
