@@ -19,8 +19,13 @@ public sealed record DeviceDescriptor(
     [property: Key(4)] double Speed,
     [property: Key(5)] string DType)
 {
+    /// <summary>Unique in the cluster: node address and device.</summary>
     [IgnoreMember]
     public string Key => $"{Node}/{Device}";
+
+    /// <summary>Short name for people: machine and device, e.g. "worker-1:cpu".</summary>
+    [IgnoreMember]
+    public string Label => $"{Machine}:{Device}";
 }
 
 /// <summary>A stage in the published route table: which worker serves which units, and how busy it is.</summary>
@@ -35,8 +40,10 @@ public sealed record RouteEntry(
 public static class PlacementMessages
 {
     /// <summary>
-    /// StageWorker → PlacementCoordinator, resent every second until acknowledged with <see cref="DeviceRegistered"/>.
-    /// <paramref name="LocalUnits"/> lists the units whose files the worker's node holds (peers may pull them).
+    /// StageWorker → PlacementCoordinator, resent every second until acknowledged with <see cref="DeviceRegistered"/>,
+    /// and again whenever the coordinator says it does not know the device (a new coordinator after a hand-over).
+    /// <paramref name="LocalUnits"/> lists the units whose files the worker's node holds (peers may pull them);
+    /// <paramref name="Serving"/> the ranges it has loaded, so a new coordinator can plan from what is in place.
     /// </summary>
     [MessagePackObject]
     public sealed record RegisterDevice(
@@ -44,7 +51,8 @@ public static class PlacementMessages
         [property: Key(1)] IActorRef Worker,
         [property: Key(2)] IActorRef UnitServer,
         [property: Key(3)] int[] LocalUnits,
-        [property: Key(4)] string ModelId) : IActorLlmMessage;
+        [property: Key(4)] string ModelId,
+        [property: Key(5)] UnitRange[] Serving) : IActorLlmMessage;
 
     /// <summary>PlacementCoordinator → StageWorker: registration accepted (or refused, with the reason).</summary>
     [MessagePackObject]
@@ -95,7 +103,10 @@ public static class PlacementMessages
         [property: Key(0)] long Version,
         [property: Key(1)] UnitRange Range) : IActorLlmMessage;
 
-    /// <summary>StageWorker → PlacementCoordinator, every few seconds: how busy the stage is. No reply.</summary>
+    /// <summary>
+    /// StageWorker → PlacementCoordinator, every few seconds: how busy the stage is. The coordinator answers only if it
+    /// does not know the device, with <see cref="DeviceRegistered"/> not accepted, which makes the worker register again.
+    /// </summary>
     [MessagePackObject]
     public sealed record StageLoad(
         [property: Key(0)] string DeviceKey,

@@ -95,8 +95,9 @@ public static class StageMessages
         [property: Key(3)] StageTiming[] Timings) : IActorLlmMessage;
 
     /// <summary>
-    /// Any StageWorker → GenerationSession: the step could not run there. <paramref name="Retryable"/> is false when
-    /// the request itself is bad (retrying elsewhere would fail the same way).
+    /// Any StageWorker → GenerationSession: the step could not run there. <paramref name="Stage"/> is the failing
+    /// device's key (DeviceDescriptor.Key) so the session can route around it; <paramref name="Retryable"/> is false
+    /// when the request itself is bad (retrying elsewhere would fail the same way).
     /// </summary>
     [MessagePackObject]
     public sealed record StageFailed(

@@ -84,6 +84,8 @@ public static class WireValidation
                 Require(r.Device, "device");
                 Require(r.Worker, "worker");
                 Require(r.LocalUnits, "local units");
+                Require(r.Serving, "serving ranges");
+                Require(r.ModelId, "model id");
                 if (!double.IsFinite(r.Device.Speed) || r.Device.Speed <= 0 || r.Device.MemoryBytes <= 0)
                 {
                     throw new WireFormatException($"device {r.Device.Key}: speed and memory must be positive and finite");

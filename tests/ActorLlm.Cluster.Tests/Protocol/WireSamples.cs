@@ -21,7 +21,7 @@ public static class WireSamples
         var timings = new[] { new StageTiming("stage-a", 2.5, 4) };
         return
         [
-            new PlacementMessages.RegisterDevice(Device, actor, actor, [0, 1, 2], "stories260K"),
+            new PlacementMessages.RegisterDevice(Device, actor, actor, [0, 1, 2], "stories260K", [range]),
             new PlacementMessages.DeviceRegistered(Device.Key, true, ""),
             new PlacementMessages.AssignUnits(4, range, [new PlacementMessages.UnitSource(1, [actor])]),
             new PlacementMessages.UnitsLoaded(Device.Key, 4, range, 0.25),

@@ -1,0 +1,94 @@
+using ActorLlm.Protocol;
+using ActorLlm.Protocol.Messages;
+using Akka.Actor;
+
+namespace ActorLlm.Cluster.Placement.Internal;
+
+/// <summary>One registered device as the coordinator knows it.</summary>
+internal sealed class RegisteredDevice(DeviceDescriptor descriptor, IActorRef worker, IActorRef unitServer)
+{
+    public DeviceDescriptor Descriptor { get; set; } = descriptor;
+
+    public IActorRef Worker { get; set; } = worker;
+
+    public IActorRef UnitServer { get; set; } = unitServer;
+
+    public DeviceKey Key => new(Descriptor.Node, Descriptor.Device);
+
+    public HashSet<int> LocalUnits { get; } = [];
+
+    /// <summary>Ranges loaded and not released: what routes may use.</summary>
+    public HashSet<UnitRange> Serving { get; } = [];
+
+    public bool Reachable { get; set; } = true;
+
+    /// <summary>Set when a load failed; the device sits out of plans until it registers again.</summary>
+    public string? FailedReason { get; set; }
+
+    public int ActiveSessions { get; set; }
+
+    public int Queued { get; set; }
+
+    public double TokensPerSecond { get; set; }
+
+    public bool Plannable => Reachable && FailedReason is null;
+
+    public DevicePlanInput PlanInput => new(Key, Descriptor.Machine, Descriptor.MemoryBytes, Descriptor.Speed);
+}
+
+/// <summary>The devices registered with the coordinator, by key.</summary>
+internal sealed class DeviceRegistry
+{
+    private readonly Dictionary<DeviceKey, RegisteredDevice> _devices = [];
+
+    public IEnumerable<RegisteredDevice> All => _devices.Values.OrderBy(d => d.Key);
+
+    public RegisteredDevice? Find(DeviceKey key) => _devices.GetValueOrDefault(key);
+
+    public RegisteredDevice? Find(string descriptorKey) => _devices.Values.FirstOrDefault(d => d.Descriptor.Key == descriptorKey);
+
+    public RegisteredDevice? FindByWorker(IActorRef worker) => _devices.Values.FirstOrDefault(d => d.Worker.Equals(worker));
+
+    /// <summary>Adds or refreshes a registration. Returns true when the device is new or changed in a way that matters to placement.</summary>
+    public bool Register(PlacementMessages.RegisterDevice r)
+    {
+        var key = new DeviceKey(r.Device.Node, r.Device.Device);
+        bool changed = false;
+        if (!_devices.TryGetValue(key, out var device))
+        {
+            device = new RegisteredDevice(r.Device, r.Worker, r.UnitServer);
+            _devices[key] = device;
+            changed = true;
+        }
+        else
+        {
+            changed = device.Descriptor != r.Device || !device.Worker.Equals(r.Worker) || device.FailedReason is not null;
+            device.Descriptor = r.Device;
+            device.Worker = r.Worker;
+            device.UnitServer = r.UnitServer;
+            device.FailedReason = null;
+        }
+
+        device.LocalUnits.Clear();
+        device.LocalUnits.UnionWith(r.LocalUnits);
+        device.Serving.Clear();
+        device.Serving.UnionWith(r.Serving);
+        return changed;
+    }
+
+    public bool Remove(DeviceKey key) => _devices.Remove(key);
+
+    /// <summary>Marks every device of <paramref name="node"/> reachable or not; returns those that changed.</summary>
+    public IReadOnlyList<RegisteredDevice> SetReachable(string node, bool reachable)
+    {
+        var changed = _devices.Values.Where(d => d.Descriptor.Node == node && d.Reachable != reachable).ToList();
+        changed.ForEach(d => d.Reachable = reachable);
+        return changed;
+    }
+
+    public IReadOnlyList<DeviceKey> OnNode(string node) => _devices.Values.Where(d => d.Descriptor.Node == node).Select(d => d.Key).ToList();
+
+    /// <summary>Unit servers (on reachable nodes) that hold <paramref name="unit"/>'s file.</summary>
+    public IEnumerable<IActorRef> Holders(int unit) =>
+        _devices.Values.Where(d => d.Reachable && d.LocalUnits.Contains(unit)).Select(d => d.UnitServer).Distinct();
+}

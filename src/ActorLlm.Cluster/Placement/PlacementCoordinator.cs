@@ -1,0 +1,52 @@
+using ActorLlm.Cluster.Hosting;
+using ActorLlm.Inference.Checkpoints;
+using Akka.Actor;
+
+namespace ActorLlm.Cluster.Placement;
+
+/// <summary>What the coordinator plans over: the model's identity and its units' sizes and costs.</summary>
+public sealed record ModelUnits(string ModelId, int Layers, IReadOnlyList<UnitPlanInput> Units)
+{
+    public int UnitCount => Units.Count;
+
+    /// <summary>From a model's description (a unit store or Hugging Face directory opened with Checkpoint.Open).</summary>
+    public static ModelUnits From(string modelId, ModelInfo info)
+    {
+        long perLayer = info.Units.Count > 2 ? info.Units[1].Parameters : 1;
+        return new ModelUnits(
+            modelId,
+            info.Config.NumLayers,
+            UnitPlanInput.ForModel([.. info.Units.Select(u => u.TensorBytes)], info.Config.VocabSize, info.Config.HiddenSize, Math.Max(1, perLayer)));
+    }
+}
+
+/// <summary>
+/// The cluster singleton that decides which device serves which units. Devices register (PlacementMessages.RegisterDevice);
+/// on every join, leave, unreachable and failed load it re-plans with the pure <see cref="Planner"/> (moving as few
+/// units as possible), sends AssignUnits to the devices whose range changes, and once all of them have loaded it
+/// publishes the new versioned route table and releases the ranges no longer used (make-before-break).
+/// Answers PlacementMessages.GetRoutes and StatusMessages.GetClusterStatus.
+/// </summary>
+public static class PlacementCoordinator
+{
+    /// <summary>Name of the singleton (and its proxy) under /user.</summary>
+    public const string SingletonName = "placement";
+
+    /// <summary>Distributed pub-sub topic the route tables are published on.</summary>
+    public const string RoutesTopic = "actorllm-routes";
+
+    /// <param name="localUnitServer">The coordinator node's UnitServer: a source of every unit when that node has the store.</param>
+    /// <param name="localUnits">Units whose files the coordinator's node holds.</param>
+    /// <param name="mediator">Where route tables are published (the distributed pub-sub mediator).</param>
+    public static Props Props(ModelUnits model, PlacementSettings settings, IActorRef localUnitServer, IReadOnlyCollection<int> localUnits, IActorRef mediator) =>
+        Akka.Actor.Props.Create(() => new Internal.PlacementCoordinatorActor(model, settings, localUnitServer, localUnits, mediator));
+
+    /// <summary>Tests and status: the plan being rolled out and the current route version. Local only.</summary>
+    public sealed record GetPlan
+    {
+        public static GetPlan Instance { get; } = new();
+    }
+
+    /// <summary>Reply to <see cref="GetPlan"/>.</summary>
+    public sealed record PlanState(PlacementPlan? Plan, long PlanVersion, bool RolloutComplete, long RouteVersion);
+}

@@ -1,0 +1,150 @@
+using ActorLlm.Protocol.Messages;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
+using Akka.Remote;
+
+namespace ActorLlm.Cluster.Session.Internal;
+
+/// <summary>See <see cref="RouteCache"/>.</summary>
+internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
+{
+    private readonly IActorRef _coordinator;
+    private readonly IActorRef? _mediator;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<string, int> _inUse = [];
+    private readonly HashSet<string> _suspectedNodes = [];
+    private readonly List<(IActorRef Requester, IReadOnlySet<string> Excluded)> _waiting = [];
+    private PlacementMessages.RouteTable _table = PlacementMessages.RouteTable.Empty;
+
+    private sealed record AskAgain
+    {
+        public static AskAgain Instance { get; } = new();
+    }
+
+    private sealed record Unsuspect(string Node);
+
+    /// <summary>A dropped connection alone is not proof of death: the suspicion lapses unless the node is unreachable by then.</summary>
+    private static readonly TimeSpan s_suspicionLapses = TimeSpan.FromSeconds(20);
+
+    public RouteCacheActor(IActorRef coordinator, IActorRef? mediator)
+    {
+        _coordinator = coordinator;
+        _mediator = mediator;
+        Receive<PlacementMessages.RouteTable>(OnTable);
+        Receive<SubscribeAck>(_ => { });
+        Receive<AskAgain>(_ => _coordinator.Tell(new PlacementMessages.GetRoutes()));
+        Receive<RouteCache.Select>(s =>
+        {
+            if (!TryAnswer(Sender, s.Excluded))
+            {
+                _waiting.Add((Sender, s.Excluded));
+            }
+        });
+        Receive<RouteCache.CancelSelect>(_ => _waiting.RemoveAll(w => w.Requester.Equals(Sender)));
+        Receive<RouteCache.Done>(d =>
+        {
+            foreach (var e in d.Route)
+            {
+                if (_inUse.TryGetValue(e.Device.Key, out int n))
+                {
+                    _inUse[e.Device.Key] = Math.Max(0, n - 1);
+                }
+            }
+        });
+        Receive<RouteCache.GetTable>(_ => Sender.Tell(_table));
+        Receive<ClusterEvent.UnreachableMember>(m => Suspect(m.Member.Address.ToString(), "unreachable"));
+        Receive<ClusterEvent.MemberRemoved>(m => Suspect(m.Member.Address.ToString(), "removed"));
+        Receive<ClusterEvent.ReachableMember>(m =>
+        {
+            _suspectedNodes.Remove(m.Member.Address.ToString());
+            AnswerWaiting();
+        });
+        Receive<DisassociatedEvent>(d => Suspect(d.RemoteAddress.ToString(), "connection lost"));
+        Receive<Unsuspect>(u =>
+        {
+            var cluster = Akka.Cluster.Cluster.Get(Context.System);
+            if (cluster.State.Unreachable.Any(m => m.Address.ToString() == u.Node))
+            {
+                Timers.StartSingleTimer("suspect-" + u.Node, u, s_suspicionLapses);
+                return;
+            }
+
+            _suspectedNodes.Remove(u.Node);
+            AnswerWaiting();
+        });
+        Receive<ClusterEvent.IMemberEvent>(_ => { });
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart()
+    {
+        _mediator?.Tell(new Subscribe(Placement.PlacementCoordinator.RoutesTopic, Self));
+        Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberRemoved));
+        Context.System.EventStream.Subscribe(Self, typeof(DisassociatedEvent));
+
+        // Until a table is published to us, ask for it: a node that joins late has missed the last publication.
+        Timers.StartPeriodicTimer("ask", AskAgain.Instance, TimeSpan.Zero, TimeSpan.FromSeconds(1));
+    }
+
+    protected override void PostStop()
+    {
+        Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+        Context.System.EventStream.Unsubscribe(Self);
+    }
+
+    private void OnTable(PlacementMessages.RouteTable table)
+    {
+        if (table.Version <= _table.Version && _table.Version > 0)
+        {
+            return;
+        }
+
+        _table = table;
+        Timers.Cancel("ask");
+        AnswerWaiting();
+    }
+
+    private void Suspect(string node, string why)
+    {
+        if (!_suspectedNodes.Add(node))
+        {
+            return;
+        }
+
+        _log.Info("routes: {0} suspected ({1})", node, why);
+        Timers.StartSingleTimer("suspect-" + node, new Unsuspect(node), s_suspicionLapses);
+        Context.System.EventStream.Publish(new RouteCache.NodeSuspected(node, why));
+    }
+
+    private void AnswerWaiting()
+    {
+        foreach (var w in _waiting.ToList())
+        {
+            if (TryAnswer(w.Requester, w.Excluded))
+            {
+                _waiting.Remove(w);
+            }
+        }
+    }
+
+    private bool TryAnswer(IActorRef requester, IReadOnlySet<string> excluded)
+    {
+        var usable = _table.Stages.Where(e => !_suspectedNodes.Contains(e.Device.Node)).ToList();
+        var route = RouteSelection.Select(usable, _table.UnitCount, excluded, e => e.ActiveSessions + _inUse.GetValueOrDefault(e.Device.Key));
+        if (route is null)
+        {
+            return false;
+        }
+
+        foreach (var e in route)
+        {
+            _inUse[e.Device.Key] = _inUse.GetValueOrDefault(e.Device.Key) + 1;
+        }
+
+        requester.Tell(new RouteCache.Selected(route, _table.Version));
+        return true;
+    }
+}

@@ -1,0 +1,90 @@
+using ActorLlm.Protocol;
+using ActorLlm.Protocol.Messages;
+using Akka.Actor;
+
+namespace ActorLlm.Cluster.Session.Internal;
+
+/// <summary>How a session turns tokens into Forward messages for a route.</summary>
+internal static class StepPlan
+{
+    /// <summary>
+    /// Tokens per prefill message: the configured chunk, but never so many that the activations ([T, hidden] in
+    /// float32, the widest wire dtype) exceed the payload bound.
+    /// </summary>
+    public static int ChunkTokens(int configured, int hiddenSize, long maxPayloadBytes) =>
+        (int)Math.Max(1, Math.Min(configured, maxPayloadBytes / (hiddenSize * 4L)));
+
+    /// <summary>
+    /// Messages that run <paramref name="tokens"/> from position <paramref name="start"/> through the route, cut into
+    /// chunks: every chunk but the last only fills the caches (<see cref="StepKind.Prefill"/>); the last has
+    /// <paramref name="finalKind"/>. All go to the route's first stage, in order.
+    /// </summary>
+    public static IReadOnlyList<StageMessages.Forward> Run(
+        SessionId session,
+        long step,
+        IReadOnlyList<RouteEntry> route,
+        int start,
+        IReadOnlyList<int> tokens,
+        int chunk,
+        WireSampling sampling,
+        IActorRef replyTo,
+        StepKind finalKind)
+    {
+        var hops = route.Skip(1).Select(e => new RouteHop(e.Worker, e.Range)).ToArray();
+        var messages = new List<StageMessages.Forward>();
+        for (int from = 0; from < tokens.Count; from += chunk)
+        {
+            int n = Math.Min(chunk, tokens.Count - from);
+            bool last = from + n == tokens.Count;
+            messages.Add(new StageMessages.Forward(
+                session,
+                step,
+                route[0].Range,
+                start + from,
+                [.. tokens.Skip(from).Take(n)],
+                null,
+                hops,
+                replyTo,
+                last ? finalKind : StepKind.Prefill,
+                sampling,
+                0,
+                0,
+                []));
+        }
+
+        return messages;
+    }
+
+    /// <summary>One choice of a scoring job, padded to <paramref name="length"/> so all choices batch together.</summary>
+    public static StageMessages.Forward Score(
+        SessionId session,
+        long step,
+        IReadOnlyList<RouteEntry> route,
+        int[] sequence,
+        int choiceStart,
+        int length,
+        int pad,
+        IActorRef replyTo)
+    {
+        var hops = route.Skip(1).Select(e => new RouteHop(e.Worker, e.Range)).ToArray();
+        int[] padded = [.. sequence, .. Enumerable.Repeat(pad, length - sequence.Length)];
+        return new StageMessages.Forward(session, step, route[0].Range, 0, padded, null, hops, replyTo, StepKind.Score, WireSampling.Greedy, choiceStart, sequence.Length, []);
+    }
+}
+
+/// <summary>Time per stage over a job, split into prefill and decode.</summary>
+internal sealed class JobStats
+{
+    private readonly Dictionary<string, (double Prefill, double Decode, int Steps)> _stages = [];
+
+    public void Add(IEnumerable<StageTiming> timings, bool decode)
+    {
+        foreach (var t in timings)
+        {
+            var s = _stages.GetValueOrDefault(t.Stage);
+            _stages[t.Stage] = decode ? (s.Prefill, s.Decode + t.ComputeMs, s.Steps + 1) : (s.Prefill + t.ComputeMs, s.Decode, s.Steps);
+        }
+    }
+
+    public StageStats[] ToArray() => [.. _stages.Select(p => new StageStats(p.Key, p.Value.Prefill, p.Value.Decode, p.Value.Steps))];
+}

@@ -1,0 +1,44 @@
+using ActorLlm.Protocol.Messages;
+using Akka.Actor;
+
+namespace ActorLlm.Cluster.Session;
+
+/// <summary>
+/// One per node: keeps the newest route table the PlacementCoordinator published, picks routes for the sessions of
+/// this node (least loaded, counting the jobs this node has routed), and tells them when a node they use is suspected
+/// dead (unreachable, or its connection dropped), so they fail over without waiting for a timeout. Local messages only.
+/// </summary>
+public static class RouteCache
+{
+    /// <param name="coordinator">The PlacementCoordinator singleton proxy (asked for the table until one is published).</param>
+    /// <param name="mediator">The distributed pub-sub mediator (subscribed to the routes topic); null to skip (tests).</param>
+    public static Props Props(IActorRef coordinator, IActorRef? mediator) =>
+        Akka.Actor.Props.Create(() => new Internal.RouteCacheActor(coordinator, mediator));
+
+    /// <summary>
+    /// Session → RouteCache: a route covering the whole model avoiding <paramref name="Excluded"/> device keys.
+    /// Answered with <see cref="Selected"/> as soon as one exists (at once, or when a table that has one arrives).
+    /// </summary>
+    public sealed record Select(IReadOnlySet<string> Excluded);
+
+    /// <summary>The chosen route, first stage first; counted as in use by the requester until <see cref="Done"/>.</summary>
+    public sealed record Selected(IReadOnlyList<RouteEntry> Route, long TableVersion);
+
+    /// <summary>Session → RouteCache: the route is no longer used by the sender.</summary>
+    public sealed record Done(IReadOnlyList<RouteEntry> Route);
+
+    /// <summary>Session → RouteCache: stop waiting for a route for the sender.</summary>
+    public sealed record CancelSelect
+    {
+        public static CancelSelect Instance { get; } = new();
+    }
+
+    /// <summary>RouteCache → local event stream: <paramref name="Node"/> looks dead (address string).</summary>
+    public sealed record NodeSuspected(string Node, string Why);
+
+    /// <summary>Tests, status: reply with the current <see cref="PlacementMessages.RouteTable"/>.</summary>
+    public sealed record GetTable
+    {
+        public static GetTable Instance { get; } = new();
+    }
+}

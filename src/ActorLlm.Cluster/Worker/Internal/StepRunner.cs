@@ -1,0 +1,166 @@
+using System.Diagnostics;
+using ActorLlm.Inference;
+using ActorLlm.Inference.Execution;
+using ActorLlm.Inference.Generation;
+using ActorLlm.Inference.Sampling;
+using ActorLlm.Protocol;
+using ActorLlm.Protocol.Messages;
+using Akka.Actor;
+
+namespace ActorLlm.Cluster.Worker.Internal;
+
+/// <summary>
+/// Runs a batch of steps on one executor and says what to send where: the next stage's Forward, or (at the end of
+/// the route) the sampled token, prefill acknowledgement or choice score for the session, or a StageFailed.
+/// No actor in here, so it is tested directly.
+/// </summary>
+internal sealed class StepRunner(StageExecutor executor, string label, string deviceKey, SessionHistories histories)
+{
+    /// <summary>One message to send.</summary>
+    public readonly record struct Outgoing(IActorRef To, object Message);
+
+    public StageExecutor Executor => executor;
+
+    public IReadOnlyList<Outgoing> Run(IReadOnlyList<StageMessages.Forward> batch)
+    {
+        var outgoing = new List<Outgoing>(batch.Count);
+        var clock = Stopwatch.StartNew();
+        IReadOnlyList<StageOutput> outputs;
+        var inputs = new List<StageInput>(batch.Count);
+        try
+        {
+            foreach (var f in batch)
+            {
+                inputs.Add(new StageInput(f.Session, f.StartPosition, f.TokenIds, f.Hidden is null ? null : TensorCodec.FromPayload(f.Hidden), AllLogits: f.Kind == StepKind.Score));
+            }
+
+            outputs = executor.Forward(inputs);
+        }
+        catch (Exception e) when (e is InvalidRequestException or WireFormatException && batch.Count > 1)
+        {
+            // One bad request must not fail the others batched with it: run each alone to find it.
+            DisposeHidden(inputs);
+            return batch.SelectMany(f => Run([f])).ToList();
+        }
+        catch (Exception e) when (e is InvalidRequestException or WireFormatException)
+        {
+            DisposeHidden(inputs);
+            return [Failed(batch[0], e.Message, retryable: false)];
+        }
+        catch (Exception e)
+        {
+            // Device trouble (out of memory, a driver error): another replica may well succeed.
+            DisposeHidden(inputs);
+            return batch.Select(f => Failed(f, $"{e.GetType().Name}: {e.Message}", retryable: true)).ToList();
+        }
+
+        double ms = clock.Elapsed.TotalMilliseconds;
+        DisposeHidden(inputs);
+        for (int i = 0; i < batch.Count; i++)
+        {
+            using var output = outputs[i];
+            try
+            {
+                outgoing.Add(Next(batch[i], output, ms));
+            }
+            catch (Exception e) when (e is InvalidRequestException or WireFormatException)
+            {
+                outgoing.Add(Failed(batch[i], e.Message, retryable: false));
+            }
+        }
+
+        return outgoing;
+    }
+
+    private Outgoing Next(StageMessages.Forward f, StageOutput output, double ms)
+    {
+        var timings = f.Timings.Append(new StageTiming(label, ms, f.TokenIds.Length)).ToArray();
+        if (f.Rest.Length > 0)
+        {
+            if (output.Hidden is null)
+            {
+                throw new InvalidRequestException($"route continues after {f.Range}, but this stage ends the model");
+            }
+
+            var hop = f.Rest[0];
+            var payload = TensorCodec.ToPayload(output.Hidden, executor.Target.DType);
+            return new Outgoing(hop.Worker, f with { Range = hop.Range, Hidden = payload, Rest = f.Rest[1..], Timings = timings });
+        }
+
+        if (output.Logits is null)
+        {
+            throw new InvalidRequestException($"route ends after {f.Range}, but this stage does not hold the end of the model");
+        }
+
+        var history = histories.Update(f.Session, f.StartPosition, f.TokenIds);
+        object reply = f.Kind switch
+        {
+            StepKind.Generate => new StageMessages.TokenSampled(
+                f.Session,
+                f.Step,
+                Sampler.Sample(output.Logits, ToParams(f.Sampling), history, f.StartPosition + f.TokenIds.Length),
+                f.StartPosition + f.TokenIds.Length,
+                timings),
+            StepKind.Prefill => new StageMessages.PrefillDone(f.Session, f.Step, timings),
+            StepKind.Score => new StageMessages.ChoiceScored(
+                f.Session,
+                f.Step,
+                ChoiceScoring.LogProbability(output.Logits, f.TokenIds[..f.ChoiceEnd], f.ChoiceStart),
+                timings),
+            _ => throw new InvalidRequestException($"unknown step kind {f.Kind}"),
+        };
+        return new Outgoing(f.ReplyTo, reply);
+    }
+
+    public static SamplingParams ToParams(WireSampling s) => new SamplingParams
+    {
+        Temperature = s.Temperature,
+        TopK = s.TopK,
+        TopP = s.TopP,
+        RepetitionPenalty = s.RepetitionPenalty,
+        Seed = s.Seed,
+    }.Validate();
+
+    private Outgoing Failed(StageMessages.Forward f, string reason, bool retryable) =>
+        new(f.ReplyTo, new StageMessages.StageFailed(f.Session, f.Step, deviceKey, $"{label}: {reason}", retryable));
+
+    private static void DisposeHidden(List<StageInput> inputs)
+    {
+        foreach (var i in inputs)
+        {
+            i.Hidden?.Dispose();
+        }
+
+        inputs.Clear();
+    }
+}
+
+/// <summary>
+/// The tokens each session has run through an end stage (prompt and generated), for the repetition penalty.
+/// A step starting earlier than the recorded length (a replay) replaces what follows it.
+/// </summary>
+internal sealed class SessionHistories
+{
+    private readonly Dictionary<SessionId, List<int>> _tokens = [];
+
+    public IReadOnlyCollection<int> Update(SessionId session, int start, int[] ids)
+    {
+        if (!_tokens.TryGetValue(session, out var list))
+        {
+            list = [];
+            _tokens[session] = list;
+        }
+
+        if (start < list.Count)
+        {
+            list.RemoveRange(start, list.Count - start);
+        }
+
+        list.AddRange(ids);
+        return list;
+    }
+
+    public void Release(SessionId session) => _tokens.Remove(session);
+
+    public int Count => _tokens.Count;
+}

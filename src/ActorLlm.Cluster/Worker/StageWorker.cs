@@ -1,0 +1,52 @@
+using ActorLlm.Inference.Checkpoints;
+using ActorLlm.Inference.Devices;
+using ActorLlm.Inference.Execution;
+using Akka.Actor;
+
+namespace ActorLlm.Cluster.Worker;
+
+/// <summary>What a device offers: bytes for weights and cache, and measured decoder-layer forwards per second.</summary>
+public sealed record DeviceCapacity(long Bytes, double Speed);
+
+/// <summary>What one StageWorker needs to know about its device and its node.</summary>
+/// <param name="Device">"cpu", "cuda:0", ...</param>
+/// <param name="Memory">The device's measured (or configured) capacity.</param>
+public sealed record StageWorkerSettings(
+    string Device,
+    ComputeTarget Target,
+    string Machine,
+    DeviceCapacity Memory,
+    KvCacheOptions Cache,
+    TimeSpan RegisterRetry,
+    TimeSpan LoadReportInterval,
+    TimeSpan DrainTimeout,
+    string ModelId);
+
+/// <summary>
+/// One actor per device (each GPU; the CPU when configured), on its own pinned thread: it measures the device,
+/// registers with the PlacementCoordinator until acknowledged, loads the unit ranges it is assigned (pulling
+/// missing unit files from peers) while still serving the old ones, and runs the activations of every session
+/// routed through it, batching the requests that wait together into one forward pass.
+/// Messages: PlacementMessages.AssignUnits / ReleaseUnits from the coordinator, StageMessages.Forward /
+/// ReleaseSession from sessions and upstream stages.
+/// </summary>
+public static class StageWorker
+{
+    /// <summary>The pinned dispatcher (one thread per worker) from reference.conf.</summary>
+    public const string DispatcherId = "actorllm.stage-dispatcher";
+
+    /// <param name="store">The node's unit store (may lack unit files; they are pulled when assigned).</param>
+    /// <param name="coordinator">The PlacementCoordinator singleton proxy.</param>
+    /// <param name="unitServer">This node's UnitServer, announced so peers can pull from it.</param>
+    public static Props Props(StageWorkerSettings settings, UnitStore store, IActorRef coordinator, IActorRef unitServer) =>
+        Akka.Actor.Props.Create(() => new Internal.StageWorkerActor(settings, store, coordinator, unitServer)).WithDispatcher(DispatcherId);
+
+    /// <summary>Ask a worker how it is (tests, status): replies <see cref="State"/>. Local only.</summary>
+    public sealed record GetState
+    {
+        public static GetState Instance { get; } = new();
+    }
+
+    /// <summary>A worker's registration and the ranges it serves (draining ones included).</summary>
+    public sealed record State(bool Registered, string DeviceKey, IReadOnlyList<Protocol.UnitRange> Serving, IReadOnlyList<Protocol.UnitRange> Draining, int ActiveSessions);
+}
