@@ -23,6 +23,9 @@ public static class CliApp
             InfoCommand.Create(),
             BenchCommand.Create(),
             ConformanceCommand.Create(),
+            NodeCommand.Create(),
+            StatusCommand.Create(),
+            DemoCommand.Create(),
         };
 
         try
@@ -43,9 +46,15 @@ public static class CliApp
             // Our own handler below turns expected failures into one clear line; System.CommandLine's would print a stack trace.
             return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is InvalidRequestException or ModelFormatException or WireFormatException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is InvalidRequestException or ModelFormatException or WireFormatException or IOException or UnauthorizedAccessException or TimeoutException or Cluster.Client.JobFailedException or Cluster.Weights.ModelBootstrapException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
+            return ExitError;
+        }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("ACTORLLM_DEBUG") is null)
+        {
+            // Unexpected: still one line (set ACTORLLM_DEBUG=1 for the stack trace).
+            Console.Error.WriteLine($"error: {e.GetType().Name}: {e.Message}");
             return ExitError;
         }
     }

@@ -1,6 +1,9 @@
 using System.CommandLine;
+using System.Globalization;
+using ActorLlm.Cluster.Client;
 using ActorLlm.Inference.Generation;
 using ActorLlm.Inference.Sampling;
+using ActorLlm.Protocol.Messages;
 
 namespace ActorLlm.Cli.Commands;
 
@@ -24,12 +27,14 @@ public static class GenerateCommand
         var stop = new Option<string[]>("--stop") { Description = "Stop before this text (repeatable)", AllowMultipleArgumentsPerToken = false };
         var noEos = new Option<bool>("--ignore-eos") { Description = "Keep generating past end-of-sequence tokens" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No statistics on stderr" };
+        var cluster = ClusterOptions.Cluster();
+        var timeout = ClusterOptions.Timeout();
 
-        var command = new Command("generate", "Generate text from a prompt")
+        var command = new Command("generate", "Generate text from a prompt, here or on a pool (--cluster)")
         {
-            model, device, dtype, maxContext, prompt, promptFile, maxTokens, temperature, topK, topP, penalty, seed, stop, noEos, quiet,
+            model, device, dtype, maxContext, prompt, promptFile, maxTokens, temperature, topK, topP, penalty, seed, stop, noEos, quiet, cluster, timeout,
         };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, _) =>
         {
             var options = new GenerationOptions
             {
@@ -46,6 +51,11 @@ public static class GenerateCommand
                 StopAtEos = !parse.GetValue(noEos),
             }.Validate();
             string text = CommonOptions.ReadPrompt(parse.GetValue(prompt), parse.GetValue(promptFile));
+            if (parse.GetValue(cluster) is string pool)
+            {
+                return await OnPoolAsync(pool, text, options, TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(quiet));
+            }
+
             string dir = CommonOptions.ResolveModel(parse.GetValue(model));
             var target = CommonOptions.Target(parse.GetValue(device)!, parse.GetValue(dtype)!);
 
@@ -68,5 +78,43 @@ public static class GenerateCommand
             return CliApp.ExitOk;
         });
         return command;
+    }
+
+    public static WireGenerationOptions ToWire(GenerationOptions o) => new(
+        o.MaxTokens,
+        new WireSampling(o.Sampling.Temperature, o.Sampling.TopK, o.Sampling.TopP, o.Sampling.RepetitionPenalty, o.Sampling.Seed),
+        [.. o.StopStrings],
+        o.StopAtEos);
+
+    private static async Task<int> OnPoolAsync(string seed, string prompt, GenerationOptions options, TimeSpan timeout, bool quiet)
+    {
+        await using var client = await PoolClient.ConnectAsync(seed, timeout);
+        var stdout = Console.Out;
+        var result = await client.GenerateAsync(prompt, ToWire(options), delta =>
+        {
+            stdout.Write(delta);
+            stdout.Flush();
+        }, timeout);
+        stdout.WriteLine();
+        if (!quiet)
+        {
+            Console.Error.Write(Describe(result));
+        }
+
+        return CliApp.ExitOk;
+    }
+
+    /// <summary>The statistics of a pool job, for stderr.</summary>
+    public static string Describe(JobMessages.GenerationCompleted r)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        double tps = r.GeneratedTokens > 1 && r.DecodeMs > 0 ? (r.GeneratedTokens - 1) / (r.DecodeMs / 1000) : 0;
+        var lines = new List<string>
+        {
+            string.Create(inv, $"[actorllm] pool: {r.PromptTokens} prompt tokens, {r.GeneratedTokens} generated ({r.FinishReason}), prefill {r.PrefillMs:F1} ms, decode {tps:F1} tokens/s, {r.Failovers} failover(s)"),
+            $"[actorllm] route: {string.Join(" -> ", r.Route)}",
+        };
+        lines.AddRange(r.Stages.Select(s => string.Create(inv, $"[actorllm]   stage {s.Stage,-20} prefill {s.PrefillMs,8:F1} ms, decode {s.DecodeMs,8:F1} ms over {s.DecodeSteps} steps ({(s.DecodeSteps > 0 ? s.DecodeMs / s.DecodeSteps : 0):F2} ms/step)")));
+        return string.Join(Environment.NewLine, lines) + Environment.NewLine;
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using ActorLlm.Cluster.Client;
 using ActorLlm.Inference;
 using ActorLlm.Inference.Generation;
 
@@ -16,11 +17,13 @@ public static class ScoreCommand
         var prompt = CommonOptions.Prompt();
         var promptFile = CommonOptions.PromptFile();
         var choices = new Option<string[]>("--choice", "-c") { Description = "A candidate continuation (repeat for each)", Required = true };
-        var command = new Command("score", "Rank candidate continuations of a prompt by log-probability")
+        var cluster = ClusterOptions.Cluster();
+        var timeout = ClusterOptions.Timeout();
+        var command = new Command("score", "Rank candidate continuations of a prompt by log-probability, here or on a pool (--cluster)")
         {
-            model, device, dtype, prompt, promptFile, choices,
+            model, device, dtype, prompt, promptFile, choices, cluster, timeout,
         };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, _) =>
         {
             var candidates = parse.GetValue(choices) ?? [];
             if (candidates.Length == 0)
@@ -29,6 +32,15 @@ public static class ScoreCommand
             }
 
             string text = CommonOptions.ReadPrompt(parse.GetValue(prompt), parse.GetValue(promptFile));
+            if (parse.GetValue(cluster) is string seed)
+            {
+                var wait = TimeSpan.FromSeconds(parse.GetValue(timeout));
+                await using var client = await PoolClient.ConnectAsync(seed, wait);
+                var scored = await client.ScoreAsync(text, candidates, wait);
+                Print(scored.Scores.Select(s => new ChoiceScore(s.Index, s.Choice, s.LogProbability, s.Tokens)));
+                return CliApp.ExitOk;
+            }
+
             string dir = CommonOptions.ResolveModel(parse.GetValue(model));
             var target = CommonOptions.Target(parse.GetValue(device)!, parse.GetValue(dtype)!);
             using var generator = LocalGenerator.Load(dir, target, CommonOptions.Cache(2048, maxSessions: Math.Min(candidates.Length, 64)));

@@ -3,7 +3,6 @@ using ActorLlm.Cluster.Placement;
 using ActorLlm.Cluster.Session;
 using ActorLlm.Cluster.Weights;
 using ActorLlm.Protocol.Serialization;
-using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Hosting;

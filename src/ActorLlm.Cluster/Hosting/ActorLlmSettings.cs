@@ -55,6 +55,18 @@ public sealed record ActorLlmSettings(
 
     public static ActorLlmSettings From(Config config)
     {
+        try
+        {
+            return Read(config).Validate();
+        }
+        catch (Exception e) when (e is FormatException or ConfigurationException or ArgumentException or OverflowException)
+        {
+            throw new InvalidRequestException($"invalid configuration: {e.Message}");
+        }
+    }
+
+    private static ActorLlmSettings Read(Config config)
+    {
         var a = config.GetConfig("actorllm") ?? throw new InvalidRequestException("configuration has no actorllm section");
         string Str(string path) => a.GetString(path, "") ?? "";
         IReadOnlyList<string> List(string path) => [.. a.GetStringList(path, []) ?? []];
@@ -91,7 +103,7 @@ public sealed record ActorLlmSettings(
                 a.GetInt("session.prefill-chunk", 256),
                 Time("session.route-wait")),
             config);
-        return settings.Validate();
+        return settings;
     }
 
     private ActorLlmSettings Validate()

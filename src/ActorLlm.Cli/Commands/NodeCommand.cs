@@ -1,0 +1,90 @@
+using System.CommandLine;
+using ActorLlm.Cluster.Hosting;
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using TorchSharp;
+
+namespace ActorLlm.Cli.Commands;
+
+/// <summary>
+/// <c>actorllm node</c>: runs a pool node (worker, gateway, or both) until stopped (Ctrl-C / SIGTERM leaves the
+/// cluster gracefully). Settings: reference.conf, then --config, then ACTORLLM_* variables, then these options.
+/// Prints one line on stdout once the node is up: "actorllm node up: ADDRESS roles=[...]".
+/// </summary>
+public static class NodeCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string?>("--config") { Description = "HOCON file with actorllm { ... } settings (see config/reference.conf)" };
+        var printConfig = new Option<bool>("--print-config") { Description = "Print the merged actorllm settings and exit" };
+        var options = new (string Path, Option<string?> Option)[]
+        {
+            ("actorllm.node.roles", new Option<string?>("--roles") { Description = "worker, gateway or both (comma-separated)" }),
+            ("actorllm.node.host", new Option<string?>("--host") { Description = "Address to bind and advertise" }),
+            ("actorllm.node.port", new Option<string?>("--port") { Description = "Port (0 = any)" }),
+            ("actorllm.node.seeds", new Option<string?>("--seeds") { Description = "host:port of the nodes to join (comma-separated)" }),
+            ("actorllm.node.machine", new Option<string?>("--machine") { Description = "Machine name (replicas go to distinct machines)" }),
+            ("actorllm.model.store", new Option<string?>("--model") { Description = "Unit store or Hugging Face directory (workers may omit it)" }),
+            ("actorllm.model.cache-dir", new Option<string?>("--cache-dir") { Description = "Where converted stores and pulled units live" }),
+            ("actorllm.worker.devices", new Option<string?>("--devices") { Description = "cpu, cuda:N or auto (comma-separated)" }),
+            ("actorllm.worker.dtype", new Option<string?>("--dtype") { Description = "f32, f16 or bf16" }),
+            ("actorllm.worker.memory-limit", new Option<string?>("--memory-limit") { Description = "Bytes per device for weights (e.g. 2GiB; 0 = measure)" }),
+            ("actorllm.worker.torch-threads", new Option<string?>("--torch-threads") { Description = "libtorch CPU threads" }),
+            ("actorllm.worker.max-sessions", new Option<string?>("--max-sessions") { Description = "Sessions per stage" }),
+            ("actorllm.placement.redundancy", new Option<string?>("--redundancy") { Description = "Devices on distinct machines per unit" }),
+        };
+        var command = new Command("node", "Run a pool node (worker and/or gateway)") { config, printConfig };
+        foreach (var (_, option) in options)
+        {
+            command.Add(option);
+        }
+
+        command.SetAction(async (parse, cancel) =>
+        {
+            var overrides = options.Select(o => (o.Path, Value: parse.GetValue(o.Option))).Where(o => o.Value is not null).ToDictionary(o => o.Path, o => o.Value!);
+            var settings = ActorLlmSettings.From(ActorLlmConfig.Build(parse.GetValue(config), overrides));
+            if (parse.GetValue(printConfig))
+            {
+                Console.Out.WriteLine(settings.Config.GetConfig("actorllm").ToString(true));
+                return CliApp.ExitOk;
+            }
+
+            return await RunAsync(settings, cancel);
+        });
+        return command;
+    }
+
+    public static async Task<int> RunAsync(ActorLlmSettings settings, CancellationToken cancel)
+    {
+        if (settings.Node.IsWorker)
+        {
+            torch.set_num_threads(settings.Worker.TorchThreads);
+        }
+
+        using var resources = NodeResources.Prepare(settings, m => Console.Error.WriteLine($"[actorllm] {m}"));
+        using var host = new HostBuilder()
+            .ConfigureServices(s => s.AddAkka(ActorLlmSettings.SystemName, b => b.WithActorLlm(settings, resources)))
+            .Build();
+        await host.StartAsync(cancel);
+        var system = host.Services.GetRequiredService<ActorSystem>();
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        Console.Out.WriteLine($"actorllm node up: {cluster.SelfAddress} roles=[{string.Join(",", settings.Node.Roles)}] machine={settings.Node.Machine}");
+        Console.Out.Flush();
+
+        // Ends on Ctrl-C/SIGTERM (graceful leave) or when the cluster downs this node (the actor system terminates).
+        var stopped = new TaskCompletionSource();
+        using var registration = cancel.Register(() => stopped.TrySetResult());
+        await Task.WhenAny(stopped.Task, system.WhenTerminated);
+        bool downed = system.WhenTerminated.IsCompleted && !cancel.IsCancellationRequested;
+        await host.StopAsync(CancellationToken.None);
+        if (downed)
+        {
+            Console.Error.WriteLine("[actorllm] this node was removed from the cluster; exiting");
+            return CliApp.ExitError;
+        }
+
+        return CliApp.ExitOk;
+    }
+}

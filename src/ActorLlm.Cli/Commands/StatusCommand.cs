@@ -1,0 +1,54 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using ActorLlm.Cluster.Client;
+using ActorLlm.Protocol.Messages;
+
+namespace ActorLlm.Cli.Commands;
+
+/// <summary><c>actorllm status --cluster HOST:PORT</c>: members, devices, unit ranges, replicas, route version, load.</summary>
+public static class StatusCommand
+{
+    public static Command Create()
+    {
+        var cluster = ClusterOptions.Cluster(required: true);
+        var timeout = ClusterOptions.Timeout();
+        var command = new Command("status", "Show a pool's members, devices, placement and load") { cluster, timeout };
+        command.SetAction(async (parse, _) =>
+        {
+            var wait = TimeSpan.FromSeconds(parse.GetValue(timeout));
+            await using var client = await PoolClient.ConnectAsync(parse.GetValue(cluster)!, wait);
+            Console.Out.Write(Format(await client.StatusAsync(wait)));
+            return CliApp.ExitOk;
+        });
+        return command;
+    }
+
+    public static string Format(StatusMessages.ClusterStatus s)
+    {
+        var b = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        b.AppendLine(inv, $"placement: {s.PlacementStatus}; route version {s.RouteVersion}; {s.Layers} layers ({s.UnitCount} units); redundancy {s.RedundancyAchieved} of {s.RedundancyRequested}");
+        b.AppendLine("members:");
+        foreach (var m in s.Members)
+        {
+            b.AppendLine(inv, $"  {m.Address,-40} {m.Status,-8} [{string.Join(",", m.Roles)}]{(m.Reachable ? "" : " UNREACHABLE")}");
+        }
+
+        b.AppendLine("devices:");
+        foreach (var d in s.Devices.OrderBy(d => d.ReplicaGroup).ThenBy(d => d.Assigned?.Start ?? int.MaxValue))
+        {
+            string assigned = d.Assigned is { } a ? a.Describe(s.Layers) : "spare";
+            string serving = d.Serving is { } v ? v.Describe(s.Layers) : "-";
+            b.AppendLine(inv, $"  {d.Device.Label,-22} group {(d.ReplicaGroup < 0 ? "-" : d.ReplicaGroup.ToString(inv)),-2} assigned {assigned,-22} serving {serving,-22} " +
+                $"{d.Device.MemoryBytes / 1048576.0,9:F0} MiB {d.Device.Speed,8:F0} l/s  sessions {d.ActiveSessions} queued {d.Queued} {d.TokensPerSecond,7:F1} tok/s  {d.Device.Node}");
+        }
+
+        foreach (var note in s.Notes)
+        {
+            b.AppendLine(inv, $"note: {note}");
+        }
+
+        return b.ToString();
+    }
+}

@@ -1,0 +1,107 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace ActorLlm.Cli.Pool;
+
+/// <summary>Settings of a pool of node processes on this machine.</summary>
+/// <param name="Model">Model directory the gateway (and workers given one) serve.</param>
+/// <param name="Directory">Where caches and logs go.</param>
+public sealed record LocalPoolOptions(string Model, string Directory, int Redundancy = 1, string Host = "127.0.0.1", IReadOnlyList<string>? ExtraNodeArgs = null);
+
+/// <summary>
+/// A gateway and workers as separate `actorllm node` processes on this machine, each worker a distinct "machine" so
+/// replicas can be placed. Used by `actorllm demo` and by the integration tests.
+/// </summary>
+public sealed class LocalPool : IAsyncDisposable
+{
+    private readonly LocalPoolOptions _options;
+    private readonly List<NodeProcess> _nodes = [];
+
+    private LocalPool(LocalPoolOptions options, int gatewayPort)
+    {
+        _options = options;
+        GatewayPort = gatewayPort;
+        System.IO.Directory.CreateDirectory(options.Directory);
+    }
+
+    public int GatewayPort { get; }
+
+    /// <summary>"host:port" of the gateway, the pool's seed.</summary>
+    public string Seed => $"{_options.Host}:{GatewayPort}";
+
+    public IReadOnlyList<NodeProcess> Nodes => _nodes;
+
+    public NodeProcess this[string name] => _nodes.Single(n => n.Name == name);
+
+    /// <summary>Starts the gateway and waits until it is up.</summary>
+    public static async Task<LocalPool> StartAsync(LocalPoolOptions options, TimeSpan timeout)
+    {
+        var pool = new LocalPool(options, FreePort());
+        var gateway = pool.Launch("gateway", "gateway", pool.GatewayPort, options.Model, ["--redundancy", options.Redundancy.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await WaitUp(gateway, timeout);
+        return pool;
+    }
+
+    /// <summary>Starts a worker (a distinct machine named <paramref name="name"/>); <paramref name="withModel"/> false makes it fetch the model from peers.</summary>
+    public async Task<NodeProcess> AddWorkerAsync(string name, TimeSpan timeout, bool withModel = true, params string[] extraArgs)
+    {
+        var worker = Launch(name, "worker", 0, withModel ? _options.Model : null, ["--devices", "cpu", "--torch-threads", "1", .. extraArgs]);
+        await WaitUp(worker, timeout);
+        return worker;
+    }
+
+    private NodeProcess Launch(string name, string roles, int port, string? model, IEnumerable<string> extra)
+    {
+        var args = new List<string>
+        {
+            "--roles", roles,
+            "--host", _options.Host,
+            "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--seeds", Seed,
+            "--machine", name,
+            "--cache-dir", Path.Combine(_options.Directory, name + "-cache"),
+        };
+        if (model is not null)
+        {
+            args.AddRange(["--model", model]);
+        }
+
+        args.AddRange(extra);
+        args.AddRange(_options.ExtraNodeArgs ?? []);
+        var node = NodeProcess.Start(name, args, Path.Combine(_options.Directory, name + ".log"));
+        _nodes.Add(node);
+        return node;
+    }
+
+    private static async Task WaitUp(NodeProcess node, TimeSpan timeout)
+    {
+        if (await Task.WhenAny(node.Up, Task.Delay(timeout)) != node.Up)
+        {
+            throw new TimeoutException($"{node.Name} was not up within {timeout.TotalSeconds:F0} s; log: {node.LogPath}\n{node.Tail()}");
+        }
+
+        await node.Up;
+    }
+
+    /// <summary>The log tails of every node, for error reports.</summary>
+    public string Logs() => string.Join(Environment.NewLine, _nodes.Select(n => $"--- {n.Name} ({n.LogPath})" + Environment.NewLine + n.Tail(30)));
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>Stops every node gracefully (workers first, so the gateway sees them leave), SIGKILL after a grace period.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        var workers = _nodes.Where(n => n.Name != "gateway").ToList();
+        await Task.WhenAll(workers.Select(w => w.StopAsync(TimeSpan.FromSeconds(10))));
+        await Task.WhenAll(_nodes.Except(workers).Select(n => n.StopAsync(TimeSpan.FromSeconds(10))));
+        foreach (var n in _nodes)
+        {
+            n.Dispose();
+        }
+    }
+}

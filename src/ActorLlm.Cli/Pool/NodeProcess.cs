@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace ActorLlm.Cli.Pool;
+
+/// <summary>
+/// One `actorllm node` child process: started with its arguments, its stdout watched for the "node up" line,
+/// stdout and stderr appended to a log file.
+/// </summary>
+public sealed partial class NodeProcess : IDisposable
+{
+    private const int SigTerm = 15;
+    private readonly Process _process;
+    private readonly TaskCompletionSource<string> _up = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly StreamWriter _log;
+    private readonly Lock _logLock = new();
+
+    private NodeProcess(string name, Process process, string logPath)
+    {
+        Name = name;
+        _process = process;
+        LogPath = logPath;
+        _log = new StreamWriter(logPath, append: true) { AutoFlush = true };
+    }
+
+    public string Name { get; }
+
+    public string LogPath { get; }
+
+    public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>The node's cluster address, once it printed its "node up" line.</summary>
+    public Task<string> Up => _up.Task;
+
+    /// <summary>Starts `actorllm node` with <paramref name="args"/>; output goes to <paramref name="logPath"/>.</summary>
+    public static NodeProcess Start(string name, IEnumerable<string> args, string logPath)
+    {
+        var psi = SelfCommand();
+        psi.ArgumentList.Add("node");
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.UseShellExecute = false;
+        var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
+        var node = new NodeProcess(name, process, logPath);
+        process.OutputDataReceived += (_, e) => node.OnLine(e.Data, stdout: true);
+        process.ErrorDataReceived += (_, e) => node.OnLine(e.Data, stdout: false);
+        process.Exited += (_, _) => node._up.TrySetException(new InvalidOperationException($"{name} exited (code {process.ExitCode}) before it was up; see {logPath}"));
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return node;
+    }
+
+    /// <summary>How to run this same program again: the apphost, or `dotnet actorllm.dll` when started that way.</summary>
+    public static ProcessStartInfo SelfCommand()
+    {
+        string self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell this program's path");
+        string dll = Path.Combine(AppContext.BaseDirectory, "actorllm.dll");
+        var psi = Path.GetFileNameWithoutExtension(self) == "dotnet" || !Path.GetFileName(self).StartsWith("actorllm", StringComparison.Ordinal)
+            ? new ProcessStartInfo("dotnet") { ArgumentList = { dll } }
+            : new ProcessStartInfo(self);
+        return psi;
+    }
+
+    private void OnLine(string? line, bool stdout)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_logLock)
+        {
+            _log.WriteLine(line);
+        }
+
+        const string marker = "actorllm node up: ";
+        if (stdout && line.StartsWith(marker, StringComparison.Ordinal))
+        {
+            _up.TrySetResult(line[marker.Length..].Split(' ')[0]);
+        }
+    }
+
+    /// <summary>SIGKILL: the process dies at once, as a volunteer machine that loses power.</summary>
+    public void Kill() => _process.Kill(entireProcessTree: true);
+
+    /// <summary>SIGTERM, then SIGKILL if it has not left within <paramref name="grace"/>.</summary>
+    public async Task StopAsync(TimeSpan grace)
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+
+        _ = Kill(_process.Id, SigTerm);
+        using var timeout = new CancellationTokenSource(grace);
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Kill();
+            await _process.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>The last lines of the log, for error reports.</summary>
+    public string Tail(int lines = 20)
+    {
+        lock (_logLock)
+        {
+            _log.Flush();
+        }
+
+        var all = File.ReadAllLines(LogPath);
+        return string.Join(Environment.NewLine, all.Skip(Math.Max(0, all.Length - lines)));
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            Kill();
+            _process.WaitForExit(5000);
+        }
+
+        _process.Dispose();
+        lock (_logLock)
+        {
+            _log.Dispose();
+        }
+    }
+}
