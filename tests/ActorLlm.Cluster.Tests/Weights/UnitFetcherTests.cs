@@ -14,7 +14,7 @@ namespace ActorLlm.Cluster.Tests.Weights;
 public sealed class UnitFetcherTests : TestKit
 {
     /// <summary>Short enough to keep the tests quick, long enough for a local reply on a loaded machine.</summary>
-    private static readonly FetchOptions s_impatient = new() { ChunkTimeout = TimeSpan.FromMilliseconds(500) };
+    private static readonly FetchOptions s_impatient = new() { ChunkTimeout = TimeSpan.FromSeconds(1) };
 
     private readonly TempDir _dir = new();
     private readonly UnitStore _source;
@@ -103,8 +103,8 @@ public sealed class UnitFetcherTests : TestKit
         StopNow(gone);
         ExpectTerminated(gone);
 
-        // The default 10 s chunk timeout would fail the ExpectMsg: the death watch, not the timeout, moves on.
-        var fetched = Assert.IsType<UnitFetcher.Fetched>(Fetch(0, [gone, _server]));
+        // A timeout far beyond the ExpectMsg's: only the death watch can move the fetcher on in time.
+        var fetched = Assert.IsType<UnitFetcher.Fetched>(Fetch(0, [gone, _server], new FetchOptions { ChunkTimeout = TimeSpan.FromMinutes(5) }));
         Assert.Equal(_server.Path.ToString(), fetched.From);
     }
 
@@ -127,7 +127,7 @@ public sealed class UnitFetcherTests : TestKit
         var failed = Assert.IsType<UnitFetcher.Failed>(Fetch(1, holders, s_impatient));
         Assert.Equal(1, failed.Unit);
         Assert.Contains("/user/empty: refused: no model store here", failed.Reason);
-        Assert.Contains("/user/mute: no reply for the chunk at offset 0 within 0.5 s", failed.Reason);
+        Assert.Contains("/user/mute: no reply for the chunk at offset 0 within 1 s", failed.Reason);
         Assert.Contains("/user/flipper: not installed", failed.Reason);
         Assert.Contains("does not match the manifest", failed.Reason);
         Assert.Contains("/user/short: sent", failed.Reason);

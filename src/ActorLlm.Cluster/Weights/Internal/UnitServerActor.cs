@@ -24,14 +24,31 @@ internal sealed class UnitServerActor : ReceiveActor
     {
         _store = store;
         _limits = limits;
-        Receive<WeightMessages.FetchManifest>(_ => Sender.Tell(Manifest()));
-        Receive<WeightMessages.FetchUnitChunk>(r => Sender.Tell(Chunk(r)));
+        Receive<WeightMessages.FetchManifest>(_ => Sender.Tell(Answer(UnitServer.NoUnit, Manifest)));
+        Receive<WeightMessages.FetchUnitChunk>(r => Sender.Tell(Answer(r.Unit, () => Chunk(r))));
         Receive<UnitServer.Serve>(s =>
         {
             _store = s.Store;
             _manifestReply = null;
             _log.Info("serving unit store {0} ({1} of {2} units present)", s.Store.Directory, s.Store.PresentUnits().Count, s.Store.UnitCount);
         });
+    }
+
+    /// <summary>
+    /// Whatever goes wrong becomes a refusal: a requester learns at once, and the actor is never restarted (which
+    /// would forget a store given by <see cref="UnitServer.Serve"/>).
+    /// </summary>
+    private object Answer(int unit, Func<object> answer)
+    {
+        try
+        {
+            return answer();
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "answering a request for unit {0}", unit);
+            return new WeightMessages.UnitUnavailable(unit, $"the server failed: {e.Message}");
+        }
     }
 
     private object Manifest()
