@@ -16,9 +16,16 @@ public static class WeightsConfig
         akka.loglevel = WARNING
         """;
 
-    /// <summary>Remoting on loopback, an OS-chosen port, frames large enough for a maximal chunk (4 MiB) plus framing.</summary>
-    public const string Remote = Local + """
+    /// <summary>
+    /// Remoting on loopback, an OS-chosen port, frames large enough for a maximal chunk (4 MiB) plus framing. Messages
+    /// between the systems are serialized by remoting itself; serialize-messages stays off here because it would also
+    /// push Akka's own local messages (remote watch, endpoint and guardian messages: WatchRemote, GotUid, StopChild)
+    /// through serializers, and those have no binding once JSON is refused, so remoting would silently lose them.
+    /// </summary>
+    public const string Remote = ProtocolConfig.Hocon + """
 
+        akka.loglevel = WARNING
+        akka.actor.serialize-messages = off
         akka.actor.provider = remote
         akka.remote.dot-netty.tcp {
           hostname = 127.0.0.1
@@ -78,7 +85,9 @@ public static class TestModels
         json["num_hidden_layers"] = 1;
         File.WriteAllText(Path.Combine(dir, "config.json"), json.ToJsonString());
         File.Copy(Path.Combine(Stories260K, "tokenizer.json"), Path.Combine(dir, "tokenizer.json"));
-        var config = ModelConfig.Parse(json);
+
+        // Read back, as a checkpoint's config is: the parser takes JSON text, not values set from C#.
+        var config = ModelConfig.Parse(JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!.AsObject());
         var random = new Random(260);
         var tensors = new List<PendingTensor>();
         for (int unit = 0; unit < config.UnitCount; unit++)
