@@ -117,7 +117,7 @@ internal sealed class UnitFetcherActor : ReceiveActor, IWithTimers
     {
         if (_attempt >= _maxAttempts)
         {
-            Finish(new UnitFetcher.Failed(_unit, $"unit {_entry.Name}: every holder failed: {string.Join("; ", _reasons)}"));
+            Finish(new UnitFetcher.Failed(_unit, $"unit {_entry.Name}: {_attempt} attempt(s), none delivered it: {string.Join("; ", _reasons)}"));
             return;
         }
 
