@@ -1,0 +1,183 @@
+using System.Text.Json.Nodes;
+using ActorLlm.Cluster.Weights;
+using ActorLlm.Inference;
+using ActorLlm.Inference.Checkpoints;
+using ActorLlm.Protocol.Serialization;
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using Xunit;
+
+namespace ActorLlm.Cluster.Tests.Weights;
+
+/// <summary>
+/// A node gets its store from a local model directory (converted once, then reused) or, with no model, from the
+/// first peer that offers a usable manifest; a model's identity names exactly its config and unit bytes.
+/// </summary>
+public sealed class ModelBootstrapTests : TestKit
+{
+    private readonly TempDir _dir = new();
+    private readonly List<string> _log = [];
+
+    public ModelBootstrapTests()
+        : base(WeightsConfig.Local)
+    {
+    }
+
+    [Fact]
+    public void A_hugging_face_directory_is_converted_once_and_the_store_reused()
+    {
+        string cache = _dir["cache"];
+        string unitFile;
+        DateTime written;
+        using (var first = ModelBootstrap.PrepareLocalStore(TestModels.Stories260K, cache, _log.Add))
+        {
+            Assert.Equal(ModelBootstrap.ConvertedStoreDirectory(TestModels.Stories260K, cache), first.Directory);
+            Assert.StartsWith(Path.Combine(cache, "stories260K-"), first.Directory);
+            Assert.Equal(Enumerable.Range(0, first.UnitCount), first.PresentUnits());
+            Assert.Contains(_log, l => l.Contains("converting"));
+            unitFile = first.UnitPath(1);
+            written = File.GetLastWriteTimeUtc(unitFile);
+        }
+
+        _log.Clear();
+        using (var second = ModelBootstrap.PrepareLocalStore(TestModels.Stories260K, cache, _log.Add))
+        {
+            Assert.Equal(Path.GetDirectoryName(unitFile), second.Directory);
+            Assert.Contains(_log, l => l.Contains("using the unit store converted earlier"));
+            Assert.DoesNotContain(_log, l => l.Contains("converting"));
+            Assert.Equal(written, File.GetLastWriteTimeUtc(unitFile));
+        }
+
+        // Only the store: the conversion's working directory is gone.
+        Assert.Single(Directory.EnumerateFileSystemEntries(cache));
+    }
+
+    [Fact]
+    public void Another_checkpoint_in_a_directory_of_the_same_name_gets_its_own_store()
+    {
+        string copy = Path.Combine(_dir["elsewhere"], "stories260K");
+        Directory.CreateDirectory(copy);
+        foreach (string f in Directory.EnumerateFiles(TestModels.Stories260K))
+        {
+            File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+        }
+
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(copy, "config.json")))!.AsObject();
+        config["rms_norm_eps"] = 1e-6;
+        File.WriteAllText(Path.Combine(copy, "config.json"), config.ToJsonString());
+
+        string cache = _dir["cache"];
+        Assert.NotEqual(ModelBootstrap.ConvertedStoreDirectory(TestModels.Stories260K, cache), ModelBootstrap.ConvertedStoreDirectory(copy, cache));
+    }
+
+    [Fact]
+    public void A_unit_store_is_opened_where_it_is()
+    {
+        string storeDir = _dir["store"];
+        TestModels.ConvertStories(storeDir).Dispose();
+
+        using var store = ModelBootstrap.PrepareLocalStore(storeDir, _dir["cache"], _log.Add);
+        Assert.Equal(storeDir, store.Directory);
+        Assert.False(Directory.Exists(_dir["cache"]));
+    }
+
+    [Fact]
+    public void A_missing_model_directory_is_a_clear_error()
+    {
+        var e = Assert.Throws<ModelFormatException>(() => ModelBootstrap.PrepareLocalStore(_dir["absent"], _dir["cache"]));
+        Assert.Contains("does not exist", e.Message);
+    }
+
+    [Fact]
+    public async Task A_node_without_a_model_creates_a_store_from_the_first_peer_with_a_usable_manifest()
+    {
+        using var source = TestModels.ConvertStories(_dir["source"]);
+        ICanTell[] candidates =
+        [
+            Sys.ActorOf(FakeHolders.Silent()),
+            Sys.ActorOf(UnitServer.Props(null, WireLimits.Default)),
+            Sys.ActorOf(UnitServer.Props(source, WireLimits.Default), UnitServer.Name),
+        ];
+
+        // The silent candidate does not hold things up: the first usable reply is taken.
+        string cache = _dir["cache"];
+        using var store = await ModelBootstrap.CreateStoreFromPeersAsync(candidates, cache, TimeSpan.FromSeconds(30), _log.Add);
+        Assert.Equal(ModelBootstrap.StoreDirectoryFor(source.Manifest, cache), store.Directory);
+        Assert.Equal($"llama-{ModelIdentity.Of(source.Manifest)}", Path.GetFileName(store.Directory));
+        Assert.Empty(store.PresentUnits());
+        Assert.Equal(ModelIdentity.Of(source.Manifest), ModelIdentity.Of(store.Manifest));
+        foreach (var f in source.Manifest.Files)
+        {
+            Assert.Equal(File.ReadAllBytes(Path.Combine(source.Directory, f.Name)), File.ReadAllBytes(Path.Combine(store.Directory, f.Name)));
+        }
+
+        Assert.True(File.Exists(Path.Combine(store.Directory, UnitStore.ConfigFile)));
+        Assert.Equal(source.Config.NumLayers, store.Config.NumLayers);
+
+        // A later start finds the same store, with the units it gained meanwhile.
+        string copy = _dir["begin.copy"];
+        File.Copy(source.UnitPath(0), copy);
+        store.InstallUnit(0, copy);
+        using var again = await ModelBootstrap.CreateStoreFromPeersAsync([candidates[2]], cache, TimeSpan.FromSeconds(30));
+        Assert.Equal(store.Directory, again.Directory);
+        Assert.Equal([0], again.PresentUnits());
+    }
+
+    [Fact]
+    public async Task No_usable_answer_in_time_fails_naming_each_peer()
+    {
+        ICanTell[] candidates =
+        [
+            Sys.ActorOf(FakeHolders.Silent(), "mute"),
+            Sys.ActorOf(UnitServer.Props(null, WireLimits.Default), "empty"),
+        ];
+
+        var e = await Assert.ThrowsAsync<ModelBootstrapException>(
+            () => ModelBootstrap.CreateStoreFromPeersAsync(candidates, _dir["cache"], TimeSpan.FromSeconds(2)));
+        Assert.Contains("/user/mute: no reply within 2 s", e.Message);
+        Assert.Contains("/user/empty: refused: no model store here", e.Message);
+        Assert.False(Directory.Exists(_dir["cache"]));
+    }
+
+    [Fact]
+    public async Task A_peer_serving_another_model_than_the_one_expected_is_not_taken()
+    {
+        using var source = TestModels.ConvertStories(_dir["source"]);
+        var server = Sys.ActorOf(UnitServer.Props(source, WireLimits.Default));
+
+        var e = await Assert.ThrowsAsync<ModelBootstrapException>(
+            () => ModelBootstrap.FetchManifestAsync([server], TimeSpan.FromSeconds(30), expectedIdentity: "0123456789abcdef"));
+        Assert.Contains($"serves model {ModelIdentity.Of(source.Manifest)}, not 0123456789abcdef", e.Message);
+
+        var offer = await ModelBootstrap.FetchManifestAsync([server], TimeSpan.FromSeconds(30), ModelIdentity.Of(source.Manifest));
+        Assert.Equal(server.Path.ToString(), offer.From);
+    }
+
+    [Fact]
+    public void Model_identity_is_short_stable_and_names_the_config_and_every_unit()
+    {
+        using var source = TestModels.ConvertStories(_dir["source"]);
+        var manifest = source.Manifest;
+        string id = ModelIdentity.Of(manifest);
+        Assert.Matches("^[0-9a-f]{16}$", id);
+        Assert.Equal(id, ModelIdentity.Of(StoreManifest.Parse(manifest.ToJson(), "round trip")));
+
+        // Key order in config.json is formatting, not model.
+        var reordered = new JsonObject(manifest.Config.Reverse().Select(p => KeyValuePair.Create(p.Key, p.Value?.DeepClone())));
+        Assert.Equal(id, ModelIdentity.Of(manifest with { Config = reordered }));
+
+        var otherConfig = manifest.Config.DeepClone().AsObject();
+        otherConfig["rope_theta"] = JsonNode.Parse("500000.0");
+        Assert.NotEqual(id, ModelIdentity.Of(manifest with { Config = otherConfig }));
+
+        var units = manifest.Units.ToArray();
+        units[2] = units[2] with { Sha256 = new string('0', 64) };
+        Assert.NotEqual(id, ModelIdentity.Of(manifest with { Units = units }));
+    }
+
+    protected override void AfterAll()
+    {
+        base.AfterAll();
+        _dir.Dispose();
+    }
+}
