@@ -72,7 +72,9 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
         else
         {
             // A node with no model asks its peers for the manifest once it is a member and can reach them.
-            Akka.Cluster.Cluster.Get(Context.System).RegisterOnMemberUp(() => Self.Tell(TryBootstrap.Instance));
+            // (Self is captured here: the callback runs in another actor's context.)
+            var self = Self;
+            Akka.Cluster.Cluster.Get(Context.System).RegisterOnMemberUp(() => self.Tell(TryBootstrap.Instance));
         }
     }
 

@@ -164,6 +164,11 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
     {
         Timers.Cancel("route-wait");
         _route = selected.Route;
+        _client.Tell(new JobMessages.JobRouted(
+            _id,
+            _failovers + 1,
+            [.. _route.Select(e => $"{e.Device.Label} {e.Range.Describe(_ctx.Layers)}")],
+            [.. _route.Select(e => e.Device.Node)]));
         foreach (var e in _route)
         {
             _used.Add(e.Worker);
