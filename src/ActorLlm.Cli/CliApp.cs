@@ -26,6 +26,7 @@ public static class CliApp
             NodeCommand.Create(),
             StatusCommand.Create(),
             DemoCommand.Create(),
+            BenchPoolCommand.Create(),
         };
 
         try
