@@ -211,7 +211,18 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
             _suspendedAt = null;
         }
 
-        string delta = progress.Accept(t.Token);
+        string delta;
+        try
+        {
+            delta = progress.Accept(t.Token);
+        }
+        catch (InvalidRequestException e)
+        {
+            // E.g. a model whose vocabulary is padded beyond the tokenizer's emitted an id the tokenizer lacks.
+            Fail($"cannot decode token {t.Token}: {e.Message}");
+            return;
+        }
+
         if (delta.Length > 0)
         {
             _client.Tell(new JobMessages.TextDelta(_id, _sequence++, delta));
