@@ -3,6 +3,7 @@
 # here (carry .gpu-pack):
 #
 #   bash scripts/gpu/pool-bench.sh [SHAPE] [NEW_TOKENS]      # SHAPE: llama3-8b (default), llama3-1b, tiny
+#   CASES="single hf pools hetero" (default: all) picks the measurements.
 #
 # 1. writes a random-weight checkpoint of SHAPE with transformers (save_pretrained) and converts it to a unit store;
 # 2. measures device-to-device copy bandwidth (the floor: weight bytes / bandwidth per decode step);
@@ -46,10 +47,16 @@ print(f"copy bandwidth {bw / 1e12:.2f} TB/s (read+write); floor for batch-1 deco
       f" / {bw / 1e12:.2f} TB/s = {weights / bw * 1e3:.2f} ms per token = {bw / weights:.0f} tokens/s (one GPU)")
 EOF
 
-log "== single process (actorllm bench, cuda bf16)"
-run "$ACTORLLM" bench --model "$W/store" --device cuda --dtype bf16 --batch 1,16 --prompt-tokens 128 --new-tokens "$NEW"
-log "== Hugging Face transformers, device_map=auto over $G GPU(s)"
-run python3 scripts/gpu/hf_baseline.py "$W/hf" --batches 1,16 --prompt-tokens 128 --new-tokens "$NEW"
+CASES=${CASES:-single hf pools hetero}
+want() { [[ " $CASES " == *" $1 "* ]]; }
+if want single; then
+  log "== single process (actorllm bench, cuda bf16)"
+  run "$ACTORLLM" bench --model "$W/store" --device cuda --dtype bf16 --batch 1,16 --prompt-tokens 128 --new-tokens "$NEW"
+fi
+if want hf; then
+  log "== Hugging Face transformers, device_map=auto over $G GPU(s)"
+  run python3 scripts/gpu/hf_baseline.py "$W/hf" --batches 1,16 --prompt-tokens 128 --new-tokens "$NEW"
+fi
 
 PIDS=()
 start_gateway() {
@@ -80,11 +87,13 @@ bench_pool() { # TITLE DEVICES JOBS
 }
 
 GPU_MEM=$(( $(nvidia-smi --query-gpu=memory.free --format=csv,noheader,nounits -i 0) * 1024 * 1024 * 9 / 10 ))
+if want pools; then
 start_gateway
 for g in $(seq 0 $((G - 1))); do start_worker "gpu$g" "$g" "$GPU_MEM" bf16; done
 bench_pool "gateway + $G worker(s), one per GPU" "$G" 1,16
+fi
 
-if [ "$G" -eq 1 ]; then
+if want pools && [ "$G" -eq 1 ]; then
   start_gateway
   start_worker gpu0-a 0 $((GPU_MEM / 2)) bf16
   start_worker gpu0-b 0 $((GPU_MEM / 2)) bf16
@@ -92,9 +101,11 @@ if [ "$G" -eq 1 ]; then
 fi
 
 # Heterogeneous: the GPUs get memory for all but ~1.2 GB of the weights (limit / headroom 0.9), the CPU the rest.
+if want hetero; then
 PER_GPU=$(( (BYTES - 1200000000) * 10 / 9 / G ))
 start_gateway
 for g in $(seq 0 $((G - 1))); do start_worker "gpu$g" "$g" "$PER_GPU" bf16; done
 start_worker cpu0 cpu 16GiB f32
 bench_pool "gateway + $G GPU worker(s) with room for part of the model + 1 CPU worker (f32) for the rest" $((G + 1)) 1,16
+fi
 log "== done $(date -u +%FT%TZ)"
