@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Text.Json;
+using ActorLlm.Cli.Pool;
+using ActorLlm.Inference.Conformance;
+using Xunit;
+
+namespace ActorLlm.IntegrationTests;
+
+/// <summary>The `actorllm` executable as users run it: its stdout, stderr and exit codes.</summary>
+public sealed class CliTests
+{
+    private static readonly string s_fixtures = FindFixtures();
+
+    private static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
+    {
+        var psi = NodeProcess.SelfCommand();
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        await p.WaitForExitAsync(timeout.Token);
+        return (p.ExitCode, await stdout, await stderr);
+    }
+
+    [Fact]
+    public async Task Generate_prints_only_the_story_on_stdout()
+    {
+        var (code, stdout, stderr) = await RunAsync("generate", "--max-tokens", "30");
+        Assert.Equal(0, code);
+        Assert.Equal("Once upon a time, there was a little girl named Lily. She loved to play outside in the park", stdout.Trim());
+        Assert.Contains("tokens/s", stderr);
+    }
+
+    [Theory]
+    [InlineData("llama3-tied")]
+    [InlineData("qwen2-bias")]
+    [InlineData("mistral-window")]
+    public async Task Logits_match_transformers_for_other_llama_family_checkpoints(string fixture)
+    {
+        string dir = Path.Combine(s_fixtures, fixture);
+        var golden = Golden.Load(dir)[1];
+        var (code, stdout, stderr) = await RunAsync("logits", "--model", dir, "--ids", string.Join(",", golden.PromptIds));
+        Assert.True(code == 0, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        var rows = json.RootElement.GetProperty("logits").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetSingle()).ToArray()).ToArray();
+        Assert.True(ConformanceCheck.MaxDiff(golden.Logits, rows) <= 1e-4);
+    }
+
+    [Fact]
+    public async Task Bad_input_is_one_clear_line_and_exit_code_1()
+    {
+        var unknownModel = await RunAsync("generate", "--model", "/nonexistent/model");
+        Assert.Equal(1, unknownModel.Code);
+        Assert.Equal("error: model directory '/nonexistent/model' does not exist", unknownModel.Err.Trim());
+
+        var outOfVocab = await RunAsync("logits", "--ids", "1,2,99999");
+        Assert.Equal(1, outOfVocab.Code);
+        Assert.Contains("outside the vocabulary", outOfVocab.Err);
+
+        var usage = await RunAsync("generate", "--no-such-option");
+        Assert.Equal(2, usage.Code);
+
+        string badFile = Path.GetTempFileName();
+        await File.WriteAllBytesAsync(badFile, [0x4f, 0x6e, 0x63, 0x65, 0x20, 0xc3, 0x28]);
+        var invalidUtf8 = await RunAsync("generate", "--prompt-file", badFile);
+        File.Delete(badFile);
+        Assert.Equal(1, invalidUtf8.Code);
+        Assert.Contains("not valid UTF-8", invalidUtf8.Err);
+        Assert.Empty(invalidUtf8.Out);
+    }
+
+    [Fact]
+    public async Task Demo_prints_the_placement_the_story_and_the_stage_timings()
+    {
+        var (code, stdout, stderr) = await RunAsync("demo", "--workers", "3", "--max-tokens", "30");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("placement (5 layers, 7 units", stdout);
+        Assert.Contains("Once upon a time, there was a little girl named Lily. She loved to play outside in the park", stdout);
+        Assert.Equal(3, stdout.Split('\n').Count(l => l.TrimStart().StartsWith("worker-", StringComparison.Ordinal) && l.Contains("prefill")));
+    }
+
+    private static string FindFixtures()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            if (File.Exists(Path.Combine(d.FullName, "ActorLlm.sln")))
+            {
+                return Path.Combine(d.FullName, "tests", "fixtures");
+            }
+        }
+
+        throw new InvalidOperationException("no ActorLlm.sln above the tests");
+    }
+}
