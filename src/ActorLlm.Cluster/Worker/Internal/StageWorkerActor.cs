@@ -37,13 +37,15 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
 
     private sealed record LoadFailed(UnitRange Range, string Reason);
 
-    private sealed record Tick
+    // The name makes the three ticks unequal: a record without fields equals every other instance of its type, so
+    // `t == Tick.Register` matched the report and collect ticks too, and load reports and drain collection never ran.
+    private sealed record Tick(string Name)
     {
-        public static Tick Register { get; } = new();
+        public static Tick Register { get; } = new("register");
 
-        public static Tick Report { get; } = new();
+        public static Tick Report { get; } = new("report");
 
-        public static Tick Collect { get; } = new();
+        public static Tick Collect { get; } = new("collect");
     }
 
     private sealed record Flush
