@@ -46,7 +46,7 @@ public abstract class StageWorkerSpec : TestKit
     /// <summary>The key the worker registers under: its node's address and its device.</summary>
     protected string WorkerKey => Akka.Cluster.Cluster.Get(Sys).SelfAddress + "/cpu";
 
-    protected StageWorkerSettings Settings(TimeSpan? loadReport = null) => new(
+    protected StageWorkerSettings Settings(TimeSpan? loadReport = null, TimeSpan? drainTimeout = null) => new(
         "cpu",
         ComputeTarget.Cpu,
         "m1",
@@ -54,11 +54,11 @@ public abstract class StageWorkerSpec : TestKit
         new KvCacheOptions(8, 128),
         Retry,
         loadReport ?? TimeSpan.FromHours(1),
-        TimeSpan.FromHours(1),
+        drainTimeout ?? TimeSpan.FromHours(1),
         Model.ModelId);
 
-    protected IActorRef Spawn(UnitStore? store = null, TimeSpan? loadReport = null) =>
-        Sys.ActorOf(StageWorker.Props(Settings(loadReport), store ?? Model.Store, Coordinator.Ref, OwnUnitServer.Ref));
+    protected IActorRef Spawn(UnitStore? store = null, TimeSpan? loadReport = null, TimeSpan? drainTimeout = null) =>
+        Sys.ActorOf(StageWorker.Props(Settings(loadReport, drainTimeout), store ?? Model.Store, Coordinator.Ref, OwnUnitServer.Ref));
 
     /// <summary>A registered worker serving <paramref name="ranges"/> (each loaded in turn, versions 1, 2, ...).</summary>
     protected IActorRef StartWorker(UnitStore? store, params UnitRange[] ranges)
