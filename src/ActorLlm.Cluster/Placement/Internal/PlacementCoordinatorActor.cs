@@ -236,6 +236,10 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         {
             FinishRollout(rollout);
         }
+
+        // The status changes as the rollout starts ("..., loading"): without this the table (and the cluster status)
+        // kept saying "no plan yet", or the previous plan's status, until the first device reported its load.
+        PublishRoutes();
     }
 
     private void ResendAssignments()
