@@ -321,6 +321,16 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
         ReleaseStages();
         _route = null;
         Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+
+        // Over until the region stops this entity: answers still in flight (the next prompt chunk's refusal, a late
+        // token) must not end the job a second time (a second JobFailed, a second Passivate); a new job under this
+        // id is refused as while it ran.
+        Become(() =>
+        {
+            Receive<JobMessages.StartGeneration>(g => Begin(g.Client));
+            Receive<JobMessages.StartScoring>(s => Begin(s.Client));
+            ReceiveAny(_ => { });
+        });
     }
 
     private void ReleaseStages()
