@@ -69,7 +69,10 @@ public abstract class GenerationSessionSpec : TestKit
             6 * 1024 * 1024,
             RouteCacheRef);
 
-    /// <summary>A session entity named by its id, as the shard region names it.</summary>
+    /// <summary>
+    /// A session entity named by its id, as the shard region names it. The parent probe creates it, answering through
+    /// its own queue, so that queue must be empty (a finished session's Passivate taken) before the next spawn.
+    /// </summary>
     protected IActorRef Spawn(SessionId id, SessionContext? context = null) => Parent.ChildActorOf(GenerationSession.Props(context ?? Context()), id.Value);
 
     protected JobMessages.StartGeneration Generate(SessionId id, int maxTokens, string prompt = PromptText) =>
