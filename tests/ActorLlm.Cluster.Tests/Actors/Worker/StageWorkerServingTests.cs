@@ -183,6 +183,29 @@ public sealed class StageWorkerServingTests(StoriesModel model) : StageWorkerSpe
     }
 
     [Fact]
+    public void A_step_whose_answer_cannot_be_computed_is_refused_and_the_worker_keeps_its_ranges_and_sessions()
+    {
+        // A score step whose choice starts at position 0 has no logits before it. The wire refuses that from other
+        // nodes, but a session in the same process sends it unchecked (e.g. an empty prompt on a model without BOS).
+        var worker = StartWorker(null, StoriesModel.Whole);
+        var session = CreateTestProbe();
+        var kept = SessionId.New();
+        worker.Tell(Step(kept, StoriesModel.Whole, 0, Prompt[..5], session.Ref, kind: StepKind.Prefill));
+        session.ExpectMsg<StageMessages.PrefillDone>();
+
+        var bad = Step(SessionId.New(), StoriesModel.Whole, 0, Prompt, session.Ref, kind: StepKind.Score, choiceStart: 0, choiceEnd: Prompt.Length);
+        worker.Tell(bad);
+        var failed = session.ExpectMsg<StageMessages.StageFailed>();
+        Assert.Equal((bad.Session, WorkerKey), (failed.Session, failed.Stage));
+        Assert.Contains("exceeds dimension size", failed.Reason);
+
+        var state = State(worker);
+        Assert.Equal([StoriesModel.Whole], state.Serving);
+        worker.Tell(Step(kept, StoriesModel.Whole, 5, Prompt[5..], session.Ref));
+        Assert.Equal(Prompt.Length, session.ExpectMsg<StageMessages.TokenSampled>().Position);
+    }
+
+    [Fact]
     public void Within_one_batch_a_bad_request_fails_alone()
     {
         // The actor batches whatever waits together, which a test cannot force; the batch runner can be given one.
