@@ -154,4 +154,24 @@ public sealed class PlacementCoordinatorChangeTests : PlacementCoordinatorSpec
         failing.Worker.ExpectMsg<PlacementMessages.AssignUnits>();
         Assert.DoesNotContain(Status(coordinator).Notes, n => n.Contains("sits out", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void A_worker_that_registers_again_without_its_range_is_assigned_it_again()
+    {
+        // As after the worker actor restarted: same actor, same device, nothing loaded any more.
+        var coordinator = StartCoordinator();
+        var devices = JoinAll(coordinator, "m1", "m2");
+        var assigned = RollOut(coordinator, devices);
+        var restarted = devices[0];
+
+        coordinator.Tell(Registration(restarted), restarted.Worker.Ref);
+        Assert.True(restarted.Worker.ExpectMsg<PlacementMessages.DeviceRegistered>().Accepted);
+        Assert.DoesNotContain(Routes(coordinator).Stages, s => s.Device.Key == restarted.Key);
+
+        var again = restarted.Worker.ExpectMsg<PlacementMessages.AssignUnits>();
+        Assert.Equal(assigned[restarted].Range, again.Range);
+        Loaded(coordinator, restarted, again);
+        AwaitAssert(() => Assert.True(Covers(Routes(coordinator))));
+        devices[1].Worker.ExpectNoMsg(TimeSpan.Zero);
+    }
 }
