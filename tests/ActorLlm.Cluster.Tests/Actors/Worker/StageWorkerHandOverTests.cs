@@ -150,6 +150,61 @@ public sealed class StageWorkerHandOverTests(StoriesModel model) : StageWorkerSp
         Assert.Equal([First], State(worker).Serving);
     }
 
+    [Fact]
+    public void An_assignment_that_replaces_one_still_loading_is_the_only_one_loaded_and_reported()
+    {
+        var store = Model.PartialCopy(0, 1, 2, 3, 5, 6);
+        var worker = StartWorker(store);
+        var holder = CreateTestProbe("holder");
+        var toHolder = Enumerable.Range(0, StoriesModel.Units).Select(u => new PlacementMessages.UnitSource(u, [holder.Ref])).ToArray();
+        worker.Tell(new PlacementMessages.AssignUnits(1, Last, toHolder), Coordinator.Ref);
+        var request = holder.ExpectMsg<WeightMessages.FetchUnitChunk>();
+
+        // Re-planned while unit 4 is on its way: [5, 7) needs no pull, but waits for the load under way.
+        var replacement = new UnitRange(5, StoriesModel.Units);
+        worker.Tell(new PlacementMessages.AssignUnits(2, replacement, toHolder), Coordinator.Ref);
+        Coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Deliver(holder, request);
+
+        var loaded = Coordinator.ExpectMsg<PlacementMessages.UnitsLoaded>(LoadWait);
+        Assert.Equal((2L, replacement), (loaded.Version, loaded.Range));
+        Assert.Equal([replacement], State(worker).Serving);
+        Coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public void When_a_replaced_load_fails_the_replacement_is_loaded_not_reported_failed()
+    {
+        // The store lacks units 3 and 4: the first assignment pulls both, from one holder.
+        var store = Model.PartialCopy(0, 1, 2, 5, 6);
+        var worker = StartWorker(store);
+        var holder = CreateTestProbe("holder");
+        var toHolder = Enumerable.Range(0, StoriesModel.Units).Select(u => new PlacementMessages.UnitSource(u, [holder.Ref])).ToArray();
+        worker.Tell(new PlacementMessages.AssignUnits(1, Last, toHolder), Coordinator.Ref);
+        var requests = new List<(WeightMessages.FetchUnitChunk Request, IActorRef Fetcher)>();
+        for (int i = 0; i < 2; i++)
+        {
+            requests.Add((holder.ExpectMsg<WeightMessages.FetchUnitChunk>(), holder.LastSender));
+        }
+
+        Assert.Equal([3, 4], requests.Select(r => r.Request.Unit).Order());
+
+        // Re-planned (its holder's node is leaving, say); then the holder refuses both units of the old assignment.
+        // The second refusal reaches the worker from a fetcher it has already stopped.
+        var replacement = new UnitRange(5, StoriesModel.Units);
+        worker.Tell(new PlacementMessages.AssignUnits(2, replacement, toHolder), Coordinator.Ref);
+        foreach (var (request, fetcher) in requests)
+        {
+            fetcher.Tell(new WeightMessages.UnitUnavailable(request.Unit, "shutting down"), holder.Ref);
+        }
+
+        var answer = Coordinator.ExpectMsg<object>(LoadWait);
+        var loaded = Assert.IsType<PlacementMessages.UnitsLoaded>(answer);
+        Assert.Equal((2L, replacement), (loaded.Version, loaded.Range));
+        Coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        Assert.Equal([replacement], State(worker).Serving);
+    }
+
     /// <summary>Answers a chunk request with the unit file's real bytes, as a peer's UnitServer would.</summary>
     private void Deliver(TestProbe holder, WeightMessages.FetchUnitChunk request)
     {
