@@ -49,7 +49,13 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
         Receive<RouteCache.Selected>(OnRoute);
         Receive<RouteWaitOver>(_ => Fail($"no complete route to the model within {_ctx.Settings.RouteWait} ({string.Join("; ", _failures.DefaultIfEmpty("placement not ready"))})"));
         Receive<StageMessages.TokenSampled>(t => t.Step == _step, OnToken);
-        Receive<StageMessages.PrefillDone>(p => p.Step == _step, p => _stats.Add(p.Timings, decode: false));
+        Receive<StageMessages.PrefillDone>(p => p.Step == _step, p =>
+        {
+            _stats.Add(p.Timings, decode: false);
+
+            // A chunk's acknowledgement is an answer: the step timeout bounds each wait, not a whole long prompt.
+            ArmStepTimer();
+        });
         Receive<StageMessages.ChoiceScored>(s => s.Step == _step, OnScored);
         Receive<StageMessages.StageFailed>(f => f.Step == _step, OnStageFailed);
         Receive<StepTimedOut>(t => t.Step == _step && _route is not null, _ => Failover($"no answer within {_ctx.Settings.StepTimeout}", _route!.Select(e => e.Device.Key)));

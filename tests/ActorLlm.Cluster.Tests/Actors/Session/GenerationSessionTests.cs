@@ -109,6 +109,31 @@ public sealed class GenerationSessionTests(StoriesModel model) : GenerationSessi
     }
 
     [Fact]
+    public void A_long_prompt_whose_chunks_each_answer_in_time_is_not_timed_out()
+    {
+        // The step timeout bounds the wait for an answer; each prefill chunk's PrefillDone is one.
+        PublishDefault();
+        var id = SessionId.New();
+        var timeout = TimeSpan.FromMilliseconds(600);
+        Spawn(id, Context(stepTimeout: timeout)).Tell(Generate(id, maxTokens: 1));
+        int[] prompt = PromptIds;
+        var pass = ExpectPass(Front1, Back2, prompt);
+        Assert.True(pass.Count >= 3);
+
+        // Together the chunks take longer than the timeout; no single wait does.
+        foreach (var chunk in pass.Take(pass.Count - 1))
+        {
+            Front1.ExpectNoMsg(timeout / 2);
+            chunk.ReplyTo.Tell(new StageMessages.PrefillDone(chunk.Session, chunk.Step, []));
+        }
+
+        Front1.ExpectNoMsg(timeout / 2);
+        Sample(pass[^1], Sampled[0]);
+        var done = Assert.IsType<JobMessages.GenerationCompleted>(ExpectJobEnd().End);
+        Assert.Equal(0, done.Failovers);
+    }
+
+    [Fact]
     public void A_suspected_node_on_the_route_triggers_a_failover_and_one_off_the_route_does_not()
     {
         PublishDefault();
