@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
-# The README's test command: restores, builds and runs every test project (unit, conformance, integration).
+# The README's test command: builds everything (warnings are errors) and runs every test project, one after
+# another so that the integration tests' node processes do not compete with the unit tests for the CPU:
+#   1. ActorLlm.Inference.Tests   model conformance, tokenizer, unit store, sampling, leak check
+#   2. ActorLlm.Cluster.Tests     wire protocol, planner, actors with TestKit, config
+#   3. ActorLlm.IntegrationTests  whole pools as separate processes on loopback (real sockets, real TorchSharp)
+# Extra arguments go to every `dotnet test` (e.g. --filter ...).
 set -euo pipefail
 cd "$(dirname "$0")"
-dotnet build ActorLlm.sln -c Release -warnaserror
-dotnet test ActorLlm.sln -c Release --no-build "$@"
+dotnet build ActorLlm.sln -c Release -warnaserror -nologo
+for project in tests/ActorLlm.Inference.Tests tests/ActorLlm.Cluster.Tests tests/ActorLlm.IntegrationTests; do
+  dotnet test "$project" -c Release --no-build --nologo "$@"
+done

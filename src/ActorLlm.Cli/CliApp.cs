@@ -26,6 +26,8 @@ public static class CliApp
             NodeCommand.Create(),
             StatusCommand.Create(),
             DemoCommand.Create(),
+            BenchPoolCommand.Create(),
+            BenchClusterCommand.Create(),
         };
 
         try

@@ -19,6 +19,7 @@ public static class NodeCommand
     {
         var config = new Option<string?>("--config") { Description = "HOCON file with actorllm { ... } settings (see config/reference.conf)" };
         var printConfig = new Option<bool>("--print-config") { Description = "Print the merged actorllm settings and exit" };
+        var set = new Option<string[]>("--set") { Description = "Any setting as path=value, e.g. actorllm.session.prefill-chunk=64 (repeatable)" };
         var options = new (string Path, Option<string?> Option)[]
         {
             ("actorllm.node.roles", new Option<string?>("--roles") { Description = "worker, gateway or both (comma-separated)" }),
@@ -35,7 +36,7 @@ public static class NodeCommand
             ("actorllm.worker.max-sessions", new Option<string?>("--max-sessions") { Description = "Sessions per stage" }),
             ("actorllm.placement.redundancy", new Option<string?>("--redundancy") { Description = "Devices on distinct machines per unit" }),
         };
-        var command = new Command("node", "Run a pool node (worker and/or gateway)") { config, printConfig };
+        var command = new Command("node", "Run a pool node (worker and/or gateway)") { config, printConfig, set };
         foreach (var (_, option) in options)
         {
             command.Add(option);
@@ -44,6 +45,17 @@ public static class NodeCommand
         command.SetAction(async (parse, cancel) =>
         {
             var overrides = options.Select(o => (o.Path, Value: parse.GetValue(o.Option))).Where(o => o.Value is not null).ToDictionary(o => o.Path, o => o.Value!);
+            foreach (var pair in parse.GetValue(set) ?? [])
+            {
+                int eq = pair.IndexOf('=');
+                if (eq <= 0)
+                {
+                    throw new Inference.InvalidRequestException($"--set '{pair}': expected path=value");
+                }
+
+                overrides[pair[..eq].Trim()] = pair[(eq + 1)..].Trim();
+            }
+
             var settings = ActorLlmSettings.From(ActorLlmConfig.Build(parse.GetValue(config), overrides));
             if (parse.GetValue(printConfig))
             {

@@ -6,7 +6,15 @@ namespace ActorLlm.Cli.Pool;
 /// <summary>Settings of a pool of node processes on this machine.</summary>
 /// <param name="Model">Model directory the gateway (and workers given one) serve.</param>
 /// <param name="Directory">Where caches and logs go.</param>
-public sealed record LocalPoolOptions(string Model, string Directory, int Redundancy = 1, string Host = "127.0.0.1", IReadOnlyList<string>? ExtraNodeArgs = null);
+/// <param name="ExtraNodeArgs">Added to every node's command line.</param>
+/// <param name="GatewayArgs">Added to the gateway's command line (e.g. --set actorllm.session.prefill-chunk=16).</param>
+public sealed record LocalPoolOptions(
+    string Model,
+    string Directory,
+    int Redundancy = 1,
+    string Host = "127.0.0.1",
+    IReadOnlyList<string>? ExtraNodeArgs = null,
+    IReadOnlyList<string>? GatewayArgs = null);
 
 /// <summary>
 /// A gateway and workers as separate `actorllm node` processes on this machine, each worker a distinct "machine" so
@@ -37,7 +45,7 @@ public sealed class LocalPool : IAsyncDisposable
     public static async Task<LocalPool> StartAsync(LocalPoolOptions options, TimeSpan timeout)
     {
         var pool = new LocalPool(options, FreePort());
-        var gateway = pool.Launch("gateway", "gateway", pool.GatewayPort, options.Model, ["--redundancy", options.Redundancy.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        var gateway = pool.Launch("gateway", "gateway", pool.GatewayPort, options.Model, ["--redundancy", options.Redundancy.ToString(System.Globalization.CultureInfo.InvariantCulture), .. options.GatewayArgs ?? []]);
         await WaitUp(gateway, timeout);
         return pool;
     }

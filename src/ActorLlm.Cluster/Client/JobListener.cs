@@ -12,8 +12,9 @@ internal sealed class JobListener : ReceiveActor
     private readonly SortedDictionary<int, string> _early = [];
     private int _next;
 
-    public JobListener(Action<string>? onText, TaskCompletionSource<object> done)
+    public JobListener(Action<string>? onText, Action<JobMessages.JobRouted>? onRouted, TaskCompletionSource<object> done)
     {
+        Receive<JobMessages.JobRouted>(r => onRouted?.Invoke(r));
         Receive<JobMessages.TextDelta>(d =>
         {
             _early[d.Sequence] = d.Text;

@@ -61,17 +61,21 @@ public sealed class PoolClient : IAsyncDisposable
         return new PoolClient(host, system, registry.Get<SessionRegionKey>(), registry.Get<CoordinatorKey>());
     }
 
-    /// <summary>Generates from <paramref name="prompt"/>, calling <paramref name="onText"/> with each piece of text as it arrives.</summary>
-    public async Task<JobMessages.GenerationCompleted> GenerateAsync(string prompt, WireGenerationOptions options, Action<string>? onText, TimeSpan timeout)
+    /// <summary>
+    /// Generates from <paramref name="prompt"/>, calling <paramref name="onText"/> with each piece of text as it arrives
+    /// and <paramref name="onRouted"/> when the job is routed (at the start and after each failover).
+    /// </summary>
+    public async Task<JobMessages.GenerationCompleted> GenerateAsync(
+        string prompt, WireGenerationOptions options, Action<string>? onText, TimeSpan timeout, Action<JobMessages.JobRouted>? onRouted = null)
     {
-        var result = await Submit(client => new JobMessages.StartGeneration(SessionId.New(), System.Text.Encoding.UTF8.GetBytes(prompt), options, client), onText, timeout).ConfigureAwait(false);
+        var result = await Submit(client => new JobMessages.StartGeneration(SessionId.New(), System.Text.Encoding.UTF8.GetBytes(prompt), options, client), onText, onRouted, timeout).ConfigureAwait(false);
         return result as JobMessages.GenerationCompleted ?? throw Failure(result);
     }
 
     /// <summary>Scores each choice as a continuation of <paramref name="prompt"/>; best first.</summary>
     public async Task<JobMessages.ScoringCompleted> ScoreAsync(string prompt, IReadOnlyList<string> choices, TimeSpan timeout)
     {
-        var result = await Submit(client => new JobMessages.StartScoring(SessionId.New(), System.Text.Encoding.UTF8.GetBytes(prompt), [.. choices], client), null, timeout).ConfigureAwait(false);
+        var result = await Submit(client => new JobMessages.StartScoring(SessionId.New(), System.Text.Encoding.UTF8.GetBytes(prompt), [.. choices], client), null, null, timeout).ConfigureAwait(false);
         return result as JobMessages.ScoringCompleted ?? throw Failure(result);
     }
 
@@ -104,10 +108,10 @@ public sealed class PoolClient : IAsyncDisposable
         throw new TimeoutException($"the pool was not ready within {timeout.TotalSeconds:F0} s: {last?.PlacementStatus ?? "no status"}");
     }
 
-    private async Task<object> Submit(Func<IActorRef, object> job, Action<string>? onText, TimeSpan timeout)
+    private async Task<object> Submit(Func<IActorRef, object> job, Action<string>? onText, Action<JobMessages.JobRouted>? onRouted, TimeSpan timeout)
     {
         var done = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var listener = _system.ActorOf(Props.Create(() => new JobListener(onText, done)));
+        var listener = _system.ActorOf(Props.Create(() => new JobListener(onText, onRouted, done)));
         _sessions.Tell(job(listener));
         if (await Task.WhenAny(done.Task, Task.Delay(timeout)).ConfigureAwait(false) != done.Task)
         {

@@ -128,6 +128,12 @@ public sealed class StageExecutor : IDisposable
         return new StageExecutor(config, range, target, cache, new WeightLoader(source, target));
     }
 
+    /// <summary>True if <paramref name="session"/> holds a KV cache slot here.</summary>
+    public bool HasSession(SessionId session) => _cache.Has(session);
+
+    /// <summary>Sessions that can still start here before the cache is full.</summary>
+    public int FreeSlots => _cache.Options.MaxSessions - _cache.ActiveSessions;
+
     /// <summary>Positions this stage holds for <paramref name="session"/>.</summary>
     public int Length(SessionId session) => _cache.Length(session);
 

@@ -53,6 +53,18 @@ public static class JobMessages
         [property: Key(2)] string[] Choices,
         [property: Key(3)] IActorRef Client) : IActorLlmMessage;
 
+    /// <summary>
+    /// GenerationSession → client: the job runs on this route now (sent when it starts, and again after each
+    /// failover with a higher <paramref name="Attempt"/>). <paramref name="Stages"/> are "label range" strings and
+    /// <paramref name="Nodes"/> the stages' node addresses, first stage first.
+    /// </summary>
+    [MessagePackObject]
+    public sealed record JobRouted(
+        [property: Key(0)] SessionId Session,
+        [property: Key(1)] int Attempt,
+        [property: Key(2)] string[] Stages,
+        [property: Key(3)] string[] Nodes) : IActorLlmMessage;
+
     /// <summary>GenerationSession → client: text added by the latest tokens, in order (<paramref name="Sequence"/> 0, 1, ...).</summary>
     [MessagePackObject]
     public sealed record TextDelta(

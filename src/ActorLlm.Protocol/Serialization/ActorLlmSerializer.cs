@@ -44,6 +44,7 @@ public sealed class ActorLlmSerializer : SerializerWithStringManifest
         [typeof(JobMessages.StartGeneration)] = "j.generate",
         [typeof(JobMessages.StartScoring)] = "j.score",
         [typeof(JobMessages.TextDelta)] = "j.text",
+        [typeof(JobMessages.JobRouted)] = "j.routed",
         [typeof(JobMessages.GenerationCompleted)] = "j.done",
         [typeof(JobMessages.ScoringCompleted)] = "j.scores",
         [typeof(JobMessages.JobFailed)] = "j.failed",

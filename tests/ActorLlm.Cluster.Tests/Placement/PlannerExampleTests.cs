@@ -424,6 +424,27 @@ public class PlannerExampleTests
     }
 
     [Fact]
+    public void A_gpu_joining_a_slow_device_that_could_not_hold_the_model_takes_all_but_the_slow_devices_speed_share()
+    {
+        // Measured on an H100 (issue 4): a bf16 Llama-3-8B store, a GPU offering 15.4 GiB, a CPU worker offering 8 GiB of
+        // stored bytes at an eighth of the GPU's speed. The CPU registered first and its plan alone covered what fits
+        // (insufficient); the repair then kept that and gave the GPU the gap, leaving 15 of 32 layers on the CPU.
+        // Planned afresh, the CPU gets about its speed share.
+        long[] bytes = [1_050_673_152, .. Enumerable.Repeat(436_224_000L, 32), 1_050_681_344];
+        var units = UnitPlanInput.ForModel(bytes, vocabSize: 128_256, hiddenSize: 4096, paramsPerLayer: 218_112_000);
+        var gpu = new DevicePlanInput(new DeviceKey("node-g", "cuda:0"), "gpu0", 15749L * 1024 * 1024, 578);
+        var cpu = new DevicePlanInput(new DeviceKey("node-c", "cpu"), "cpu0", 8192L * 1024 * 1024, 73);
+
+        var alone = Planner.Plan([cpu], units, 1, null, null);
+        Assert.Equal(PlanStatus.Insufficient, alone.Status);
+        var both = Planner.Plan([cpu, gpu], units, 1, alone, null);
+
+        Assert.Equal(PlanStatus.Complete, both.Status);
+        var cpuRange = both.AssignmentOf(cpu.Id)!.Range;
+        Assert.InRange(cpuRange.Count, 2, 5);
+    }
+
+    [Fact]
     public void Moves_lists_what_each_device_newly_loads()
     {
         var before = PlacementPlan.FromAssignments(10, 1, [new(new DeviceKey("a", "cuda:0"), 0, new UnitRange(3, 6)), new(new DeviceKey("b", "cuda:0"), 0, new UnitRange(0, 3))], []);

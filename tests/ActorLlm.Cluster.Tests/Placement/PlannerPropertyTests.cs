@@ -90,11 +90,13 @@ public class PlannerPropertyTests
             var moves = Planner.Moves(before, plan);
             if (ample)
             {
-                // The one fresh re-plan an ample pool needs: the last device of a group left and no spare on a
-                // free machine can take its place, so only moving machines between groups restores redundancy.
+                // The fresh re-plans an ample pool needs: the last device of a group left and no spare on a free
+                // machine can take its place, so only moving machines between groups restores redundancy; or the
+                // previous plan served nothing (insufficient), so there is nothing in service to keep in place.
                 var held = toggled is null ? null : before.AssignmentOf(toggled.Id);
                 bool groupEmptied = leaving && held is not null && before.Pipeline(held.Group).Count() == 1;
-                Assert.True(!plan.IsFresh || groupEmptied, $"fresh plan on an ample pool:\n{before}\n->\n{plan}");
+                bool servedNothing = before.Status == PlanStatus.Insufficient;
+                Assert.True(!plan.IsFresh || groupEmptied || servedNothing, $"fresh plan on an ample pool:\n{before}\n->\n{plan}");
                 Assert.Empty(plan.ReplannedGroups);
             }
 

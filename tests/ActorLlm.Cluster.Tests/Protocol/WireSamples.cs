@@ -44,6 +44,7 @@ public static class WireSamples
             new JobMessages.StartGeneration(session, "Once"u8.ToArray(), Options, actor),
             new JobMessages.StartScoring(session, "Q"u8.ToArray(), ["a", "b"], actor),
             new JobMessages.TextDelta(session, 0, "Once"),
+            new JobMessages.JobRouted(session, 1, ["worker-1:cpu [begin..layer.2]"], ["akka.tcp://actorllm@127.0.0.1:5001"]),
             new JobMessages.GenerationCompleted(session, "Once upon", 1, 2, "length", 1.5, 20.25, [new StageStats("a", 1, 2, 3)], ["a", "b"], 0),
             new JobMessages.ScoringCompleted(session, [new ScoredChoice(0, "a", -1.5, 1)]),
             new JobMessages.JobFailed(session, "no route"),

@@ -72,7 +72,9 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
         else
         {
             // A node with no model asks its peers for the manifest once it is a member and can reach them.
-            Akka.Cluster.Cluster.Get(Context.System).RegisterOnMemberUp(() => Self.Tell(TryBootstrap.Instance));
+            // (Self is captured here: the callback runs in another actor's context.)
+            var self = Self;
+            Akka.Cluster.Cluster.Get(Context.System).RegisterOnMemberUp(() => self.Tell(TryBootstrap.Instance));
         }
     }
 
@@ -121,7 +123,12 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
             {
                 var target = ComputeTarget.Parse(spec, worker.DType);
                 var m = DeviceProbe.Measure(store.Config, target, new ProbeOptions { MemoryLimitBytes = worker.MemoryLimit > 0 ? worker.MemoryLimit : null });
-                measured.Add((spec, target, new DeviceCapacity(m.MemoryBytes, m.Speed)));
+
+                // The planner counts weights in stored bytes; a stage computing in a wider dtype than the store's
+                // (f32 on a CPU, bf16 on disk) needs more memory per stored byte, so it offers proportionally less.
+                int stored = store.Manifest.DTypes.Select(SafetensorsDTypes.Size).DefaultIfEmpty(4).Max();
+                long offered = m.MemoryBytes * stored / target.ElementSize;
+                measured.Add((spec, target, new DeviceCapacity(offered, m.Speed)));
             }
 
             return new DevicesMeasured(measured);

@@ -170,6 +170,11 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
     {
         Timers.Cancel("route-wait");
         _route = selected.Route;
+        _client.Tell(new JobMessages.JobRouted(
+            _id,
+            _failovers + 1,
+            [.. _route.Select(e => $"{e.Device.Label} {e.Range.Describe(_ctx.Layers)}")],
+            [.. _route.Select(e => e.Device.Node)]));
         foreach (var e in _route)
         {
             _used.Add(e.Worker);
@@ -212,7 +217,18 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
             _suspendedAt = null;
         }
 
-        string delta = progress.Accept(t.Token);
+        string delta;
+        try
+        {
+            delta = progress.Accept(t.Token);
+        }
+        catch (InvalidRequestException e)
+        {
+            // E.g. a model whose vocabulary is padded beyond the tokenizer's emitted an id the tokenizer lacks.
+            Fail($"cannot decode token {t.Token}: {e.Message}");
+            return;
+        }
+
         if (delta.Length > 0)
         {
             _client.Tell(new JobMessages.TextDelta(_id, _sequence++, delta));

@@ -20,6 +20,7 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
     private readonly LoadedStages _stages = new();
     private readonly SessionHistories _histories = new();
     private readonly List<StageMessages.Forward> _pending = [];
+    private readonly List<StageMessages.Forward> _waitingForSlot = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private bool _registered;
     private bool _flushScheduled;
@@ -65,19 +66,22 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
         Receive<StageMessages.Forward>(f =>
         {
             _pending.Add(f);
-            if (!_flushScheduled)
-            {
-                // Requests that arrive while this one waits in the mailbox join its batch.
-                _flushScheduled = true;
-                Self.Tell(Flush.Instance);
-            }
+            ScheduleFlush();
         });
         Receive<Flush>(_ => RunPending());
         Receive<StageMessages.ReleaseSession>(r =>
         {
             _stages.ReleaseSession(r.Session);
             _histories.Release(r.Session);
+            _waitingForSlot.RemoveAll(f => f.Session == r.Session);
             Collect();
+            if (_waitingForSlot.Count > 0)
+            {
+                // A slot is free: the sessions waiting for one go first.
+                _pending.InsertRange(0, _waitingForSlot);
+                _waitingForSlot.Clear();
+                ScheduleFlush();
+            }
         });
         Receive<PlacementMessages.AssignUnits>(Assign);
         Receive<PlacementMessages.ReleaseUnits>(r =>
@@ -148,9 +152,19 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
     private void Report()
     {
         double seconds = _sinceReport.Elapsed.TotalSeconds;
-        _coordinator.Tell(new PlacementMessages.StageLoad(_device.Key, _stages.ActiveSessions, _pending.Count, seconds > 0 ? _tokensSinceReport / seconds : 0), Self);
+        _coordinator.Tell(new PlacementMessages.StageLoad(_device.Key, _stages.ActiveSessions, _pending.Count + _waitingForSlot.Count, seconds > 0 ? _tokensSinceReport / seconds : 0), Self);
         _tokensSinceReport = 0;
         _sinceReport.Restart();
+    }
+
+    /// <summary>Requests that arrive while the flush waits in the mailbox join its batch.</summary>
+    private void ScheduleFlush()
+    {
+        if (!_flushScheduled)
+        {
+            _flushScheduled = true;
+            Self.Tell(Flush.Instance);
+        }
     }
 
     private void RunPending()
@@ -171,11 +185,30 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
             }
 
             // A session appears at most once per pass; its later steps (e.g. the next prompt chunk) wait their turn.
+            // New sessions beyond the free KV cache slots wait too, until a session here is released.
             var seen = new HashSet<SessionId>();
             var batch = new List<StageMessages.Forward>();
+            int free = executor.FreeSlots;
             foreach (var f in group)
             {
-                (seen.Add(f.Session) ? batch : leftovers).Add(f);
+                bool newSession = !executor.HasSession(f.Session) && !seen.Contains(f.Session);
+                if (!seen.Add(f.Session))
+                {
+                    leftovers.Add(f);
+                }
+                else if (newSession && free-- <= 0)
+                {
+                    _waitingForSlot.Add(f);
+                }
+                else
+                {
+                    batch.Add(f);
+                }
+            }
+
+            if (batch.Count == 0)
+            {
+                continue;
             }
 
             foreach (var o in new StepRunner(executor, _device.Label, _device.Key, _histories).Run(batch))
@@ -190,8 +223,7 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
         _pending.AddRange(leftovers);
         if (_pending.Count > 0)
         {
-            _flushScheduled = true;
-            Self.Tell(Flush.Instance);
+            ScheduleFlush();
         }
     }
 

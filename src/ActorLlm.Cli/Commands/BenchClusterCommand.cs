@@ -1,0 +1,59 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using ActorLlm.Cluster.Client;
+using ActorLlm.Protocol.Messages;
+
+namespace ActorLlm.Cli.Commands;
+
+/// <summary>
+/// <c>actorllm bench-cluster --cluster HOST:PORT</c>: decode speed of a running pool, measured from a client. For each
+/// concurrency J, J jobs are submitted at once (prompts of --prompt-chars ASCII characters, greedy, EOS ignored) and
+/// the aggregate is all generated tokens over the wall time from submission to the last completion; with J = 1 the
+/// job's own decode rate is printed too.
+/// </summary>
+public static class BenchClusterCommand
+{
+    public static Command Create()
+    {
+        var cluster = ClusterOptions.Cluster(required: true);
+        var timeout = ClusterOptions.Timeout();
+        var jobs = new Option<string>("--jobs") { Description = "Comma-separated concurrencies", DefaultValueFactory = _ => "1,16" };
+        var chars = new Option<int>("--prompt-chars") { Description = "Prompt length in ASCII characters", DefaultValueFactory = _ => 128 };
+        var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per job", DefaultValueFactory = _ => 128 };
+        var devices = new Option<int>("--wait-devices") { Description = "Wait until this many devices are registered and placed before measuring", DefaultValueFactory = _ => 1 };
+        var command = new Command("bench-cluster", "Measure a running pool's decode speed from a client") { cluster, timeout, jobs, chars, newTokens, devices };
+        command.SetAction(async (parse, _) =>
+        {
+            var wait = TimeSpan.FromSeconds(parse.GetValue(timeout));
+            int n = parse.GetValue(newTokens), p = parse.GetValue(chars);
+            await using var client = await PoolClient.ConnectAsync(parse.GetValue(cluster)!, wait);
+            int want = parse.GetValue(devices);
+            var status = await client.WaitForAsync(
+                s => s.Devices.Length >= want && s.PlacementStatus is "Complete" or "Degraded" && s.Devices.All(d => d.Assigned is null || d.Serving == d.Assigned),
+                wait);
+            Console.Out.Write(StatusCommand.Format(status));
+            var options = new WireGenerationOptions(n, WireSampling.Greedy, [], StopAtEos: false);
+            await client.GenerateAsync(Prompt(p, 0), options with { MaxTokens = 8 }, null, wait);
+            foreach (int j in LogitsCommand.ParseIds(parse.GetValue(jobs)!))
+            {
+                var clock = Stopwatch.StartNew();
+                var results = await Task.WhenAll(Enumerable.Range(0, j).Select(i => client.GenerateAsync(Prompt(p, i + 1), options, null, wait)));
+                double seconds = clock.Elapsed.TotalSeconds;
+                int tokens = results.Sum(r => r.GeneratedTokens);
+                var one = results[0];
+                double decode = one.GeneratedTokens > 1 && one.DecodeMs > 0 ? (one.GeneratedTokens - 1) / (one.DecodeMs / 1000) : 0;
+                Console.Out.WriteLine(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"jobs {j,3}: {tokens / seconds,9:F1} tokens/s aggregate ({tokens} tokens in {seconds:F2} s); first job: prefill {one.PrefillMs:F0} ms, decode {decode:F1} tokens/s; stages: {string.Join(", ", one.Stages.Select(s => $"{s.Stage} {(s.DecodeSteps > 0 ? s.DecodeMs / s.DecodeSteps : 0):F2} ms/step"))}"));
+            }
+
+            return CliApp.ExitOk;
+        });
+        return command;
+    }
+
+    /// <summary>A prompt of exactly <paramref name="chars"/> printable ASCII characters, different per job.</summary>
+    private static string Prompt(int chars, int salt) =>
+        new([.. Enumerable.Range(0, chars).Select(i => (char)('a' + ((i * 7) + (salt * 13)) % 26))]);
+}
