@@ -118,21 +118,30 @@ public abstract class GenerationSessionSpec : TestKit
     protected static void Fail(StageMessages.Forward step, string machine, string reason, bool retryable) =>
         step.ReplyTo.Tell(new StageMessages.StageFailed(step.Session, step.Step, Key(machine), reason, retryable));
 
-    /// <summary>The client's messages up to the job's end: text deltas (checked to be in sequence), then the final message.</summary>
-    protected (string Streamed, object End) ExpectJobEnd()
+    /// <summary>
+    /// The client's messages up to the job's end: the route of each attempt (JobRouted, checked to be numbered 1, 2,
+    /// ...), text deltas (checked to be in sequence), then the final message.
+    /// </summary>
+    protected (string Streamed, object End, IReadOnlyList<JobMessages.JobRouted> Routes) ExpectJobEnd()
     {
         var text = new StringBuilder();
+        var routes = new List<JobMessages.JobRouted>();
         int sequence = 0;
         while (true)
         {
-            var message = Client.ExpectMsg<object>();
-            if (message is not JobMessages.TextDelta delta)
+            switch (Client.ExpectMsg<object>())
             {
-                return (text.ToString(), message);
+                case JobMessages.TextDelta delta:
+                    Assert.Equal(sequence++, delta.Sequence);
+                    text.Append(delta.Text);
+                    break;
+                case JobMessages.JobRouted routed:
+                    Assert.Equal(routes.Count + 1, routed.Attempt);
+                    routes.Add(routed);
+                    break;
+                case var end:
+                    return (text.ToString(), end, routes);
             }
-
-            Assert.Equal(sequence++, delta.Sequence);
-            text.Append(delta.Text);
         }
     }
 

@@ -44,7 +44,10 @@ public sealed class GenerationSessionTests(StoriesModel model) : GenerationSessi
             Sample(step, Sampled[i]);
         }
 
-        var (streamed, end) = ExpectJobEnd();
+        var (streamed, end, routes) = ExpectJobEnd();
+        var routed = Assert.Single(routes);
+        Assert.Equal(["m1:cpu [begin..layer.1]", "m2:cpu [layer.2..end]"], routed.Stages);
+        Assert.Equal([NodeOf("m1"), NodeOf("m2")], routed.Nodes);
         var done = Assert.IsType<JobMessages.GenerationCompleted>(end);
         Assert.Equal(ExpectedText(prompt, Sampled[..3]), done.Text);
         Assert.Equal(done.Text, streamed);
@@ -80,10 +83,12 @@ public sealed class GenerationSessionTests(StoriesModel model) : GenerationSessi
         Assert.Equal([new RouteHop(Back3.Ref, Back)], next.Rest);
         Sample(next, Sampled[2]);
 
-        var done = Assert.IsType<JobMessages.GenerationCompleted>(ExpectJobEnd().End);
+        var (_, end, routes) = ExpectJobEnd();
+        var done = Assert.IsType<JobMessages.GenerationCompleted>(end);
         Assert.Equal(ExpectedText(prompt, Sampled[..3]), done.Text);
         Assert.Equal(1, done.Failovers);
         Assert.Contains("m3:cpu [layer.2..end]", done.Route);
+        Assert.Equal([NodeOf("m1"), NodeOf("m3")], routes[^1].Nodes);
         ExpectReleased(id, Front1, Back2, Back3);
     }
 
