@@ -142,6 +142,43 @@ public sealed class StageWorkerServingTests(StoriesModel model) : StageWorkerSpe
     }
 
     [Fact]
+    public void With_every_cache_slot_taken_a_new_session_waits_for_a_release_while_the_others_carry_on()
+    {
+        var worker = Spawn(maxSessions: 2);
+        Accept(worker);
+        Load(worker, StoriesModel.Whole, 1);
+        using var whole = StoriesModel.Reference(StoriesModel.Whole);
+        var sessions = Enumerable.Range(0, 4).Select(_ => (Id: SessionId.New(), Probe: CreateTestProbe())).ToArray();
+        foreach (var (id, probe) in sessions[..2])
+        {
+            worker.Tell(Step(id, StoriesModel.Whole, 0, Prompt, probe.Ref));
+            probe.ExpectMsg<StageMessages.TokenSampled>();
+        }
+
+        // Two sessions hold both slots: the third and fourth wait, in both their prompt chunks; the first carries on.
+        foreach (var (id, probe) in sessions[2..])
+        {
+            worker.Tell(Step(id, StoriesModel.Whole, 0, Prompt[..5], probe.Ref, kind: StepKind.Prefill));
+            worker.Tell(Step(id, StoriesModel.Whole, 5, Prompt[5..], probe.Ref));
+        }
+
+        worker.Tell(Step(sessions[0].Id, StoriesModel.Whole, Prompt.Length, [5], sessions[0].Probe.Ref, step: 2));
+        Assert.Equal(Prompt.Length + 1, sessions[0].Probe.ExpectMsg<StageMessages.TokenSampled>().Position);
+        sessions[2].Probe.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        sessions[3].Probe.ExpectNoMsg(TimeSpan.Zero);
+        Assert.Equal(2, State(worker).ActiveSessions);
+
+        // The fourth gives up while waiting (its session released it); a slot frees: the third runs, in order.
+        worker.Tell(new StageMessages.ReleaseSession(sessions[3].Id));
+        worker.Tell(new StageMessages.ReleaseSession(sessions[1].Id));
+        sessions[2].Probe.ExpectMsg<StageMessages.PrefillDone>();
+        Assert.Equal(StoriesModel.GreedyNext(whole, SessionId.New(), 0, Prompt), sessions[2].Probe.ExpectMsg<StageMessages.TokenSampled>().Token);
+        worker.Tell(new StageMessages.ReleaseSession(sessions[0].Id));
+        sessions[3].Probe.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        Assert.Equal(1, State(worker).ActiveSessions);
+    }
+
+    [Fact]
     public void A_bad_step_is_refused_as_not_retryable_naming_the_problem_and_the_good_step_beside_it_runs()
     {
         var worker = StartWorker(null, Last);

@@ -46,19 +46,19 @@ public abstract class StageWorkerSpec : TestKit
     /// <summary>The key the worker registers under: its node's address and its device.</summary>
     protected string WorkerKey => Akka.Cluster.Cluster.Get(Sys).SelfAddress + "/cpu";
 
-    protected StageWorkerSettings Settings(TimeSpan? loadReport = null, TimeSpan? drainTimeout = null) => new(
+    protected StageWorkerSettings Settings(TimeSpan? loadReport = null, TimeSpan? drainTimeout = null, int maxSessions = 8) => new(
         "cpu",
         ComputeTarget.Cpu,
         "m1",
         new DeviceCapacity(1_000_000_000, 5000),
-        new KvCacheOptions(8, 128),
+        new KvCacheOptions(maxSessions, 128),
         Retry,
         loadReport ?? TimeSpan.FromHours(1),
         drainTimeout ?? TimeSpan.FromHours(1),
         Model.ModelId);
 
-    protected IActorRef Spawn(UnitStore? store = null, TimeSpan? loadReport = null, TimeSpan? drainTimeout = null) =>
-        Sys.ActorOf(StageWorker.Props(Settings(loadReport, drainTimeout), store ?? Model.Store, Coordinator.Ref, OwnUnitServer.Ref));
+    protected IActorRef Spawn(UnitStore? store = null, TimeSpan? loadReport = null, TimeSpan? drainTimeout = null, int maxSessions = 8) =>
+        Sys.ActorOf(StageWorker.Props(Settings(loadReport, drainTimeout, maxSessions), store ?? Model.Store, Coordinator.Ref, OwnUnitServer.Ref));
 
     /// <summary>A registered worker serving <paramref name="ranges"/> (each loaded in turn, versions 1, 2, ...).</summary>
     protected IActorRef StartWorker(UnitStore? store, params UnitRange[] ranges)
