@@ -196,4 +196,18 @@ public sealed class GenerationSessionTests(StoriesModel model) : GenerationSessi
         Parent.ExpectNoMsg(TimeSpan.Zero);
         Front1.ExpectNoMsg(TimeSpan.Zero);
     }
+
+    [Fact]
+    public void When_the_client_goes_away_the_session_releases_every_stage_and_stops_working()
+    {
+        PublishDefault();
+        var id = SessionId.New();
+        Spawn(id).Tell(Generate(id, maxTokens: 5));
+        var pass = ExpectPass(Front1, Back2, PromptIds);
+
+        Sys.Stop(Client.Ref);
+        ExpectReleased(id, Front1, Back2);
+        Answer(pass, Sampled[0]);
+        Front1.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
 }
