@@ -62,7 +62,8 @@ internal sealed class DeviceRegistry
         }
         else
         {
-            changed = device.Descriptor != r.Device || !device.Worker.Equals(r.Worker) || device.FailedReason is not null;
+            // A worker that restarted registers again without the ranges it served: they must be assigned again.
+            changed = device.Descriptor != r.Device || !device.Worker.Equals(r.Worker) || device.FailedReason is not null || !device.Serving.IsSubsetOf(r.Serving);
             device.Descriptor = r.Device;
             device.Worker = r.Worker;
             device.UnitServer = r.UnitServer;

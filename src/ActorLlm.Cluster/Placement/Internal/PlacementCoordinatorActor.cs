@@ -207,7 +207,9 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
     {
         var devices = _registry.All.Where(d => d.Plannable).Select(d => d.PlanInput).ToList();
         var plan = Planner.Plan(devices, _model.Units, _settings.Redundancy, _plan, new PlannerOptions { MemoryHeadroom = _settings.MemoryHeadroom });
-        if (_plan is not null && plan.Describe() == _plan.Describe() && (_rollout?.Complete ?? true))
+        // The same plan needs no new rollout only while every device still serves its range (one that restarted does not).
+        if (_plan is not null && plan.Describe() == _plan.Describe() && (_rollout?.Complete ?? true)
+            && plan.Assignments.All(a => _registry.Find(a.Device)?.Serving.Contains(a.Range) == true))
         {
             return;
         }
@@ -236,6 +238,10 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         {
             FinishRollout(rollout);
         }
+
+        // The status changes as the rollout starts ("..., loading"): without this the table (and the cluster status)
+        // kept saying "no plan yet", or the previous plan's status, until the first device reported its load.
+        PublishRoutes();
     }
 
     private void ResendAssignments()

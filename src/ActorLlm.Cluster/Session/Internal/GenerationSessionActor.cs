@@ -49,7 +49,13 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
         Receive<RouteCache.Selected>(OnRoute);
         Receive<RouteWaitOver>(_ => Fail($"no complete route to the model within {_ctx.Settings.RouteWait} ({string.Join("; ", _failures.DefaultIfEmpty("placement not ready"))})"));
         Receive<StageMessages.TokenSampled>(t => t.Step == _step, OnToken);
-        Receive<StageMessages.PrefillDone>(p => p.Step == _step, p => _stats.Add(p.Timings, decode: false));
+        Receive<StageMessages.PrefillDone>(p => p.Step == _step, p =>
+        {
+            _stats.Add(p.Timings, decode: false);
+
+            // A chunk's acknowledgement is an answer: the step timeout bounds each wait, not a whole long prompt.
+            ArmStepTimer();
+        });
         Receive<StageMessages.ChoiceScored>(s => s.Step == _step, OnScored);
         Receive<StageMessages.StageFailed>(f => f.Step == _step, OnStageFailed);
         Receive<StepTimedOut>(t => t.Step == _step && _route is not null, _ => Failover($"no answer within {_ctx.Settings.StepTimeout}", _route!.Select(e => e.Device.Key)));
@@ -337,6 +343,16 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
         ReleaseStages();
         _route = null;
         Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+
+        // Over until the region stops this entity: answers still in flight (the next prompt chunk's refusal, a late
+        // token) must not end the job a second time (a second JobFailed, a second Passivate); a new job under this
+        // id is refused as while it ran.
+        Become(() =>
+        {
+            Receive<JobMessages.StartGeneration>(g => Begin(g.Client));
+            Receive<JobMessages.StartScoring>(s => Begin(s.Client));
+            ReceiveAny(_ => { });
+        });
     }
 
     private void ReleaseStages()

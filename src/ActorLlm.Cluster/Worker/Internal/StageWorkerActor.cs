@@ -38,13 +38,15 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
 
     private sealed record LoadFailed(UnitRange Range, string Reason);
 
-    private sealed record Tick
+    // The name makes the three ticks unequal: a record without fields equals every other instance of its type, so
+    // `t == Tick.Register` matched the report and collect ticks too, and load reports and drain collection never ran.
+    private sealed record Tick(string Name)
     {
-        public static Tick Register { get; } = new();
+        public static Tick Register { get; } = new("register");
 
-        public static Tick Report { get; } = new();
+        public static Tick Report { get; } = new("report");
 
-        public static Tick Collect { get; } = new();
+        public static Tick Collect { get; } = new("collect");
     }
 
     private sealed record Flush
@@ -97,7 +99,14 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
                 LoadExecutor(range);
             }
         });
-        Receive<UnitFetcher.Failed>(f => FailLoad($"could not pull unit {f.Unit}: {f.Reason}"));
+        Receive<UnitFetcher.Failed>(f =>
+        {
+            // Only a fetcher of the load under way counts: one stopped with an earlier load may have answered already.
+            if (_fetchers.TryGetValue(f.Unit, out var fetcher) && fetcher.Equals(Sender))
+            {
+                FailLoad($"could not pull unit {f.Unit}: {f.Reason}");
+            }
+        });
         Receive<Loaded>(OnLoaded);
         Receive<LoadFailed>(f => FailLoad(f.Reason));
         Receive<PlacementMessages.DeviceRegistered>(r =>
@@ -300,6 +309,15 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
         _fetchers.Clear();
         var range = _loading;
         _loading = null;
+        if (_target is { } next && range is UnitRange failed && next.Range != failed)
+        {
+            // Another range was assigned while this one loaded: the failure is not the new range's (reporting it as such
+            // sat the device out of every plan until it registered again); load the new one.
+            _log.Warning("{0}: could not load {1} ({2}); loading {3}, assigned since", _device.Label, failed, reason, next.Range);
+            StartLoad(next);
+            return;
+        }
+
         if (_target is { } t)
         {
             _log.Warning("{0}: could not load {1}: {2}", _device.Label, t.Range, reason);

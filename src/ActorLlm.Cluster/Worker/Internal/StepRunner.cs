@@ -67,6 +67,13 @@ internal sealed class StepRunner(StageExecutor executor, string label, string de
             {
                 outgoing.Add(Failed(batch[i], e.Message, retryable: false));
             }
+            catch (Exception e)
+            {
+                // Anything else failing one request's answer (sampling, scoring: e.g. a score step with no token before
+                // its choice) is that request's failure, retryable as above. Escaping, it restarted the worker, which
+                // dropped every loaded range and session cache, and the rest of the batch got no answer.
+                outgoing.Add(Failed(batch[i], $"{e.GetType().Name}: {e.Message}", retryable: true));
+            }
         }
 
         return outgoing;

@@ -1,0 +1,213 @@
+using ActorLlm.Cluster.Session;
+using ActorLlm.Protocol;
+using ActorLlm.Protocol.Messages;
+using Akka.Actor;
+using Xunit;
+using static ActorLlm.Cluster.Tests.Actors.Session.Stages;
+
+namespace ActorLlm.Cluster.Tests.Actors.Session;
+
+/// <summary>A generation's steps, text stream and end; failover by replaying every token so far through another route.</summary>
+public sealed class GenerationSessionTests(StoriesModel model) : GenerationSessionSpec(model), IClassFixture<StoriesModel>
+{
+    /// <summary>What the test's last stage "samples": ordinary text tokens, no EOS.</summary>
+    private int[] Sampled => Model.Tokenizer.Encode(" who loved to play", addSpecialTokens: false);
+
+    private string ExpectedText(int[] prompt, IEnumerable<int> generated)
+    {
+        // The session primes its decoder with the prompt, so prompt text + streamed text reads as the decode of the whole.
+        string whole = Model.Tokenizer.Decode([.. prompt, .. generated]);
+        string head = Model.Tokenizer.Decode(prompt);
+        Assert.StartsWith(head, whole);
+        return whole[head.Length..];
+    }
+
+    [Fact]
+    public void A_generation_prefills_in_chunks_then_decodes_one_token_per_step_streaming_the_text_and_releases_every_stage_it_used()
+    {
+        PublishDefault();
+        var id = SessionId.New();
+        var session = Spawn(id);
+        session.Tell(Generate(id, maxTokens: 3));
+        int[] prompt = PromptIds;
+        Assert.True(prompt.Length > 8, "the prompt should need three chunks of four");
+
+        var pass = ExpectPass(Front1, Back2, prompt);
+        Assert.All(pass, f => Assert.Equal((id, session), (f.Session, f.ReplyTo)));
+        Answer(pass, Sampled[0]);
+        for (int i = 1; i < 3; i++)
+        {
+            var step = Front1.ExpectMsg<StageMessages.Forward>();
+            Assert.Equal((pass[0].Step + i, prompt.Length + i - 1, StepKind.Generate, Front), (step.Step, step.StartPosition, step.Kind, step.Range));
+            Assert.Equal([Sampled[i - 1]], step.TokenIds);
+            Assert.Equal([new RouteHop(Back2.Ref, Back)], step.Rest);
+            Sample(step, Sampled[i]);
+        }
+
+        var (streamed, end, routes) = ExpectJobEnd();
+        var routed = Assert.Single(routes);
+        Assert.Equal(["m1:cpu [begin..layer.1]", "m2:cpu [layer.2..end]"], routed.Stages);
+        Assert.Equal([NodeOf("m1"), NodeOf("m2")], routed.Nodes);
+        var done = Assert.IsType<JobMessages.GenerationCompleted>(end);
+        Assert.Equal(ExpectedText(prompt, Sampled[..3]), done.Text);
+        Assert.Equal(done.Text, streamed);
+        Assert.Equal((id, prompt.Length, 3, "length", 0), (done.Session, done.PromptTokens, done.GeneratedTokens, done.FinishReason, done.Failovers));
+        Assert.Equal(["m1:cpu [begin..layer.1]", "m2:cpu [layer.2..end]"], done.Route);
+        Assert.Equal("m2:cpu", Assert.Single(done.Stages).Stage);
+
+        ExpectReleased(id, Front1, Back2);
+        Front1.ExpectNoMsg(TimeSpan.Zero);
+        Back3.ExpectNoMsg(TimeSpan.Zero);
+    }
+
+    [Fact]
+    public void A_retryable_stage_failure_replays_every_token_so_far_through_a_replica_and_late_answers_are_ignored()
+    {
+        PublishDefault();
+        var id = SessionId.New();
+        Spawn(id).Tell(Generate(id, maxTokens: 3));
+        int[] prompt = PromptIds;
+        Answer(ExpectPass(Front1, Back2, prompt), Sampled[0]);
+        var lost = Front1.ExpectMsg<StageMessages.Forward>();
+
+        Fail(lost, "m2", "m2:cpu: CUDA error", retryable: true);
+        var replay = ExpectPass(Front1, Back3, [.. prompt, Sampled[0]]);
+        Assert.True(replay[0].Step > lost.Step);
+
+        // The failed route's answer comes late: it must not add a token or a step.
+        Sample(lost, 99);
+        Answer(replay, Sampled[1]);
+        var next = Front1.ExpectMsg<StageMessages.Forward>();
+        Assert.Equal((prompt.Length + 1, replay[0].Step + 1), (next.StartPosition, next.Step));
+        Assert.Equal([Sampled[1]], next.TokenIds);
+        Assert.Equal([new RouteHop(Back3.Ref, Back)], next.Rest);
+        Sample(next, Sampled[2]);
+
+        var (_, end, routes) = ExpectJobEnd();
+        var done = Assert.IsType<JobMessages.GenerationCompleted>(end);
+        Assert.Equal(ExpectedText(prompt, Sampled[..3]), done.Text);
+        Assert.Equal(1, done.Failovers);
+        Assert.Contains("m3:cpu [layer.2..end]", done.Route);
+        Assert.Equal([NodeOf("m1"), NodeOf("m3")], routes[^1].Nodes);
+        ExpectReleased(id, Front1, Back2, Back3);
+    }
+
+    [Fact]
+    public void A_step_that_times_out_is_replayed_through_a_route_avoiding_every_stage_of_the_silent_one()
+    {
+        var front4 = CreateTestProbe("front-m4");
+        Publish(1, Entry(Front1.Ref, "m1", Front), Entry(front4.Ref, "m4", Front), Entry(Back2.Ref, "m2", Back), Entry(Back3.Ref, "m3", Back));
+        var id = SessionId.New();
+        Spawn(id, Context(stepTimeout: TimeSpan.FromMilliseconds(300))).Tell(Generate(id, maxTokens: 1));
+        int[] prompt = PromptIds;
+        var silent = ExpectPass(Front1, Back2, prompt);
+
+        // Nobody answers: which stage hung is unknown, so the replay avoids both.
+        var replay = ExpectPass(front4, Back3, prompt);
+        Answer(silent, 7);
+        Answer(replay, Sampled[0]);
+
+        var done = Assert.IsType<JobMessages.GenerationCompleted>(ExpectJobEnd().End);
+        Assert.Equal(ExpectedText(prompt, Sampled[..1]), done.Text);
+        Assert.Equal(1, done.Failovers);
+        ExpectReleased(id, Front1, Back2, front4, Back3);
+    }
+
+    [Fact]
+    public void A_long_prompt_whose_chunks_each_answer_in_time_is_not_timed_out()
+    {
+        // The step timeout bounds the wait for an answer; each prefill chunk's PrefillDone is one.
+        PublishDefault();
+        var id = SessionId.New();
+        var timeout = TimeSpan.FromMilliseconds(600);
+        Spawn(id, Context(stepTimeout: timeout)).Tell(Generate(id, maxTokens: 1));
+        int[] prompt = PromptIds;
+        var pass = ExpectPass(Front1, Back2, prompt);
+        Assert.True(pass.Count >= 3);
+
+        // Together the chunks take longer than the timeout; no single wait does.
+        foreach (var chunk in pass.Take(pass.Count - 1))
+        {
+            Front1.ExpectNoMsg(timeout / 2);
+            chunk.ReplyTo.Tell(new StageMessages.PrefillDone(chunk.Session, chunk.Step, []));
+        }
+
+        Front1.ExpectNoMsg(timeout / 2);
+        Sample(pass[^1], Sampled[0]);
+        var done = Assert.IsType<JobMessages.GenerationCompleted>(ExpectJobEnd().End);
+        Assert.Equal(0, done.Failovers);
+    }
+
+    [Fact]
+    public void A_suspected_node_on_the_route_triggers_a_failover_and_one_off_the_route_does_not()
+    {
+        PublishDefault();
+        var id = SessionId.New();
+        Spawn(id).Tell(Generate(id, maxTokens: 2));
+        int[] prompt = PromptIds;
+        Answer(ExpectPass(Front1, Back2, prompt), Sampled[0]);
+        Front1.ExpectMsg<StageMessages.Forward>();
+
+        Sys.EventStream.Publish(new RouteCache.NodeSuspected(NodeOf("m3"), "unreachable"));
+        Front1.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        Sys.EventStream.Publish(new RouteCache.NodeSuspected(NodeOf("m2"), "unreachable"));
+        Answer(ExpectPass(Front1, Back3, [.. prompt, Sampled[0]]), Sampled[1]);
+
+        var done = Assert.IsType<JobMessages.GenerationCompleted>(ExpectJobEnd().End);
+        Assert.Equal(ExpectedText(prompt, Sampled[..2]), done.Text);
+        Assert.Equal(1, done.Failovers);
+    }
+
+    [Fact]
+    public void After_max_failovers_the_job_fails_naming_every_failure()
+    {
+        PublishDefault();
+        var id = SessionId.New();
+        Spawn(id, Context(maxFailovers: 1)).Tell(Generate(id, maxTokens: 3));
+        int[] prompt = PromptIds;
+        Fail(ExpectPass(Front1, Back2, prompt)[^1], "m2", "m2:cpu: out of memory", retryable: true);
+        Fail(ExpectPass(Front1, Back3, prompt)[^1], "m3", "m3:cpu: driver error", retryable: true);
+
+        var failed = Assert.IsType<JobMessages.JobFailed>(ExpectJobEnd().End);
+        Assert.Contains("gave up after 1 failovers", failed.Reason);
+        Assert.Contains("m2:cpu: out of memory", failed.Reason);
+        Assert.Contains("m3:cpu: driver error", failed.Reason);
+        ExpectReleased(id, Front1, Back2, Back3);
+        Front1.ExpectNoMsg(TimeSpan.Zero);
+    }
+
+    [Fact]
+    public void A_stage_failure_that_is_not_retryable_fails_the_job_at_once_and_only_once()
+    {
+        PublishDefault();
+        var id = SessionId.New();
+        Spawn(id).Tell(Generate(id, maxTokens: 3));
+        var pass = ExpectPass(Front1, Back2, PromptIds);
+
+        // The first chunk is refused; a worker then refuses the next chunk too (its cache would have a gap).
+        Fail(pass[0], "m2", "m2:cpu: hidden states contain NaN or infinite values", retryable: false);
+        Fail(pass[1], "m2", "m2:cpu: input starts at position 4 but this stage holds 0 positions for it", retryable: false);
+
+        var failed = Assert.IsType<JobMessages.JobFailed>(ExpectJobEnd().End);
+        Assert.Equal("m2:cpu: hidden states contain NaN or infinite values", failed.Reason);
+        ExpectReleased(id, Front1, Back2);
+        Client.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        Parent.ExpectNoMsg(TimeSpan.Zero);
+        Front1.ExpectNoMsg(TimeSpan.Zero);
+    }
+
+    [Fact]
+    public void When_the_client_goes_away_the_session_releases_every_stage_and_stops_working()
+    {
+        PublishDefault();
+        var id = SessionId.New();
+        Spawn(id).Tell(Generate(id, maxTokens: 5));
+        var pass = ExpectPass(Front1, Back2, PromptIds);
+
+        Sys.Stop(Client.Ref);
+        ExpectReleased(id, Front1, Back2);
+        Answer(pass, Sampled[0]);
+        Front1.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+}

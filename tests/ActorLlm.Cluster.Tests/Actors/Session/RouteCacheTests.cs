@@ -1,0 +1,140 @@
+using ActorLlm.Cluster.Session;
+using ActorLlm.Protocol.Messages;
+using Akka.Actor;
+using Akka.Remote;
+using Akka.TestKit;
+using Akka.TestKit.Xunit2;
+using Xunit;
+using static ActorLlm.Cluster.Tests.Actors.Session.Stages;
+
+namespace ActorLlm.Cluster.Tests.Actors.Session;
+
+/// <summary>
+/// The RouteCache keeps the newest table, answers Select with the least loaded covering route (counting what it
+/// routed until Done), makes requesters wait for a table that has one, honours exclusions, and routes around a node
+/// whose connection dropped. Its stages are probes; no mediator (tables are sent to it directly).
+/// </summary>
+public sealed class RouteCacheTests : TestKit
+{
+    private static readonly IReadOnlySet<string> s_none = new HashSet<string>();
+    private readonly TestProbe _coordinator;
+    private readonly IActorRef _cache;
+    private readonly RouteEntry _front;
+    private readonly RouteEntry _back;
+    private readonly RouteEntry _replica;
+
+    public RouteCacheTests()
+        : base(ActorTestConfig.Hocon)
+    {
+        _coordinator = CreateTestProbe("coordinator");
+        _cache = Sys.ActorOf(RouteCache.Props(_coordinator.Ref, null));
+        _front = Entry(CreateTestProbe("a").Ref, "m1", Front);
+        _back = Entry(CreateTestProbe("b").Ref, "m2", Back);
+        _replica = Entry(CreateTestProbe("b2").Ref, "m3", Back);
+    }
+
+    private RouteCache.Selected Select(TestProbe requester, params string[] excluded)
+    {
+        _cache.Tell(new RouteCache.Select(excluded.ToHashSet()), requester.Ref);
+        return requester.ExpectMsg<RouteCache.Selected>();
+    }
+
+    private PlacementMessages.RouteTable Current()
+    {
+        var asker = CreateTestProbe();
+        _cache.Tell(RouteCache.GetTable.Instance, asker.Ref);
+        return asker.ExpectMsg<PlacementMessages.RouteTable>();
+    }
+
+    [Fact]
+    public void Until_a_table_arrives_it_asks_the_coordinator_and_it_keeps_the_newest_table()
+    {
+        _coordinator.ExpectMsg<PlacementMessages.GetRoutes>();
+        Assert.Equal(0, Current().Version);
+
+        _cache.Tell(Table(3, _front, _back));
+        Assert.Equal(3, Current().Version);
+        _cache.Tell(Table(2, _front));
+        Assert.Equal([_front, _back], Current().Stages);
+    }
+
+    [Fact]
+    public void Select_gives_a_covering_route_and_spreads_jobs_over_replicas_counting_them_until_done()
+    {
+        _cache.Tell(Table(1, _front, _back, _replica));
+        var requester = CreateTestProbe();
+
+        var first = Select(requester);
+        Assert.Equal([_front, _back], first.Route);
+        Assert.Equal(1, first.TableVersion);
+
+        // The first job is counted on m2's stage, so the next goes to its replica; then they are even again.
+        Assert.Equal([_front, _replica], Select(requester).Route);
+        Assert.Equal([_front, _back], Select(requester).Route);
+        Assert.Equal([_front, _replica], Select(requester).Route);
+
+        // Two jobs on each; two of m2's are done: m2 is the less loaded.
+        _cache.Tell(new RouteCache.Done(first.Route));
+        _cache.Tell(new RouteCache.Done(first.Route));
+        Assert.Equal([_front, _back], Select(requester).Route);
+        Assert.Equal([_front, _back], Select(requester).Route);
+    }
+
+    [Fact]
+    public void The_load_a_published_table_reports_counts_too()
+    {
+        _cache.Tell(Table(1, _front, _back with { ActiveSessions = 4 }, _replica with { ActiveSessions = 1 }));
+        Assert.Equal(_replica.Device, Select(CreateTestProbe()).Route[1].Device);
+    }
+
+    [Fact]
+    public void A_select_waits_for_a_table_with_a_complete_route_and_a_cancelled_one_gets_nothing()
+    {
+        _cache.Tell(Table(1, _front));
+        var waiting = CreateTestProbe();
+        var cancelling = CreateTestProbe();
+        _cache.Tell(new RouteCache.Select(s_none), waiting.Ref);
+        _cache.Tell(new RouteCache.Select(s_none), cancelling.Ref);
+        waiting.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        _cache.Tell(RouteCache.CancelSelect.Instance, cancelling.Ref);
+
+        _cache.Tell(Table(2, _front, _back));
+        var selected = waiting.ExpectMsg<RouteCache.Selected>();
+        Assert.Equal([_front, _back], selected.Route);
+        Assert.Equal(2, selected.TableVersion);
+        cancelling.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public void Excluded_devices_are_routed_around_and_with_no_route_left_the_select_waits()
+    {
+        _cache.Tell(Table(1, _front, _back, _replica));
+        var requester = CreateTestProbe();
+        Assert.Equal([_front, _replica], Select(requester, Key("m2")).Route);
+        Assert.Equal([_front, _back], Select(requester, Key("m3")).Route);
+
+        _cache.Tell(new RouteCache.Select(new HashSet<string> { Key("m2"), Key("m3") }), requester.Ref);
+        requester.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        var another = Entry(CreateTestProbe("b3").Ref, "m4", Back);
+        _cache.Tell(Table(2, _front, _back, _replica, another));
+        Assert.Equal([_front, another], requester.ExpectMsg<RouteCache.Selected>().Route);
+    }
+
+    [Fact]
+    public void A_node_whose_connection_dropped_is_announced_as_suspected_and_routed_around()
+    {
+        _cache.Tell(Table(1, _front, _back, _replica));
+        Assert.Equal(1, Current().Version);
+        var listener = CreateTestProbe();
+        Sys.EventStream.Subscribe(listener.Ref, typeof(RouteCache.NodeSuspected));
+
+        Sys.EventStream.Publish(new DisassociatedEvent(Akka.Cluster.Cluster.Get(Sys).SelfAddress, Address.Parse(NodeOf("m2")), inbound: false));
+        var suspected = listener.ExpectMsg<RouteCache.NodeSuspected>();
+        Assert.Equal(NodeOf("m2"), suspected.Node);
+        Assert.Equal("connection lost", suspected.Why);
+
+        // Even with m3's stage busier, m2's is not used while suspected.
+        _cache.Tell(Table(2, _front, _back, _replica with { ActiveSessions = 5 }));
+        Assert.Equal([_front, _replica with { ActiveSessions = 5 }], Select(CreateTestProbe()).Route);
+    }
+}
