@@ -16,8 +16,11 @@ public static class RouteCache
         Akka.Actor.Props.Create(() => new Internal.RouteCacheActor(coordinator, mediator));
 
     /// <summary>
-    /// Session → RouteCache: a route covering the whole model avoiding <paramref name="Excluded"/> device keys.
-    /// Answered with <see cref="Selected"/> as soon as one exists (at once, or when a table that has one arrives).
+    /// Session → RouteCache: a route covering the whole model, avoiding the <paramref name="Excluded"/> device keys when
+    /// any route does (a device that failed a step may have been the victim of a slow or stale moment rather than the
+    /// cause, and with one replica per range it is still the only way to serve the job). Answered with
+    /// <see cref="Selected"/> as soon as a route exists (at once, or when a table that has one arrives). Devices on
+    /// suspected nodes are never chosen.
     /// </summary>
     public sealed record Select(IReadOnlySet<string> Excluded);
 

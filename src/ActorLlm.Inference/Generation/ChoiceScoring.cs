@@ -24,6 +24,12 @@ public static class ChoiceScoring
             throw new InvalidRequestException("a choice must not be empty");
         }
 
+        if (promptIds.Length == 0)
+        {
+            // The first choice token needs a prediction, and the first prediction comes after the first token.
+            throw new InvalidRequestException("scoring needs a prompt (this tokenizer adds no BOS to start from)");
+        }
+
         int[] joint = tokenizer.Encode(prompt + choice);
         if (joint.Length > promptIds.Length && joint.AsSpan(0, promptIds.Length).SequenceEqual(promptIds))
         {

@@ -38,6 +38,14 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
 
     private sealed record GraceOver(string Node);
 
+    private sealed record RetryFailed
+    {
+        public static RetryFailed Instance { get; } = new();
+    }
+
+    /// <summary>A device whose load failed (out of memory, a peer that would not serve a unit) gets another chance after this.</summary>
+    private static readonly TimeSpan s_failedCooldown = TimeSpan.FromSeconds(60);
+
     public PlacementCoordinatorActor(ModelUnits model, PlacementSettings settings, IActorRef localUnitServer, IReadOnlyCollection<int> localUnits, IActorRef mediator)
     {
         _model = model;
@@ -54,6 +62,16 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         Receive<StatusMessages.GetClusterStatus>(_ => Sender.Tell(ClusterStatusView.Build(_cluster.State, _registry, _plan, _routes, _settings.Redundancy, _model)));
         Receive<PlacementCoordinator.GetPlan>(_ => Sender.Tell(new PlacementCoordinator.PlanState(_plan, _planVersion, _rollout?.Complete ?? true, _routes.Version)));
         Receive<Replan>(_ => DoReplan());
+        Receive<RetryFailed>(_ =>
+        {
+            foreach (var d in _registry.All.Where(d => d.FailedReason is not null))
+            {
+                _log.Info("placement: giving {0} another chance after: {1}", d.Descriptor.Label, d.FailedReason);
+                d.FailedReason = null;
+            }
+
+            ScheduleReplan(TimeSpan.Zero);
+        });
         Receive<Resend>(_ => ResendAssignments());
         Receive<Terminated>(t => OnWorkerGone(t.ActorRef));
         Receive<ClusterEvent.UnreachableMember>(m => OnReachability(m.Member.Address.ToString(), reachable: false));
@@ -109,6 +127,13 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
             return;
         }
 
+        if (_rollout is { } current && current.Version != l.Version && current.Target(device.Key) != l.Range && (_rollout.Complete || current.Plan.AssignmentOf(device.Key) is null))
+        {
+            // A load an older plan asked for, finished after that plan was superseded: nothing routes there.
+            device.Worker.Tell(new PlacementMessages.ReleaseUnits(current.Version, l.Range), Self);
+            return;
+        }
+
         device.Serving.Add(l.Range);
         if (_rollout is { } r && r.Version == l.Version && r.Loaded(device.Key, l.Range))
         {
@@ -134,6 +159,7 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         device.FailedReason = f.Reason;
         _rollout.Drop(device.Key);
         ScheduleReplan(TimeSpan.Zero);
+        Timers.StartSingleTimer("retry-failed", RetryFailed.Instance, s_failedCooldown);
     }
 
     private void OnStageLoad(PlacementMessages.StageLoad s)

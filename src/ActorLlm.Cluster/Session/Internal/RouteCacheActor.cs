@@ -133,7 +133,9 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
     private bool TryAnswer(IActorRef requester, IReadOnlySet<string> excluded)
     {
         var usable = _table.Stages.Where(e => !_suspectedNodes.Contains(e.Device.Node)).ToList();
-        var route = RouteSelection.Select(usable, _table.UnitCount, excluded, e => e.ActiveSessions + _inUse.GetValueOrDefault(e.Device.Key));
+        double Load(RouteEntry e) => e.ActiveSessions + _inUse.GetValueOrDefault(e.Device.Key);
+        var route = RouteSelection.Select(usable, _table.UnitCount, excluded, Load)
+            ?? (excluded.Count > 0 ? RouteSelection.Select(usable, _table.UnitCount, new HashSet<string>(), Load) : null);
         if (route is null)
         {
             return false;

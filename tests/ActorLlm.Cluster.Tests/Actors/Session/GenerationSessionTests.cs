@@ -119,7 +119,9 @@ public sealed class GenerationSessionTests(StoriesModel model) : GenerationSessi
         // The step timeout bounds the wait for an answer; each prefill chunk's PrefillDone is one.
         PublishDefault();
         var id = SessionId.New();
-        var timeout = TimeSpan.FromMilliseconds(600);
+        // Margins are wide (each wait 40% of the timeout) so a busy machine's scheduling delays cannot fire it.
+        var timeout = TimeSpan.FromMilliseconds(1000);
+        var wait = TimeSpan.FromMilliseconds(400);
         Spawn(id, Context(stepTimeout: timeout)).Tell(Generate(id, maxTokens: 1));
         int[] prompt = PromptIds;
         var pass = ExpectPass(Front1, Back2, prompt);
@@ -128,11 +130,11 @@ public sealed class GenerationSessionTests(StoriesModel model) : GenerationSessi
         // Together the chunks take longer than the timeout; no single wait does.
         foreach (var chunk in pass.Take(pass.Count - 1))
         {
-            Front1.ExpectNoMsg(timeout / 2);
+            Front1.ExpectNoMsg(wait);
             chunk.ReplyTo.Tell(new StageMessages.PrefillDone(chunk.Session, chunk.Step, []));
         }
 
-        Front1.ExpectNoMsg(timeout / 2);
+        Front1.ExpectNoMsg(wait);
         Sample(pass[^1], Sampled[0]);
         var done = Assert.IsType<JobMessages.GenerationCompleted>(ExpectJobEnd().End);
         Assert.Equal(0, done.Failovers);
