@@ -8,6 +8,9 @@ echo "== conformance, cuda f32 (tolerance 1e-4)"
 "$ACTORLLM" conformance $(dirname tests/fixtures/*/golden.json) --device cuda --dtype f32
 echo "== conformance, cuda bf16 (reported; bf16 rounding makes 1e-4 unreachable)"
 "$ACTORLLM" conformance $(dirname tests/fixtures/*/golden.json) --device cuda --dtype bf16 --tolerance 0.25
+echo "== conformance, cuda bf16 against transformers bf16 on CUDA (like with like)"
+python3 scripts/gpu/bf16_golden.py /tmp/bf16-fixtures $(dirname tests/fixtures/*/golden.json) 2>/dev/null
+"$ACTORLLM" conformance /tmp/bf16-fixtures/*/ --device cuda --dtype bf16 --tolerance 0.25
 echo "== stories260K greedy on cuda f32 and bf16"
 "$ACTORLLM" generate --device cuda --dtype f32 -n 40
 "$ACTORLLM" generate --device cuda --dtype bf16 -n 40
