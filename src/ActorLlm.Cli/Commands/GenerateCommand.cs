@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using ActorLlm.Cluster.Client;
 using ActorLlm.Inference.Generation;
 using ActorLlm.Inference.Sampling;
@@ -98,23 +97,10 @@ public static class GenerateCommand
         stdout.WriteLine();
         if (!quiet)
         {
-            Console.Error.Write(Describe(result));
+            Console.Error.Write(string.Join(Environment.NewLine, DemoCommand.Timings(result).Split(Environment.NewLine).Where(l => l.Length > 0).Select(l => "[actorllm] " + l)) + Environment.NewLine);
+            Console.Error.WriteLine($"[actorllm] route: {string.Join(" -> ", result.Route)}");
         }
 
         return CliApp.ExitOk;
-    }
-
-    /// <summary>The statistics of a pool job, for stderr.</summary>
-    public static string Describe(JobMessages.GenerationCompleted r)
-    {
-        var inv = CultureInfo.InvariantCulture;
-        double tps = r.GeneratedTokens > 1 && r.DecodeMs > 0 ? (r.GeneratedTokens - 1) / (r.DecodeMs / 1000) : 0;
-        var lines = new List<string>
-        {
-            string.Create(inv, $"[actorllm] pool: {r.PromptTokens} prompt tokens, {r.GeneratedTokens} generated ({r.FinishReason}), prefill {r.PrefillMs:F1} ms, decode {tps:F1} tokens/s, {r.Failovers} failover(s)"),
-            $"[actorllm] route: {string.Join(" -> ", r.Route)}",
-        };
-        lines.AddRange(r.Stages.Select(s => string.Create(inv, $"[actorllm]   stage {s.Stage,-20} prefill {s.PrefillMs,8:F1} ms, decode {s.DecodeMs,8:F1} ms over {s.DecodeSteps} steps ({(s.DecodeSteps > 0 ? s.DecodeMs / s.DecodeSteps : 0):F2} ms/step)")));
-        return string.Join(Environment.NewLine, lines) + Environment.NewLine;
     }
 }
