@@ -89,7 +89,9 @@ public static class NodeCommand
         var stopped = new TaskCompletionSource();
         using var registration = cancel.Register(() => stopped.TrySetResult());
         await Task.WhenAny(stopped.Task, system.WhenTerminated);
-        bool downed = system.WhenTerminated.IsCompleted && !cancel.IsCancellationRequested;
+
+        // Akka also shuts the system down on SIGTERM itself (its CLR exit hook); only a downing is a failure.
+        bool downed = CoordinatedShutdown.Get(system).ShutdownReason is CoordinatedShutdown.ClusterDowningReason;
         await host.StopAsync(CancellationToken.None);
         if (downed)
         {

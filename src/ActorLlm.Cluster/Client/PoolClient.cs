@@ -39,7 +39,8 @@ public sealed class PoolClient : IAsyncDisposable
             ["actorllm.node.seeds"] = seed,
             ["actorllm.node.host"] = bindHost,
             ["actorllm.node.port"] = "0",
-            ["akka.loglevel"] = "WARNING",
+            // A client lives for one command; connection warnings about members that come and go are noise on its stderr.
+            ["akka.loglevel"] = "ERROR",
         };
         var settings = ActorLlmSettings.From(ActorLlmConfig.Build(null, overrides, _ => null));
         var resources = NodeResources.Prepare(settings);
