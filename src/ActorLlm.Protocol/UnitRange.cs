@@ -49,27 +49,6 @@ public readonly record struct UnitRange
     public static string UnitName(int unit, int layers) =>
         unit == 0 ? "begin" : unit == layers + 1 ? "end" : unit > 0 && unit <= layers ? $"layer.{unit - 1}" : throw new ArgumentOutOfRangeException(nameof(unit));
 
-    /// <summary>Parses "begin", "layer.N" or "end" back to a unit index.</summary>
-    public static int ParseUnitName(string name, int layers)
-    {
-        if (name == "begin")
-        {
-            return 0;
-        }
-
-        if (name == "end")
-        {
-            return layers + 1;
-        }
-
-        if (name.StartsWith("layer.", StringComparison.Ordinal) && int.TryParse(name.AsSpan(6), out int layer) && layer >= 0 && layer < layers)
-        {
-            return layer + 1;
-        }
-
-        throw new FormatException($"'{name}' is not a unit name (begin, layer.0..layer.{layers - 1}, end)");
-    }
-
     /// <summary>Human form using unit names, e.g. "[begin..layer.3]" (inclusive of the last unit shown).</summary>
     public string Describe(int layers) => $"[{UnitName(Start, layers)}..{UnitName(End - 1, layers)}]";
 

@@ -27,8 +27,6 @@ public sealed partial class NodeProcess : IDisposable
 
     public string LogPath { get; }
 
-    public int Pid => _process.Id;
-
     public bool HasExited => _process.HasExited;
 
     /// <summary>The node's cluster address, once it printed its "node up" line.</summary>

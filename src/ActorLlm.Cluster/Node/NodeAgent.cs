@@ -16,13 +16,4 @@ public static class NodeAgent
     /// <param name="store">The node's store, or null to create one from a peer's manifest.</param>
     public static Props Props(ActorLlmSettings settings, UnitStore? store, IActorRef coordinator, IActorRef unitServer) =>
         Akka.Actor.Props.Create(() => new Internal.NodeAgentActor(settings, store, coordinator, unitServer));
-
-    /// <summary>Replies <see cref="Workers"/>.</summary>
-    public sealed record GetWorkers
-    {
-        public static GetWorkers Instance { get; } = new();
-    }
-
-    /// <summary>The node's StageWorkers (empty until the store is ready and the devices are measured).</summary>
-    public sealed record Workers(IReadOnlyList<IActorRef> Actors);
 }

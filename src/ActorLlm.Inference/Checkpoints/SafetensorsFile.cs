@@ -25,19 +25,15 @@ public sealed class SafetensorsFile : IDisposable
     private readonly SafeFileHandle _handle;
     private long _bytesRead;
 
-    private SafetensorsFile(string path, SafeFileHandle handle, long dataStart, Dictionary<string, SafetensorsEntry> entries, Dictionary<string, string> metadata)
+    private SafetensorsFile(string path, SafeFileHandle handle, Dictionary<string, SafetensorsEntry> entries, Dictionary<string, string> metadata)
     {
         Path = path;
         _handle = handle;
-        DataStart = dataStart;
         Entries = entries;
         Metadata = metadata;
     }
 
     public string Path { get; }
-
-    /// <summary>File position where the data section begins (8 + header length).</summary>
-    public long DataStart { get; }
 
     public IReadOnlyDictionary<string, SafetensorsEntry> Entries { get; }
 
@@ -79,7 +75,7 @@ public sealed class SafetensorsFile : IDisposable
             RandomAccess.Read(handle, header, 8);
             long dataStart = 8 + (long)headerLength;
             var (entries, metadata) = ParseHeader(path, header, dataStart, fileLength);
-            return new SafetensorsFile(path, handle, dataStart, entries, metadata);
+            return new SafetensorsFile(path, handle, entries, metadata);
         }
         catch
         {

@@ -34,19 +34,11 @@ public sealed record ModelConfig
     /// <summary>Keys further back than this many positions are not attended to (Mistral); null for none.</summary>
     public int? SlidingWindow { get; init; }
 
-    /// <summary>The dtype the checkpoint declares (<c>torch_dtype</c> or <c>dtype</c>), e.g. "bfloat16"; null if absent.</summary>
-    public string? DeclaredDType { get; init; }
-
-    public int? BosTokenId { get; init; }
-    public IReadOnlyList<int> EosTokenIds { get; init; } = [];
-
     /// <summary>The original JSON, kept so a unit store can carry the config verbatim.</summary>
     public required JsonObject Raw { get; init; }
 
     /// <summary>Number of units: begin, the layers, end.</summary>
     public int UnitCount => NumLayers + 2;
-
-    public int QueriesPerKvHead => NumHeads / NumKvHeads;
 
     private static readonly string[] s_supported = ["llama", "mistral", "qwen2"];
 
@@ -153,9 +145,6 @@ public sealed record ModelConfig
             OutputBias = !qwen2 && attentionBias,
             MlpBias = Bool(c, "mlp_bias") ?? false,
             SlidingWindow = window,
-            DeclaredDType = Str(c, "torch_dtype") ?? Str(c, "dtype"),
-            BosTokenId = Int(c, "bos_token_id"),
-            EosTokenIds = IntList(c, "eos_token_id"),
             Raw = c,
         };
     }
@@ -205,20 +194,5 @@ public sealed record ModelConfig
         return v is JsonValue jv && jv.TryGetValue(out bool b)
             ? b
             : throw new ModelFormatException($"config key {key} must be true or false, got {v.ToJsonString()}");
-    }
-
-    private static IReadOnlyList<int> IntList(JsonObject c, string key)
-    {
-        if (!c.TryGetPropertyValue(key, out var v) || v is null)
-        {
-            return [];
-        }
-
-        if (v is JsonArray arr)
-        {
-            return arr.Select(x => x is JsonValue jv && jv.TryGetValue(out int i) ? i : throw new ModelFormatException($"config key {key} must hold integers")).ToArray();
-        }
-
-        return [Int(c, key)!.Value];
     }
 }

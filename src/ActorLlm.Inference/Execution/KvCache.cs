@@ -51,8 +51,6 @@ public sealed class KvCache : IDisposable
 
     public int ActiveSessions => _slotOf.Count;
 
-    public IReadOnlyCollection<SessionId> Sessions => _slotOf.Keys;
-
     /// <summary>Layer <paramref name="layer"/>'s (index within the stage) keys: [MaxSessions, kvHeads, MaxContext, D].</summary>
     public Tensor Keys(int layer) => _keys[layer];
 

@@ -19,7 +19,6 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
     private readonly IActorRef _coordinator;
     private readonly IActorRef _unitServer;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly List<IActorRef> _workers = [];
     private UnitStore? _store;
     private bool _ownsStore;
     private bool _bootstrapping;
@@ -58,7 +57,6 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
         });
         Receive<DevicesMeasured>(StartWorkers);
         Receive<Status.Failure>(f => _log.Error(f.Cause, "node: could not measure the devices; no stage workers on this node"));
-        Receive<NodeAgent.GetWorkers>(_ => Sender.Tell(new NodeAgent.Workers([.. _workers])));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -153,7 +151,7 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
                 _settings.Worker.DrainTimeout,
                 modelId);
             string name = "stage-" + device.Replace(':', '-');
-            _workers.Add(Context.ActorOf(StageWorker.Props(settings, store, _coordinator, _unitServer), name));
+            Context.ActorOf(StageWorker.Props(settings, store, _coordinator, _unitServer), name);
             _log.Info("node: {0} on {1}: {2:N0} bytes, {3:F0} layer-forwards/s", name, target, capacity.Bytes, capacity.Speed);
         }
     }
