@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text;
 using ActorLlm.Inference;
 using ActorLlm.Inference.Devices;
 using ActorLlm.Inference.Execution;
@@ -74,8 +73,6 @@ public static class CommonOptions
         return new KvCacheOptions(maxSessions, maxContext);
     }
 
-    private static readonly UTF8Encoding s_strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     /// <summary>The prompt from --prompt or --prompt-file (strict UTF-8); empty when neither is given.</summary>
     public static string ReadPrompt(string? prompt, string? promptFile)
     {
@@ -106,13 +103,6 @@ public static class CommonOptions
             bytes = File.ReadAllBytes(promptFile);
         }
 
-        try
-        {
-            return s_strict.GetString(bytes);
-        }
-        catch (DecoderFallbackException e)
-        {
-            throw new InvalidRequestException($"prompt is not valid UTF-8 (byte {e.Index})");
-        }
+        return Inference.Generation.Prompt.DecodeUtf8(bytes);
     }
 }

@@ -2,10 +2,10 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using ActorLlm.Cli.Pool;
 using ActorLlm.Cluster.Client;
+using ActorLlm.Cluster.Session;
 using ActorLlm.Inference.Devices;
 using ActorLlm.Inference.Execution;
 using ActorLlm.Inference.Generation;
-using ActorLlm.Inference.Sampling;
 using ActorLlm.Protocol.Messages;
 using Xunit;
 using Xunit.Abstractions;
@@ -67,14 +67,7 @@ public abstract class PoolTestBase(ITestOutputHelper output) : IAsyncLifetime
     {
         lock (s_localLock)
         {
-            var options = new GenerationOptions
-            {
-                MaxTokens = o.MaxTokens,
-                StopAtEos = o.StopAtEos,
-                StopStrings = o.StopStrings,
-                Sampling = new SamplingParams { Temperature = o.Sampling.Temperature, TopK = o.Sampling.TopK, TopP = o.Sampling.TopP, RepetitionPenalty = o.Sampling.RepetitionPenalty, Seed = o.Sampling.Seed },
-            };
-            return s_local.Value.Generate(prompt, options).Text;
+            return s_local.Value.Generate(prompt, WireOptions.ToOptions(o)).Text;
         }
     }
 

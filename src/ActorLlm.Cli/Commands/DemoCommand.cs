@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using ActorLlm.Cli.Pool;
 using ActorLlm.Cluster.Client;
+using ActorLlm.Cluster.Session;
 using ActorLlm.Inference.Generation;
 using ActorLlm.Protocol.Messages;
 
@@ -77,7 +78,7 @@ public static class DemoCommand
             }
 
             Console.Out.WriteLine();
-            var result = await client.GenerateAsync(prompt, GenerateCommand.ToWire(options), text =>
+            var result = await client.GenerateAsync(prompt, WireOptions.ToWire(options), text =>
             {
                 Console.Out.Write(text);
                 Console.Out.Flush();
@@ -99,7 +100,8 @@ public static class DemoCommand
         && s.PlacementStatus is "Complete" or "Degraded"
         && s.Devices.All(d => d.Assigned is null || d.Serving == d.Assigned);
 
-    public static string Timings(JobMessages.GenerationCompleted r)
+    /// <summary>A finished job's figures and per-stage times, each line starting with <paramref name="prefix"/>.</summary>
+    public static string Timings(JobMessages.GenerationCompleted r, string prefix = "")
     {
         var inv = CultureInfo.InvariantCulture;
         double tps = r.GeneratedTokens > 1 && r.DecodeMs > 0 ? (r.GeneratedTokens - 1) / (r.DecodeMs / 1000) : 0;
@@ -110,6 +112,6 @@ public static class DemoCommand
         };
         lines.AddRange(r.Stages.Select(s => string.Create(inv,
             $"  {s.Stage,-16} prefill {s.PrefillMs,7:F2} ms   decode {s.DecodeMs,8:F2} ms over {s.DecodeSteps} steps = {(s.DecodeSteps > 0 ? s.DecodeMs / s.DecodeSteps : 0),6:F3} ms/step")));
-        return string.Join(Environment.NewLine, lines) + Environment.NewLine;
+        return string.Concat(lines.Select(l => prefix + l + Environment.NewLine));
     }
 }

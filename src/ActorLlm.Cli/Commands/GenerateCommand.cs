@@ -1,8 +1,8 @@
 using System.CommandLine;
 using ActorLlm.Cluster.Client;
+using ActorLlm.Cluster.Session;
 using ActorLlm.Inference.Generation;
 using ActorLlm.Inference.Sampling;
-using ActorLlm.Protocol.Messages;
 
 namespace ActorLlm.Cli.Commands;
 
@@ -79,17 +79,11 @@ public static class GenerateCommand
         return command;
     }
 
-    public static WireGenerationOptions ToWire(GenerationOptions o) => new(
-        o.MaxTokens,
-        new WireSampling(o.Sampling.Temperature, o.Sampling.TopK, o.Sampling.TopP, o.Sampling.RepetitionPenalty, o.Sampling.Seed),
-        [.. o.StopStrings],
-        o.StopAtEos);
-
     private static async Task<int> OnPoolAsync(string seed, string prompt, GenerationOptions options, TimeSpan timeout, bool quiet)
     {
         await using var client = await PoolClient.ConnectAsync(seed, timeout);
         var stdout = Console.Out;
-        var result = await client.GenerateAsync(prompt, ToWire(options), delta =>
+        var result = await client.GenerateAsync(prompt, WireOptions.ToWire(options), delta =>
         {
             stdout.Write(delta);
             stdout.Flush();
@@ -97,7 +91,7 @@ public static class GenerateCommand
         stdout.WriteLine();
         if (!quiet)
         {
-            Console.Error.Write(string.Join(Environment.NewLine, DemoCommand.Timings(result).Split(Environment.NewLine).Where(l => l.Length > 0).Select(l => "[actorllm] " + l)) + Environment.NewLine);
+            Console.Error.Write(DemoCommand.Timings(result, "[actorllm] "));
             Console.Error.WriteLine($"[actorllm] route: {string.Join(" -> ", result.Route)}");
         }
 

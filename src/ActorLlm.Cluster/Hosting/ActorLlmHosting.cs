@@ -24,6 +24,7 @@ public static class ActorLlmHosting
     public static AkkaConfigurationBuilder WithActorLlm(this AkkaConfigurationBuilder builder, ActorLlmSettings settings, NodeResources resources)
     {
         var node = settings.Node;
+        var limits = WireLimits.From(settings.Config.GetConfig("actorllm.wire"));
         builder
             .AddHocon(settings.Config, HoconAddMode.Prepend)
             .WithRemoting(node.Host, node.Port)
@@ -35,7 +36,6 @@ public static class ActorLlmHosting
 
         if (node.IsWorker || node.IsGateway)
         {
-            var limits = WireLimits.From(settings.Config.GetConfig("actorllm.wire"));
             builder.WithActors((system, registry) =>
                 registry.Register<UnitServerKey>(system.ActorOf(UnitServer.Props(resources.Store, limits), UnitServer.Name)));
         }
@@ -68,7 +68,7 @@ public static class ActorLlmHosting
                         config.HiddenSize,
                         config.NumLayers,
                         Math.Min(settings.Worker.MaxContext, config.MaxPositionEmbeddings),
-                        WireLimits.From(settings.Config.GetConfig("actorllm.wire")).MaxPayloadBytes,
+                        limits.MaxPayloadBytes,
                         registry.Get<RouteCacheKey>());
                     return _ => GenerationSession.Props(context);
                 },

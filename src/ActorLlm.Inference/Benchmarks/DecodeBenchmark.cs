@@ -56,21 +56,10 @@ public static class DecodeBenchmark
     /// <summary>One pass of every session through every stage; the greedy next token of each (one device-to-host copy).</summary>
     private static int[] Step(IReadOnlyList<StageExecutor> stages, SessionId[] sessions, int[][] ids, int start)
     {
-        IReadOnlyList<StageOutput>? previous = null;
-        foreach (var stage in stages)
-        {
-            var outputs = stage.Forward(sessions.Select((s, i) => new StageInput(s, start, ids[i], previous?[i].Hidden)).ToArray());
-            foreach (var o in previous ?? [])
-            {
-                o.Dispose();
-            }
-
-            previous = outputs;
-        }
-
+        var outputs = StageChain.Forward(stages, sessions.Select((s, i) => new StageInput(s, start, ids[i])).ToArray());
         using var scope = NewDisposeScope();
-        var tokens = cat(previous!.Select(o => o.Logits!).ToArray(), 0).argmax(-1).cpu();
-        foreach (var o in previous!)
+        var tokens = cat(outputs.Select(o => o.Logits!).ToArray(), 0).argmax(-1).cpu();
+        foreach (var o in outputs)
         {
             o.Dispose();
         }

@@ -7,6 +7,15 @@ namespace ActorLlm.Inference.Generation;
 public sealed record ChoiceScore(int Index, string Choice, double LogProbability, int Tokens);
 
 /// <summary>
+/// The choices of one scoring job as token sequences (prompt + choice) with where each choice starts, padded to one
+/// length so they run as one batch; causal attention keeps the padding out of the real tokens.
+/// </summary>
+public sealed record ScoringBatch(IReadOnlyList<(int[] Sequence, int ChoiceStart)> Choices, int Length, int Pad)
+{
+    public int[] Padded(int choice) => [.. Choices[choice].Sequence, .. Enumerable.Repeat(Pad, Length - Choices[choice].Sequence.Length)];
+}
+
+/// <summary>
 /// Scoring fixed candidate continuations, the way to restrict a model's answer to predefined choices:
 /// each candidate's log-probability is the sum of log p(token | everything before it) over its tokens.
 /// </summary>
@@ -38,6 +47,25 @@ public static class ChoiceScoring
 
         int[] alone = tokenizer.Encode(choice, addSpecialTokens: false);
         return ([.. promptIds, .. alone], promptIds.Length);
+    }
+
+    /// <summary>Tokenizes every choice after the prompt and checks the lot against the context.</summary>
+    public static ScoringBatch Prepare(TextTokenizer tokenizer, string prompt, IReadOnlyList<string> choices, int contextLimit)
+    {
+        if (choices.Count == 0)
+        {
+            throw new InvalidRequestException("give at least one choice to score");
+        }
+
+        int[] promptIds = Prompt.Encode(tokenizer, prompt);
+        var sequences = choices.Select(c => Sequence(tokenizer, prompt, promptIds, c)).ToArray();
+        int length = sequences.Max(s => s.Sequence.Length);
+        if (length > contextLimit)
+        {
+            throw new InvalidRequestException($"prompt + choice is {length} tokens but the context holds {contextLimit}");
+        }
+
+        return new ScoringBatch(sequences, length, tokenizer.EosIds.Count > 0 ? tokenizer.EosIds.Min() : 0);
     }
 
     /// <summary>Sum of log-softmax(logits[p-1])[sequence[p]] for p in [choiceStart, length).</summary>

@@ -61,11 +61,7 @@ public sealed class LocalGenerator : IDisposable
     public int ContextLimit => _stages.Min(s => s.CacheOptions.MaxContext);
 
     /// <summary>Prompt text to ids; an empty prompt starts from BOS.</summary>
-    public int[] EncodePrompt(string prompt)
-    {
-        int[] ids = Tokenizer.Encode(prompt);
-        return ids.Length == 0 && Tokenizer.BosId is int bos ? [bos] : ids;
-    }
+    public int[] EncodePrompt(string prompt) => Prompt.Encode(Tokenizer, prompt);
 
     public GenerationResult Generate(string prompt, GenerationOptions options, Action<string>? onText = null) =>
         Generate(EncodePrompt(prompt), options, onText);
@@ -83,7 +79,7 @@ public sealed class LocalGenerator : IDisposable
             while (!progress.Done)
             {
                 int token;
-                using (var logits = RunChain(session, position, next))
+                using (var logits = StageChain.Forward(_stages, [new StageInput(session, position, next)])[0])
                 {
                     position += next.Length;
                     token = Sampler.Sample(logits.Logits!, options.Sampling, progress.Tokens, position);
@@ -117,34 +113,20 @@ public sealed class LocalGenerator : IDisposable
     /// <summary>Scores each choice as a continuation of the prompt in one batched pass; best first.</summary>
     public IReadOnlyList<ChoiceScore> Score(string prompt, IReadOnlyList<string> choices)
     {
-        if (choices.Count == 0)
-        {
-            throw new InvalidRequestException("give at least one choice to score");
-        }
-
-        int[] promptIds = EncodePrompt(prompt);
-        var sequences = choices.Select(c => ChoiceScoring.Sequence(Tokenizer, prompt, promptIds, c)).ToArray();
-        int length = sequences.Max(s => s.Sequence.Length);
-        if (length > ContextLimit)
-        {
-            throw new InvalidRequestException($"prompt + choice is {length} tokens but the context holds {ContextLimit}");
-        }
-
-        // Right-pad to one length so all choices run as one batch; causal attention keeps padding out of the real tokens.
-        int pad = Tokenizer.EosIds.Count > 0 ? Tokenizer.EosIds.Min() : 0;
+        var batch = ChoiceScoring.Prepare(Tokenizer, prompt, choices, ContextLimit);
         var scores = new List<ChoiceScore>();
         int batchSize = _stages.Min(s => s.CacheOptions.MaxSessions - s.ActiveSessions);
-        for (int from = 0; from < sequences.Length; from += batchSize)
+        for (int from = 0; from < choices.Count; from += batchSize)
         {
-            var chunk = Enumerable.Range(from, Math.Min(batchSize, sequences.Length - from)).ToArray();
+            var chunk = Enumerable.Range(from, Math.Min(batchSize, choices.Count - from)).ToArray();
             var sessions = chunk.Select(_ => SessionId.New()).ToArray();
-            var padded = chunk.Select(i => sequences[i].Sequence.Concat(Enumerable.Repeat(pad, length - sequences[i].Sequence.Length)).ToArray()).ToArray();
+            var padded = chunk.Select(batch.Padded).ToArray();
             try
             {
-                var outputs = RunChainBatch(sessions, padded);
+                var outputs = StageChain.Forward(_stages, sessions.Select((s, i) => new StageInput(s, 0, padded[i], AllLogits: true)).ToArray());
                 for (int j = 0; j < chunk.Length; j++)
                 {
-                    var (seq, start) = sequences[chunk[j]];
+                    var (seq, start) = batch.Choices[chunk[j]];
                     double lp = ChoiceScoring.LogProbability(outputs[j].Logits!, seq, start);
                     scores.Add(new ChoiceScore(chunk[j], choices[chunk[j]], lp, seq.Length - start));
                     outputs[j].Dispose();
@@ -163,37 +145,6 @@ public sealed class LocalGenerator : IDisposable
         }
 
         return scores.OrderByDescending(s => s.LogProbability).ThenBy(s => s.Index).ToArray();
-    }
-
-    private StageOutput RunChain(SessionId session, int start, int[] ids)
-    {
-        StageOutput? previous = null;
-        foreach (var stage in _stages)
-        {
-            var output = stage.Forward([new StageInput(session, start, ids, previous?.Hidden)])[0];
-            previous?.Dispose();
-            previous = output;
-        }
-
-        return previous!;
-    }
-
-    private IReadOnlyList<StageOutput> RunChainBatch(SessionId[] sessions, int[][] sequences)
-    {
-        IReadOnlyList<StageOutput>? previous = null;
-        foreach (var stage in _stages)
-        {
-            var inputs = sessions.Select((s, i) => new StageInput(s, 0, sequences[i], previous?[i].Hidden, AllLogits: true)).ToArray();
-            var outputs = stage.Forward(inputs);
-            foreach (var o in previous ?? [])
-            {
-                o.Dispose();
-            }
-
-            previous = outputs;
-        }
-
-        return previous!;
     }
 
     public void Dispose()

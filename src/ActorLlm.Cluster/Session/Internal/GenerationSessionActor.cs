@@ -22,6 +22,10 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
     private readonly JobStats _stats = new();
     private IActorRef _client = ActorRefs.Nobody;
     private IReadOnlyList<RouteEntry>? _route;
+
+    // The route as message hops, built once per route (not per token): all of them, and all but the first.
+    private RouteHop[] _hops = [];
+    private RouteHop[] _rest = [];
     private long _step;
     private int _failovers;
     private bool _started;
@@ -108,20 +112,8 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
 
         try
         {
-            int[] ids = _ctx.Tokenizer.EncodeUtf8(g.PromptUtf8);
-            if (ids.Length == 0 && _ctx.Tokenizer.BosId is int bos)
-            {
-                ids = [bos];
-            }
-
-            var options = new GenerationOptions
-            {
-                MaxTokens = g.Options.MaxTokens,
-                Sampling = Worker.Internal.StepRunner.ToParams(g.Options.Sampling),
-                StopStrings = g.Options.StopStrings,
-                StopAtEos = g.Options.StopAtEos,
-            };
-            _progress = new GenerationProgress(_ctx.Tokenizer, ids, options, _ctx.ContextLimit);
+            int[] ids = Prompt.EncodeUtf8(_ctx.Tokenizer, g.PromptUtf8);
+            _progress = new GenerationProgress(_ctx.Tokenizer, ids, WireOptions.ToOptions(g.Options), _ctx.ContextLimit);
             _sampling = g.Options.Sampling;
         }
         catch (InvalidRequestException e)
@@ -170,6 +162,8 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
     {
         Timers.Cancel("route-wait");
         _route = selected.Route;
+        _hops = RouteSelection.Hops(_route);
+        _rest = _hops[1..];
         _client.Tell(new JobMessages.JobRouted(
             _id,
             _failovers + 1,
@@ -183,7 +177,7 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
         _step++;
         if (_scoring is not null)
         {
-            foreach (var f in _scoring.Steps(_step, _route, Self))
+            foreach (var f in _scoring.Steps(_step, _hops, Self))
             {
                 _route[0].Worker.Tell(f, Self);
             }
@@ -193,7 +187,7 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
             // From position 0: a first run is the prefill; after a failover it replays everything generated so far
             // through the new route, whose last chunk samples the next token exactly as the lost route would have.
             int chunk = StepPlan.ChunkTokens(_ctx.Settings.PrefillChunk, _ctx.HiddenSize, _ctx.MaxPayloadBytes);
-            foreach (var f in StepPlan.Run(_id, _step, _route, 0, _progress!.Tokens, chunk, _sampling, Self, StepKind.Generate))
+            foreach (var f in StepPlan.Run(_id, _step, _hops, 0, _progress!.Tokens, chunk, _sampling, Self, StepKind.Generate))
             {
                 _route[0].Worker.Tell(f, Self);
             }
@@ -241,8 +235,7 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
         }
 
         _step++;
-        var next = StepPlan.Run(_id, _step, _route!, t.Position, [t.Token], 1, _sampling, Self, StepKind.Generate)[0];
-        _route![0].Worker.Tell(next, Self);
+        _hops[0].Worker.Tell(StepPlan.Next(_id, _step, _hops, _rest, t.Position, t.Token, _sampling, Self), Self);
         ArmStepTimer();
     }
 

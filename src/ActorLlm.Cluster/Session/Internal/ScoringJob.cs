@@ -1,5 +1,3 @@
-using System.Text;
-using ActorLlm.Inference;
 using ActorLlm.Inference.Generation;
 using ActorLlm.Inference.Tokenization;
 using ActorLlm.Protocol;
@@ -14,20 +12,15 @@ namespace ActorLlm.Cluster.Session.Internal;
 /// </summary>
 internal sealed class ScoringJob
 {
-    private static readonly UTF8Encoding s_strict = new(false, true);
     private readonly string[] _choices;
-    private readonly (int[] Sequence, int Start)[] _sequences;
+    private readonly ScoringBatch _batch;
     private readonly double?[] _scores;
-    private readonly int _length;
-    private readonly int _pad;
 
-    private ScoringJob(string[] choices, (int[], int)[] sequences, int pad, SessionId id)
+    private ScoringJob(string[] choices, ScoringBatch batch, SessionId id)
     {
         _choices = choices;
-        _sequences = sequences;
+        _batch = batch;
         _scores = new double?[choices.Length];
-        _length = sequences.Max(s => s.Item1.Length);
-        _pad = pad;
         SubSessions = [.. choices.Select((_, i) => new SessionId($"{id.Value}.c{i}"))];
     }
 
@@ -35,53 +28,23 @@ internal sealed class ScoringJob
 
     public bool Complete => _scores.All(s => s is not null);
 
-    public static ScoringJob Create(TextTokenizer tokenizer, byte[] promptUtf8, string[] choices, int contextLimit, SessionId id)
-    {
-        if (choices.Length == 0)
-        {
-            throw new InvalidRequestException("give at least one choice to score");
-        }
-
-        string prompt;
-        try
-        {
-            prompt = s_strict.GetString(promptUtf8);
-        }
-        catch (DecoderFallbackException e)
-        {
-            throw new InvalidRequestException($"prompt is not valid UTF-8 (byte {e.Index})");
-        }
-
-        int[] promptIds = tokenizer.Encode(prompt);
-        if (promptIds.Length == 0 && tokenizer.BosId is int bos)
-        {
-            promptIds = [bos];
-        }
-
-        var sequences = choices.Select(c => ChoiceScoring.Sequence(tokenizer, prompt, promptIds, c)).ToArray();
-        int length = sequences.Max(s => s.Sequence.Length);
-        if (length > contextLimit)
-        {
-            throw new InvalidRequestException($"prompt + choice is {length} tokens but the context holds {contextLimit}");
-        }
-
-        int pad = tokenizer.EosIds.Count > 0 ? tokenizer.EosIds.Min() : 0;
-        return new ScoringJob(choices, sequences, pad, id);
-    }
+    public static ScoringJob Create(TextTokenizer tokenizer, byte[] promptUtf8, string[] choices, int contextLimit, SessionId id) =>
+        new(choices, ChoiceScoring.Prepare(tokenizer, Prompt.DecodeUtf8(promptUtf8), choices, contextLimit), id);
 
     /// <summary>Every choice's step (all of them again after a failover).</summary>
-    public IEnumerable<StageMessages.Forward> Steps(long step, IReadOnlyList<RouteEntry> route, IActorRef replyTo)
+    public IEnumerable<StageMessages.Forward> Steps(long step, RouteHop[] hops, IActorRef replyTo)
     {
         Array.Fill(_scores, null);
         for (int i = 0; i < _choices.Length; i++)
         {
-            yield return StepPlan.Score(SubSessions[i], step, route, _sequences[i].Sequence, _sequences[i].Start, _length, _pad, replyTo);
+            var (sequence, start) = _batch.Choices[i];
+            yield return StepPlan.Score(SubSessions[i], step, hops, _batch.Padded(i), start, sequence.Length, replyTo);
         }
     }
 
     public bool Record(StageMessages.ChoiceScored s)
     {
-        int i = SubSessions.ToList().IndexOf(s.Session);
+        int i = Array.IndexOf([.. SubSessions], s.Session);
         if (i < 0)
         {
             return false;
@@ -92,7 +55,7 @@ internal sealed class ScoringJob
     }
 
     public ScoredChoice[] Results() =>
-        [.. _choices.Select((c, i) => new ScoredChoice(i, c, _scores[i] ?? double.NaN, _sequences[i].Sequence.Length - _sequences[i].Start))
+        [.. _choices.Select((c, i) => new ScoredChoice(i, c, _scores[i] ?? double.NaN, _batch.Choices[i].Sequence.Length - _batch.Choices[i].ChoiceStart))
             .OrderByDescending(s => s.LogProbability)
             .ThenBy(s => s.Index)];
 }

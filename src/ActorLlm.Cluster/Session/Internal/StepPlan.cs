@@ -15,14 +15,15 @@ internal static class StepPlan
         (int)Math.Max(1, Math.Min(configured, maxPayloadBytes / (hiddenSize * 4L)));
 
     /// <summary>
-    /// Messages that run <paramref name="tokens"/> from position <paramref name="start"/> through the route, cut into
-    /// chunks: every chunk but the last only fills the caches (<see cref="StepKind.Prefill"/>); the last has
-    /// <paramref name="finalKind"/>. All go to the route's first stage, in order.
+    /// Messages that run <paramref name="tokens"/> from position <paramref name="start"/> through the route
+    /// (<paramref name="hops"/>, first stage first: computed once per route), cut into chunks: every chunk but the
+    /// last only fills the caches (<see cref="StepKind.Prefill"/>); the last has <paramref name="finalKind"/>.
+    /// All go to the route's first stage, in order.
     /// </summary>
     public static IReadOnlyList<StageMessages.Forward> Run(
         SessionId session,
         long step,
-        IReadOnlyList<RouteEntry> route,
+        RouteHop[] hops,
         int start,
         IReadOnlyList<int> tokens,
         int chunk,
@@ -30,7 +31,7 @@ internal static class StepPlan
         IActorRef replyTo,
         StepKind finalKind)
     {
-        var hops = route.Skip(1).Select(e => new RouteHop(e.Worker, e.Range)).ToArray();
+        var rest = hops[1..];
         var messages = new List<StageMessages.Forward>();
         for (int from = 0; from < tokens.Count; from += chunk)
         {
@@ -39,11 +40,11 @@ internal static class StepPlan
             messages.Add(new StageMessages.Forward(
                 session,
                 step,
-                route[0].Range,
+                hops[0].Range,
                 start + from,
                 [.. tokens.Skip(from).Take(n)],
                 null,
-                hops,
+                rest,
                 replyTo,
                 last ? finalKind : StepKind.Prefill,
                 sampling,
@@ -55,21 +56,13 @@ internal static class StepPlan
         return messages;
     }
 
-    /// <summary>One choice of a scoring job, padded to <paramref name="length"/> so all choices batch together.</summary>
-    public static StageMessages.Forward Score(
-        SessionId session,
-        long step,
-        IReadOnlyList<RouteEntry> route,
-        int[] sequence,
-        int choiceStart,
-        int length,
-        int pad,
-        IActorRef replyTo)
-    {
-        var hops = route.Skip(1).Select(e => new RouteHop(e.Worker, e.Range)).ToArray();
-        int[] padded = [.. sequence, .. Enumerable.Repeat(pad, length - sequence.Length)];
-        return new StageMessages.Forward(session, step, route[0].Range, 0, padded, null, hops, replyTo, StepKind.Score, WireSampling.Greedy, choiceStart, sequence.Length, []);
-    }
+    /// <summary>The next decode step: one token at <paramref name="position"/>.</summary>
+    public static StageMessages.Forward Next(SessionId session, long step, RouteHop[] hops, RouteHop[] rest, int position, int token, WireSampling sampling, IActorRef replyTo) =>
+        new(session, step, hops[0].Range, position, [token], null, rest, replyTo, StepKind.Generate, sampling, 0, 0, []);
+
+    /// <summary>One choice of a scoring job (the padded sequence of <see cref="Inference.Generation.ScoringBatch"/>).</summary>
+    public static StageMessages.Forward Score(SessionId session, long step, RouteHop[] hops, int[] padded, int choiceStart, int choiceEnd, IActorRef replyTo) =>
+        new(session, step, hops[0].Range, 0, padded, null, hops[1..], replyTo, StepKind.Score, WireSampling.Greedy, choiceStart, choiceEnd, []);
 }
 
 /// <summary>Time per stage over a job, split into prefill and decode.</summary>

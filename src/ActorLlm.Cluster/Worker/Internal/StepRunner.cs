@@ -105,7 +105,7 @@ internal sealed class StepRunner(StageExecutor executor, string label, string de
             StepKind.Generate => new StageMessages.TokenSampled(
                 f.Session,
                 f.Step,
-                Sampler.Sample(output.Logits, ToParams(f.Sampling), history, f.StartPosition + f.TokenIds.Length),
+                Sampler.Sample(output.Logits, Session.WireOptions.ToSampling(f.Sampling), history, f.StartPosition + f.TokenIds.Length),
                 f.StartPosition + f.TokenIds.Length,
                 timings),
             StepKind.Prefill => new StageMessages.PrefillDone(f.Session, f.Step, timings),
@@ -118,15 +118,6 @@ internal sealed class StepRunner(StageExecutor executor, string label, string de
         };
         return new Outgoing(f.ReplyTo, reply);
     }
-
-    public static SamplingParams ToParams(WireSampling s) => new SamplingParams
-    {
-        Temperature = s.Temperature,
-        TopK = s.TopK,
-        TopP = s.TopP,
-        RepetitionPenalty = s.RepetitionPenalty,
-        Seed = s.Seed,
-    }.Validate();
 
     private Outgoing Failed(StageMessages.Forward f, string reason, bool retryable) =>
         new(f.ReplyTo, new StageMessages.StageFailed(f.Session, f.Step, deviceKey, $"{label}: {reason}", retryable));

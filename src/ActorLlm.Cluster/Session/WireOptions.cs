@@ -1,0 +1,32 @@
+using ActorLlm.Inference.Generation;
+using ActorLlm.Inference.Sampling;
+using ActorLlm.Protocol.Messages;
+
+namespace ActorLlm.Cluster.Session;
+
+/// <summary>Generation options between their wire form (Protocol, no inference types) and the inference core's.</summary>
+public static class WireOptions
+{
+    /// <summary>Validated: out-of-range values are an InvalidRequestException.</summary>
+    public static SamplingParams ToSampling(WireSampling s) => new SamplingParams
+    {
+        Temperature = s.Temperature,
+        TopK = s.TopK,
+        TopP = s.TopP,
+        RepetitionPenalty = s.RepetitionPenalty,
+        Seed = s.Seed,
+    }.Validate();
+
+    public static WireSampling ToWire(SamplingParams p) => new(p.Temperature, p.TopK, p.TopP, p.RepetitionPenalty, p.Seed);
+
+    /// <summary>Validated: out-of-range values are an InvalidRequestException.</summary>
+    public static GenerationOptions ToOptions(WireGenerationOptions o) => new GenerationOptions
+    {
+        MaxTokens = o.MaxTokens,
+        Sampling = ToSampling(o.Sampling),
+        StopStrings = o.StopStrings,
+        StopAtEos = o.StopAtEos,
+    }.Validate();
+
+    public static WireGenerationOptions ToWire(GenerationOptions o) => new(o.MaxTokens, ToWire(o.Sampling), [.. o.StopStrings], o.StopAtEos);
+}
