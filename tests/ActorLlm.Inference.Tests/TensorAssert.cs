@@ -1,3 +1,4 @@
+using ActorLlm.Inference.Conformance;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -17,17 +18,8 @@ public static class TensorAssert
     public static double MaxAbsDiff(float[][] expected, float[][] actual)
     {
         Assert.Equal(expected.Length, actual.Length);
-        double max = 0;
-        for (int r = 0; r < expected.Length; r++)
-        {
-            Assert.Equal(expected[r].Length, actual[r].Length);
-            for (int c = 0; c < expected[r].Length; c++)
-            {
-                max = Math.Max(max, Math.Abs(expected[r][c] - actual[r][c]));
-            }
-        }
-
-        return max;
+        Assert.All(expected.Zip(actual), p => Assert.Equal(p.First.Length, p.Second.Length));
+        return ConformanceCheck.MaxDiff(expected, actual);
     }
 
     /// <summary>Asserts every element is within <paramref name="tolerance"/> and says by how much when not.</summary>

@@ -9,7 +9,7 @@ namespace ActorLlm.IntegrationTests;
 /// <summary>The `actorllm` executable as users run it: its stdout, stderr and exit codes.</summary>
 public sealed class CliTests
 {
-    private static readonly string s_fixtures = FindFixtures();
+    private static readonly string s_fixtures = RepoPaths.FixturesDir;
 
     private static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
     {
@@ -84,18 +84,5 @@ public sealed class CliTests
         Assert.Contains("placement (5 layers, 7 units", stdout);
         Assert.Contains("Once upon a time, there was a little girl named Lily. She loved to play outside in the park", stdout);
         Assert.Equal(3, stdout.Split('\n').Count(l => l.TrimStart().StartsWith("worker-", StringComparison.Ordinal) && l.Contains("prefill")));
-    }
-
-    private static string FindFixtures()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            if (File.Exists(Path.Combine(d.FullName, "ActorLlm.sln")))
-            {
-                return Path.Combine(d.FullName, "tests", "fixtures");
-            }
-        }
-
-        throw new InvalidOperationException("no ActorLlm.sln above the tests");
     }
 }

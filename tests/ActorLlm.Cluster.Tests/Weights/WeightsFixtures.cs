@@ -37,29 +37,10 @@ public static class WeightsConfig
         """;
 }
 
-/// <summary>A temporary directory removed with everything in it on dispose.</summary>
-public sealed class TempDir : IDisposable
-{
-    public TempDir() => Directory.CreateDirectory(Path);
-
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "actorllm-weights-" + Guid.NewGuid().ToString("N"));
-
-    /// <summary>A path inside, not created.</summary>
-    public string this[string name] => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        if (Directory.Exists(Path))
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-    }
-}
-
 /// <summary>Models and stores for the tests, built from the bundled stories260K checkpoint.</summary>
 public static class TestModels
 {
-    public static string Stories260K { get; } = Path.Combine(FindRoot(), "models", "stories260K");
+    public static string Stories260K => RepoPaths.Stories260K;
 
     /// <summary>stories260K converted into a full unit store at <paramref name="dir"/>.</summary>
     public static UnitStore ConvertStories(string dir)
@@ -108,19 +89,6 @@ public static class TestModels
     /// <summary>Hidden files (temporary and partial unit files) in a store directory: there should be none when no fetch is running.</summary>
     public static string[] HiddenFiles(string dir) =>
         Directory.EnumerateFileSystemEntries(dir).Where(p => Path.GetFileName(p).StartsWith('.')).ToArray();
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "ActorLlm.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"no ActorLlm.sln above {AppContext.BaseDirectory}");
-    }
 }
 
 /// <summary>Holders that misbehave, for the fetcher to fall through.</summary>

@@ -1,4 +1,4 @@
-namespace ActorLlm.Inference.Tests.Checkpoints;
+namespace ActorLlm.TestSupport;
 
 /// <summary>A fresh directory under the system temp folder, deleted with everything in it on dispose.</summary>
 public sealed class TempDir : IDisposable

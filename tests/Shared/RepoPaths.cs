@@ -1,6 +1,9 @@
-namespace ActorLlm.Inference.Tests;
+namespace ActorLlm.TestSupport;
 
-/// <summary>Locations in the repository, found by walking up from the test assembly to ActorLlm.sln.</summary>
+/// <summary>
+/// Locations in the repository, found by walking up from the test assembly to ActorLlm.sln, so tests read models and
+/// fixtures in place. Compiled into every test project (tests/Shared).
+/// </summary>
 public static class RepoPaths
 {
     public static string Root { get; } = FindRoot();
