@@ -3,31 +3,20 @@ using MessagePack;
 namespace ActorLlm.Protocol;
 
 /// <summary>
-/// A tensor on the wire: dtype name ("f32", "f16", "bf16"), shape, and the raw little-endian bytes, row-major.
+/// A tensor on the wire: dtype, shape, and the raw little-endian bytes, row-major.
 /// <see cref="Validate"/> checks shape x dtype = bytes and the size bound; whether the values are finite is checked
 /// by the stage that uses them.
 /// </summary>
 [MessagePackObject]
 public sealed record TensorPayload(
-    [property: Key(0)] string DType,
+    [property: Key(0)] DType DType,
     [property: Key(1)] int[] Shape,
     [property: Key(2)] byte[] Data)
 {
-    public static int ElementSize(string dtype) => dtype switch
-    {
-        "f32" => 4,
-        "f16" or "bf16" => 2,
-        _ => 0,
-    };
-
     /// <summary>Throws <see cref="WireFormatException"/> unless the payload is well formed and at most <paramref name="maxBytes"/>.</summary>
     public TensorPayload Validate(long maxBytes)
     {
-        int size = ElementSize(DType ?? "");
-        if (size == 0)
-        {
-            throw new WireFormatException($"tensor dtype '{DType}' is not one of f32, f16, bf16");
-        }
+        int size = DType.Size();
 
         if (Shape is null || Shape.Length is 0 or > 4 || Shape.Any(d => d <= 0))
         {
@@ -43,7 +32,7 @@ public sealed record TensorPayload(
         if (Data is null || Data.LongLength != expected)
         {
             throw new WireFormatException(
-                $"tensor {DType} [{string.Join(", ", Shape)}] needs {expected} bytes but carries {Data?.LongLength ?? 0}");
+                $"tensor {DType.Name()} [{string.Join(", ", Shape)}] needs {expected} bytes but carries {Data?.LongLength ?? 0}");
         }
 
         return this;

@@ -9,15 +9,19 @@ public sealed class FailoverTests(ITestOutputHelper output) : PoolTestBase(outpu
     [Fact]
     public Task A_worker_killed_during_prefill_does_not_change_the_text() => WithLogs(async () =>
     {
-        // Small prefill chunks make the prompt's prefill a long sequence of messages, so the kill lands inside it.
+        // Small prefill chunks make the prompt's prefill a sequence of messages. The workers are frozen (SIGSTOP)
+        // before the job starts, so no chunk can get through the route before its last stage is killed.
         var (pool, client) = await StartPoolAsync(workers: 4, redundancy: 2, gatewayArgs: ["--set", "actorllm.session.prefill-chunk=4"]);
         string prompt = string.Concat(Enumerable.Repeat("Once upon a time, there was a little girl named Lily. ", 12));
         var options = Greedy(32);
         var recorded = new Recorded();
+        var workers = pool.Nodes.Where(n => n.Name.StartsWith("worker", StringComparison.Ordinal)).ToList();
+        workers.ForEach(w => w.Pause());
         var job = client.GenerateAsync(prompt, options, recorded.OnText, Timeout, recorded.OnRouted);
         var route = await recorded.FirstRoute.Task;
         var victim = pool.Nodes.Single(n => n.Up.Result == route.Nodes[^1]);
         victim.Kill();
+        workers.Where(w => w != victim).ToList().ForEach(w => w.Resume());
         Assert.Equal(0, recorded.TextPieces);
 
         var result = await job;

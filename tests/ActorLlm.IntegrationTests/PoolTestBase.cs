@@ -53,8 +53,7 @@ public abstract class PoolTestBase(ITestOutputHelper output) : IAsyncLifetime
         client.WaitForAsync(
             s => s.Devices.Length == devices
                 && s.RouteVersion > afterRouteVersion
-                && s.PlacementStatus is "Complete" or "Degraded"
-                && s.Devices.All(d => d.Assigned is null || d.Serving == d.Assigned),
+                && s.ServesPlan(),
             Timeout);
 
     protected static WireGenerationOptions Greedy(int maxTokens, bool stopAtEos = true) => new(maxTokens, WireSampling.Greedy, [], stopAtEos);

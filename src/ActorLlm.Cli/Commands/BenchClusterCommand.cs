@@ -30,7 +30,7 @@ public static class BenchClusterCommand
             await using var client = await PoolClient.ConnectAsync(parse.GetValue(cluster)!, wait);
             int want = parse.GetValue(devices);
             var status = await client.WaitForAsync(
-                s => s.Devices.Length >= want && s.PlacementStatus is "Complete" or "Degraded" && s.Devices.All(d => d.Assigned is null || d.Serving == d.Assigned),
+                s => s.Devices.Length >= want && s.ServesPlan(),
                 wait);
             Console.Out.Write(StatusCommand.Format(status));
             var options = new WireGenerationOptions(n, WireSampling.Greedy, [], StopAtEos: false);

@@ -134,7 +134,7 @@ public static class BenchPoolCommand
     }
 
     private static bool Placed(StatusMessages.ClusterStatus s, int devices) =>
-        s.Devices.Length == devices && s.PlacementStatus is "Complete" or "Degraded" && s.Devices.All(d => d.Assigned is null || d.Serving == d.Assigned);
+        s.Devices.Length == devices && s.ServesPlan();
 
     private static double Tps(JobMessages.GenerationCompleted r) => r.GeneratedTokens > 1 && r.DecodeMs > 0 ? (r.GeneratedTokens - 1) / (r.DecodeMs / 1000) : 0;
 }

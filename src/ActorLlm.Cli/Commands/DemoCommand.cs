@@ -96,9 +96,7 @@ public static class DemoCommand
 
     /// <summary>Every worker registered and serving what the plan assigned it.</summary>
     private static bool Ready(StatusMessages.ClusterStatus s, int workers) =>
-        s.Devices.Length == workers
-        && s.PlacementStatus is "Complete" or "Degraded"
-        && s.Devices.All(d => d.Assigned is null || d.Serving == d.Assigned);
+        s.Devices.Length == workers && s.ServesPlan();
 
     /// <summary>A finished job's figures and per-stage times, each line starting with <paramref name="prefix"/>.</summary>
     public static string Timings(JobMessages.GenerationCompleted r, string prefix = "")
@@ -107,7 +105,7 @@ public static class DemoCommand
         double tps = r.GeneratedTokens > 1 && r.DecodeMs > 0 ? (r.GeneratedTokens - 1) / (r.DecodeMs / 1000) : 0;
         var lines = new List<string>
         {
-            string.Create(inv, $"{r.PromptTokens} prompt tokens, {r.GeneratedTokens} generated ({r.FinishReason}); prefill {r.PrefillMs:F1} ms; decode {r.DecodeMs:F1} ms = {tps:F1} tokens/s end to end; {r.Failovers} failover(s)"),
+            string.Create(inv, $"{r.PromptTokens} prompt tokens, {r.GeneratedTokens} generated ({r.FinishReason.ToString().ToLowerInvariant()}); prefill {r.PrefillMs:F1} ms; decode {r.DecodeMs:F1} ms = {tps:F1} tokens/s end to end; {r.Failovers} failover(s)"),
             "per stage (compute only; the rest of each step is messaging between processes):",
         };
         lines.AddRange(r.Stages.Select(s => string.Create(inv,

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using ActorLlm.Cluster.Client;
+using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
 
 namespace ActorLlm.Cli.Commands;
@@ -28,7 +29,7 @@ public static class StatusCommand
     {
         var b = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
-        b.AppendLine(inv, $"placement: {s.PlacementStatus}; route version {s.RouteVersion}; {s.Layers} layers ({s.UnitCount} units); redundancy {s.RedundancyAchieved} of {s.RedundancyRequested}");
+        b.AppendLine(inv, $"placement: {PlacementStatuses.Describe(s.PlacementStatus, s.Loading)}; route version {s.RouteVersion}; {s.Layers} layers ({s.UnitCount} units); redundancy {s.RedundancyAchieved} of {s.RedundancyRequested}");
         b.AppendLine("members:");
         foreach (var m in s.Members)
         {

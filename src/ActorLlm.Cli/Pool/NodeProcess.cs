@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using ActorLlm.Protocol;
 
 namespace ActorLlm.Cli.Pool;
 
@@ -10,8 +11,10 @@ namespace ActorLlm.Cli.Pool;
 public sealed partial class NodeProcess : IDisposable
 {
     private const int SigTerm = 15;
+    private const int SigCont = 18;  // Linux numbering
+    private const int SigStop = 19;
     private readonly Process _process;
-    private readonly TaskCompletionSource<string> _up = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<NodeAddress> _up = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly StreamWriter _log;
     private readonly Lock _logLock = new();
 
@@ -30,7 +33,7 @@ public sealed partial class NodeProcess : IDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>The node's cluster address, once it printed its "node up" line.</summary>
-    public Task<string> Up => _up.Task;
+    public Task<NodeAddress> Up => _up.Task;
 
     /// <summary>Starts `actorllm node` with <paramref name="args"/>; output goes to <paramref name="logPath"/>.</summary>
     public static NodeProcess Start(string name, IEnumerable<string> args, string logPath)
@@ -82,12 +85,26 @@ public sealed partial class NodeProcess : IDisposable
         const string marker = "actorllm node up: ";
         if (stdout && line.StartsWith(marker, StringComparison.Ordinal))
         {
-            _up.TrySetResult(line[marker.Length..].Split(' ')[0]);
+            _up.TrySetResult(new NodeAddress(line[marker.Length..].Split(' ')[0]));
         }
     }
 
     /// <summary>SIGKILL: the process dies at once, as a volunteer machine that loses power.</summary>
     public void Kill() => _process.Kill(entireProcessTree: true);
+
+    /// <summary>SIGSTOP: the process freezes, as a machine that is suspended, until <see cref="Resume"/>.</summary>
+    public void Pause() => Signal(SigStop);
+
+    /// <summary>SIGCONT after <see cref="Pause"/>.</summary>
+    public void Resume() => Signal(SigCont);
+
+    private void Signal(int signal)
+    {
+        if (Kill(_process.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"{Name}: signal {signal} failed (errno {Marshal.GetLastPInvokeError()})");
+        }
+    }
 
     /// <summary>SIGTERM, then SIGKILL if it has not left within <paramref name="grace"/>.</summary>
     public async Task StopAsync(TimeSpan grace)

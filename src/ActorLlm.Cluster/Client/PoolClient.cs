@@ -106,7 +106,7 @@ public sealed class PoolClient : IAsyncDisposable
             await Task.Delay(TimeSpan.FromMilliseconds(250)).ConfigureAwait(false);
         }
 
-        throw new TimeoutException($"the pool was not ready within {timeout.TotalSeconds:F0} s: {last?.PlacementStatus ?? "no status"}");
+        throw new TimeoutException($"the pool was not ready within {timeout.TotalSeconds:F0} s: {(last is null ? "no status" : PlacementStatuses.Describe(last.PlacementStatus, last.Loading))}");
     }
 
     private async Task<object> Submit(Func<IActorRef, object> job, Action<string>? onText, Action<JobMessages.JobRouted>? onRouted, TimeSpan timeout)

@@ -1,3 +1,5 @@
+using ActorLlm.Protocol;
+
 namespace ActorLlm.Cluster.Placement;
 
 /// <summary>

@@ -1,16 +1,17 @@
 using ActorLlm.Cluster.Hosting;
 using ActorLlm.Inference.Checkpoints;
+using ActorLlm.Protocol;
 using Akka.Actor;
 
 namespace ActorLlm.Cluster.Placement;
 
 /// <summary>What the coordinator plans over: the model's identity and its units' sizes and costs.</summary>
-public sealed record ModelUnits(string ModelId, int Layers, IReadOnlyList<UnitPlanInput> Units)
+public sealed record ModelUnits(ModelId ModelId, int Layers, IReadOnlyList<UnitPlanInput> Units)
 {
     public int UnitCount => Units.Count;
 
     /// <summary>From a model's description (a unit store or Hugging Face directory opened with Checkpoint.Open).</summary>
-    public static ModelUnits From(string modelId, ModelInfo info)
+    public static ModelUnits From(ModelId modelId, ModelInfo info)
     {
         long perLayer = info.Units.Count > 2 ? info.Units[1].Parameters : 1;
         return new ModelUnits(

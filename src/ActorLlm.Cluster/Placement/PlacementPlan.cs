@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using ActorLlm.Protocol;
 
 namespace ActorLlm.Cluster.Placement;
 
@@ -31,9 +32,9 @@ public sealed record PlacementPlan
         ReplannedGroups = replannedGroups;
         GroupCount = assignments.Count == 0 ? 0 : assignments.Max(a => a.Group) + 1;
         AchievedRedundancy = unitReplicas.Count == 0 ? 0 : unitReplicas.Min();
-        Status = AchievedRedundancy == 0 ? PlanStatus.Insufficient
-            : AchievedRedundancy < requestedRedundancy ? PlanStatus.Degraded
-            : PlanStatus.Complete;
+        Status = AchievedRedundancy == 0 ? PlacementStatus.Insufficient
+            : AchievedRedundancy < requestedRedundancy ? PlacementStatus.Degraded
+            : PlacementStatus.Complete;
     }
 
     /// <summary>Units of the model the plan is for (L + 2 for L decoder layers).</summary>
@@ -55,7 +56,7 @@ public sealed record PlacementPlan
     /// <summary>For each unit, how many devices serve it (each on a distinct machine).</summary>
     public IReadOnlyList<int> UnitReplicas { get; }
 
-    public PlanStatus Status { get; }
+    public PlacementStatus Status { get; }
 
     /// <summary>Why the plan is what it is, for people: causes of the status first, then re-plan decisions.</summary>
     public IReadOnlyList<string> Reasons { get; }

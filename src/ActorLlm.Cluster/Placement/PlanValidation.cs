@@ -1,3 +1,5 @@
+using ActorLlm.Protocol;
+
 namespace ActorLlm.Cluster.Placement;
 
 /// <summary>
@@ -20,7 +22,7 @@ internal static class PlanValidation
         var seen = new HashSet<DeviceKey>();
         foreach (var device in devices)
         {
-            if (device is null || string.IsNullOrEmpty(device.Id.Node) || string.IsNullOrEmpty(device.Id.Device))
+            if (device is null || string.IsNullOrEmpty(device.Id.Node.Value) || string.IsNullOrEmpty(device.Id.Device))
             {
                 throw new ArgumentException("every device needs a node address and a device name", nameof(devices));
             }

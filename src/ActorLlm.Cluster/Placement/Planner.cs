@@ -45,7 +45,7 @@ public static class Planner
             // An insufficient plan serves nothing (no route covers the model), so there is nothing in service to keep in
             // place: repairing it would keep whatever it happened to cover and hand the rest to the newcomer, however
             // slow (a GPU joining a CPU that could not hold the model left 15 of 32 layers on the CPU). Plan afresh by speed instead.
-            _ when previous.Status == PlanStatus.Insufficient => (fresh, true, "fresh plan: the previous plan could not serve the whole model"),
+            _ when previous.Status == PlacementStatus.Insufficient => (fresh, true, "fresh plan: the previous plan could not serve the whole model"),
             _ => Repair(previous, sorted, table, redundancy, headroom, fresh),
         };
 

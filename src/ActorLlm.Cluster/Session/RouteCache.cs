@@ -1,3 +1,4 @@
+using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
 using Akka.Actor;
 
@@ -22,7 +23,7 @@ public static class RouteCache
     /// <see cref="Selected"/> as soon as a route exists (at once, or when a table that has one arrives). Devices on
     /// suspected nodes are never chosen.
     /// </summary>
-    public sealed record Select(IReadOnlySet<string> Excluded);
+    public sealed record Select(IReadOnlySet<DeviceKey> Excluded);
 
     /// <summary>The chosen route, first stage first; counted as in use by the requester until <see cref="Done"/>.</summary>
     public sealed record Selected(IReadOnlyList<RouteEntry> Route, long TableVersion);
@@ -36,8 +37,8 @@ public static class RouteCache
         public static CancelSelect Instance { get; } = new();
     }
 
-    /// <summary>RouteCache → local event stream: <paramref name="Node"/> looks dead (address string).</summary>
-    public sealed record NodeSuspected(string Node, string Why);
+    /// <summary>RouteCache → local event stream: <paramref name="Node"/> looks dead.</summary>
+    public sealed record NodeSuspected(NodeAddress Node, string Why);
 
     /// <summary>Tests, status: reply with the current <see cref="PlacementMessages.RouteTable"/>.</summary>
     public sealed record GetTable

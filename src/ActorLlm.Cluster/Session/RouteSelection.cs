@@ -1,3 +1,4 @@
+using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
 
 namespace ActorLlm.Cluster.Session;
@@ -32,7 +33,7 @@ public static class RouteSelection
     public static IReadOnlyList<RouteEntry>? Select(
         IReadOnlyList<RouteEntry> entries,
         int unitCount,
-        IReadOnlySet<string> excludedDevices,
+        IReadOnlySet<DeviceKey> excludedDevices,
         Func<RouteEntry, double> load)
     {
         ArgumentNullException.ThrowIfNull(entries);
@@ -82,10 +83,13 @@ public static class RouteSelection
     public static RouteHop[] Hops(IEnumerable<RouteEntry> route) =>
         route.Select(e => new RouteHop(e.Worker, e.Range)).ToArray();
 
-    /// <summary>A route for logs, e.g. "node/cpu [begin..layer.2] -> node/cuda:0 [layer.3..end]".</summary>
+    /// <summary>One hop for people: the device's label and its units, e.g. "worker-1:cpu [begin..layer.2]".</summary>
     /// <param name="layers">The model's decoder layers (unit names depend on them).</param>
+    public static string Label(RouteEntry entry, int layers) => $"{entry.Device.Label} {entry.Range.Describe(layers)}";
+
+    /// <summary>A route for logs, e.g. "worker-1:cpu [begin..layer.2] -> worker-2:cuda:0 [layer.3..end]".</summary>
     public static string Describe(IEnumerable<RouteEntry> route, int layers) =>
-        string.Join(" -> ", route.Select(e => $"{e.Device.Key} {e.Range.Describe(layers)}"));
+        string.Join(" -> ", route.Select(e => Label(e, layers)));
 
     private static double HopCost(RouteEntry entry, Func<RouteEntry, double> load)
     {
@@ -130,7 +134,7 @@ public static class RouteSelection
 
         private static int CompareEntries(RouteEntry a, RouteEntry b)
         {
-            int c = string.CompareOrdinal(a.Device.Key, b.Device.Key);
+            int c = a.Device.Key.CompareTo(b.Device.Key);
             if (c == 0)
             {
                 c = a.Range.End.CompareTo(b.Range.End);

@@ -1,5 +1,6 @@
 using ActorLlm.Inference;
 using ActorLlm.Inference.Checkpoints;
+using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
 using Akka.Actor;
 
@@ -8,7 +9,7 @@ namespace ActorLlm.Cluster.Weights;
 /// <summary>A peer's manifest and model files, checked against each other; <see cref="From"/> names the peer.</summary>
 public sealed record ManifestOffer(StoreManifest Manifest, IReadOnlyDictionary<string, byte[]> Files, string From)
 {
-    public string Identity => ModelIdentity.Of(Manifest);
+    public ModelId Identity => ModelIdentity.Of(Manifest);
 }
 
 public static partial class ModelBootstrap
@@ -21,7 +22,7 @@ public static partial class ModelBootstrap
     /// <see cref="ModelBootstrapException"/> naming each candidate's failure when none gives one within
     /// <paramref name="timeout"/>.
     /// </summary>
-    public static async Task<ManifestOffer> FetchManifestAsync(IReadOnlyList<ICanTell> candidates, TimeSpan timeout, string? expectedIdentity = null)
+    public static async Task<ManifestOffer> FetchManifestAsync(IReadOnlyList<ICanTell> candidates, TimeSpan timeout, ModelId? expectedIdentity = null)
     {
         if (candidates.Count == 0)
         {
@@ -65,7 +66,7 @@ public static partial class ModelBootstrap
     /// same units (this node's own from an earlier start) is opened as it is, keeping the units it gained.
     /// </summary>
     public static async Task<UnitStore> CreateStoreFromPeersAsync(
-        IReadOnlyList<ICanTell> candidates, string cacheDir, TimeSpan timeout, Action<string>? log = null, string? expectedIdentity = null)
+        IReadOnlyList<ICanTell> candidates, string cacheDir, TimeSpan timeout, Action<string>? log = null, ModelId? expectedIdentity = null)
     {
         var offer = await FetchManifestAsync(candidates, timeout, expectedIdentity).ConfigureAwait(false);
         string dir = StoreDirectoryFor(offer.Manifest, cacheDir);
@@ -86,7 +87,7 @@ public static partial class ModelBootstrap
         return Path.Combine(cacheDir, $"{SafeName(type, "model")}-{ModelIdentity.Of(manifest)}");
     }
 
-    private static async Task<(ManifestOffer? Offer, string? Reason)> Judge(Task<object> reply, string from, TimeSpan timeout, string? expectedIdentity)
+    private static async Task<(ManifestOffer? Offer, string? Reason)> Judge(Task<object> reply, string from, TimeSpan timeout, ModelId? expectedIdentity)
     {
         object answer;
         try
@@ -111,7 +112,7 @@ public static partial class ModelBootstrap
     }
 
     /// <summary>Everything <see cref="UnitStore.CreateEmpty"/> would refuse, checked per reply so a bad one is skipped.</summary>
-    private static (ManifestOffer? Offer, string? Reason) Check(WeightMessages.ManifestReply reply, string from, string? expectedIdentity)
+    private static (ManifestOffer? Offer, string? Reason) Check(WeightMessages.ManifestReply reply, string from, ModelId? expectedIdentity)
     {
         StoreManifest manifest;
         try
@@ -123,7 +124,7 @@ public static partial class ModelBootstrap
             return (null, e.Message);
         }
 
-        string identity = ModelIdentity.Of(manifest);
+        var identity = ModelIdentity.Of(manifest);
         if (expectedIdentity is not null && identity != expectedIdentity)
         {
             return (null, $"serves model {identity}, not {expectedIdentity}");

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using ActorLlm.Inference.Checkpoints;
+using ActorLlm.Protocol;
 
 namespace ActorLlm.Cluster.Weights;
 
@@ -19,7 +20,7 @@ public static class ModelIdentity
     /// The first <see cref="Length"/> lowercase hex digits of a sha256 over the config (keys sorted, so key order
     /// and whitespace in config.json do not matter) and each unit's name, size and sha256, in unit order.
     /// </summary>
-    public static string Of(StoreManifest manifest)
+    public static ModelId Of(StoreManifest manifest)
     {
         var text = new StringBuilder("actorllm-model-identity-v1\n");
         text.Append(Canonical(manifest.Config)!.ToJsonString()).Append('\n');
@@ -29,7 +30,7 @@ public static class ModelIdentity
         }
 
         byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()));
-        return Convert.ToHexStringLower(hash)[..Length];
+        return new ModelId(Convert.ToHexStringLower(hash)[..Length]);
     }
 
     /// <summary>A deep copy with object keys in ordinal order; values (numbers included) keep their JSON text.</summary>

@@ -1,6 +1,7 @@
 using ActorLlm.Inference.Checkpoints;
 using ActorLlm.Inference.Devices;
 using ActorLlm.Inference.Execution;
+using ActorLlm.Protocol;
 using Akka.Actor;
 
 namespace ActorLlm.Cluster.Worker;
@@ -20,7 +21,7 @@ public sealed record StageWorkerSettings(
     TimeSpan RegisterRetry,
     TimeSpan LoadReportInterval,
     TimeSpan DrainTimeout,
-    string ModelId);
+    ModelId ModelId);
 
 /// <summary>
 /// One actor per device (each GPU; the CPU when configured), on its own pinned thread: it measures the device,
@@ -48,5 +49,5 @@ public static class StageWorker
     }
 
     /// <summary>A worker's registration and the ranges it serves (draining ones included).</summary>
-    public sealed record State(bool Registered, string DeviceKey, IReadOnlyList<Protocol.UnitRange> Serving, IReadOnlyList<Protocol.UnitRange> Draining, int ActiveSessions);
+    public sealed record State(bool Registered, DeviceKey DeviceKey, IReadOnlyList<Protocol.UnitRange> Serving, IReadOnlyList<Protocol.UnitRange> Draining, int ActiveSessions);
 }

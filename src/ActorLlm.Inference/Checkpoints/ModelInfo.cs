@@ -145,7 +145,7 @@ public sealed record ModelInfo
         }
 
         var e = Estimate(dtype, context);
-        string name = ComputeTarget.DTypeName(dtype);
+        string name = dtype.ToDType().Name();
         s.AppendLine(inv, $"memory at {name}: weights {Bytes(e.WeightBytes)} (whole model in one stage), "
             + $"KV cache {Bytes(e.KvBytesPerToken)} per token, {Bytes(e.KvBytes)} for {e.Context} tokens, total {Bytes(e.TotalBytes)} per session");
         return s.ToString();

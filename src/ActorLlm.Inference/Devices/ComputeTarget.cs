@@ -1,3 +1,4 @@
+using ActorLlm.Protocol;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -65,21 +66,8 @@ public sealed record ComputeTarget(Device Device, ScalarType DType)
         }
     }
 
-    public static ScalarType ParseDType(string spec) => spec.Trim().ToLowerInvariant() switch
-    {
-        "f32" or "float32" or "fp32" => ScalarType.Float32,
-        "f16" or "float16" or "fp16" or "half" => ScalarType.Float16,
-        "bf16" or "bfloat16" => ScalarType.BFloat16,
-        _ => throw new InvalidRequestException($"unknown dtype '{spec}' (use f32, f16 or bf16)"),
-    };
+    public static ScalarType ParseDType(string spec) =>
+        (DTypes.TryParse(spec.Trim()) ?? throw new InvalidRequestException($"unknown dtype '{spec}' (use f32, f16 or bf16)")).ToTorch();
 
-    public static string DTypeName(ScalarType t) => t switch
-    {
-        ScalarType.Float32 => "f32",
-        ScalarType.Float16 => "f16",
-        ScalarType.BFloat16 => "bf16",
-        _ => t.ToString(),
-    };
-
-    public override string ToString() => $"{Device} {DTypeName(DType)}";
+    public override string ToString() => $"{Device} {DType.ToDType().Name()}";
 }

@@ -1,3 +1,4 @@
+using ActorLlm.Protocol;
 using ActorLlm.Inference.Sampling;
 
 namespace ActorLlm.Inference.Generation;
@@ -25,22 +26,6 @@ public sealed record GenerationOptions
         Sampling.Validate();
         return this;
     }
-}
-
-/// <summary>Why a generation ended.</summary>
-public enum FinishReason
-{
-    /// <summary>Reached the requested number of tokens.</summary>
-    Length,
-
-    /// <summary>The model emitted an end-of-sequence token.</summary>
-    Eos,
-
-    /// <summary>A stop string appeared.</summary>
-    Stop,
-
-    /// <summary>The context is full.</summary>
-    Context,
 }
 
 /// <summary>A finished generation.</summary>

@@ -1,4 +1,5 @@
 using ActorLlm.Inference.Tokenization;
+using ActorLlm.Protocol;
 
 namespace ActorLlm.Inference.Generation;
 

@@ -63,7 +63,7 @@ public static class JobMessages
         [property: Key(0)] SessionId Session,
         [property: Key(1)] int Attempt,
         [property: Key(2)] string[] Stages,
-        [property: Key(3)] string[] Nodes) : IActorLlmMessage;
+        [property: Key(3)] NodeAddress[] Nodes) : IActorLlmMessage;
 
     /// <summary>GenerationSession → client: text added by the latest tokens, in order (<paramref name="Sequence"/> 0, 1, ...).</summary>
     [MessagePackObject]
@@ -79,7 +79,7 @@ public static class JobMessages
         [property: Key(1)] string Text,
         [property: Key(2)] int PromptTokens,
         [property: Key(3)] int GeneratedTokens,
-        [property: Key(4)] string FinishReason,
+        [property: Key(4)] FinishReason FinishReason,
         [property: Key(5)] double PrefillMs,
         [property: Key(6)] double DecodeMs,
         [property: Key(7)] StageStats[] Stages,

@@ -9,19 +9,19 @@ namespace ActorLlm.Protocol.Messages;
 /// <param name="Machine">The physical host; replicas of a unit are placed on distinct machines.</param>
 /// <param name="MemoryBytes">Memory the device offers for weights (and KV cache).</param>
 /// <param name="Speed">Measured decoder-layer forwards per second for one token (higher is faster).</param>
-/// <param name="DType">Precision it computes in: "f32", "f16", "bf16".</param>
+/// <param name="DType">Precision it computes in.</param>
 [MessagePackObject]
 public sealed record DeviceDescriptor(
-    [property: Key(0)] string Node,
+    [property: Key(0)] NodeAddress Node,
     [property: Key(1)] string Device,
     [property: Key(2)] string Machine,
     [property: Key(3)] long MemoryBytes,
     [property: Key(4)] double Speed,
-    [property: Key(5)] string DType)
+    [property: Key(5)] DType DType)
 {
     /// <summary>Unique in the cluster: node address and device.</summary>
     [IgnoreMember]
-    public string Key => $"{Node}/{Device}";
+    public DeviceKey Key => new(Node, Device);
 
     /// <summary>Short name for people: machine and device, e.g. "worker-1:cpu".</summary>
     [IgnoreMember]
@@ -51,13 +51,13 @@ public static class PlacementMessages
         [property: Key(1)] IActorRef Worker,
         [property: Key(2)] IActorRef UnitServer,
         [property: Key(3)] int[] LocalUnits,
-        [property: Key(4)] string ModelId,
+        [property: Key(4)] ModelId ModelId,
         [property: Key(5)] UnitRange[] Serving) : IActorLlmMessage;
 
     /// <summary>PlacementCoordinator → StageWorker: registration accepted (or refused, with the reason).</summary>
     [MessagePackObject]
     public sealed record DeviceRegistered(
-        [property: Key(0)] string DeviceKey,
+        [property: Key(0)] DeviceKey DeviceKey,
         [property: Key(1)] bool Accepted,
         [property: Key(2)] string Reason) : IActorLlmMessage;
 
@@ -81,7 +81,7 @@ public static class PlacementMessages
     /// <summary>StageWorker → PlacementCoordinator: <paramref name="Range"/> is loaded and served.</summary>
     [MessagePackObject]
     public sealed record UnitsLoaded(
-        [property: Key(0)] string DeviceKey,
+        [property: Key(0)] DeviceKey DeviceKey,
         [property: Key(1)] long Version,
         [property: Key(2)] UnitRange Range,
         [property: Key(3)] double Seconds) : IActorLlmMessage;
@@ -89,7 +89,7 @@ public static class PlacementMessages
     /// <summary>StageWorker → PlacementCoordinator: <paramref name="Range"/> could not be loaded.</summary>
     [MessagePackObject]
     public sealed record UnitsLoadFailed(
-        [property: Key(0)] string DeviceKey,
+        [property: Key(0)] DeviceKey DeviceKey,
         [property: Key(1)] long Version,
         [property: Key(2)] UnitRange Range,
         [property: Key(3)] string Reason) : IActorLlmMessage;
@@ -109,7 +109,7 @@ public static class PlacementMessages
     /// </summary>
     [MessagePackObject]
     public sealed record StageLoad(
-        [property: Key(0)] string DeviceKey,
+        [property: Key(0)] DeviceKey DeviceKey,
         [property: Key(1)] int ActiveSessions,
         [property: Key(2)] int Queued,
         [property: Key(3)] double TokensPerSecond) : IActorLlmMessage;
@@ -123,9 +123,13 @@ public static class PlacementMessages
         [property: Key(0)] long Version,
         [property: Key(1)] int UnitCount,
         [property: Key(2)] RouteEntry[] Stages,
-        [property: Key(3)] string Status) : IActorLlmMessage
+        [property: Key(3)] PlacementStatus Status,
+        [property: Key(4)] bool Loading) : IActorLlmMessage
     {
-        public static RouteTable Empty { get; } = new(0, 0, [], "no placement yet");
+        public static RouteTable Empty { get; } = new(0, 0, [], PlacementStatus.NoPlan, false);
+
+        /// <summary>The status for people: "Complete", "Degraded, loading", "no plan yet".</summary>
+        public string Describe() => PlacementStatuses.Describe(Status, Loading);
     }
 
     /// <summary>Anyone → PlacementCoordinator: reply with the current <see cref="RouteTable"/>.</summary>

@@ -96,14 +96,14 @@ public static class StageMessages
 
     /// <summary>
     /// Any StageWorker → GenerationSession: the step could not run there. <paramref name="Stage"/> is the failing
-    /// device's key (DeviceDescriptor.Key) so the session can route around it; <paramref name="Retryable"/> is false
+    /// device (DeviceDescriptor.Key) so the session can route around it; <paramref name="Retryable"/> is false
     /// when the request itself is bad (retrying elsewhere would fail the same way).
     /// </summary>
     [MessagePackObject]
     public sealed record StageFailed(
         [property: Key(0)] SessionId Session,
         [property: Key(1)] long Step,
-        [property: Key(2)] string Stage,
+        [property: Key(2)] DeviceKey Stage,
         [property: Key(3)] string Reason,
         [property: Key(4)] bool Retryable) : IActorLlmMessage;
 

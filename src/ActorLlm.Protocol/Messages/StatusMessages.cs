@@ -5,7 +5,7 @@ namespace ActorLlm.Protocol.Messages;
 /// <summary>One cluster member as the status shows it.</summary>
 [MessagePackObject]
 public sealed record MemberInfo(
-    [property: Key(0)] string Address,
+    [property: Key(0)] NodeAddress Address,
     [property: Key(1)] string Status,
     [property: Key(2)] string[] Roles,
     [property: Key(3)] bool Reachable);
@@ -38,6 +38,11 @@ public static class StatusMessages
         [property: Key(4)] int Layers,
         [property: Key(5)] int RedundancyRequested,
         [property: Key(6)] int RedundancyAchieved,
-        [property: Key(7)] string PlacementStatus,
-        [property: Key(8)] string[] Notes) : IActorLlmMessage;
+        [property: Key(7)] PlacementStatus PlacementStatus,
+        [property: Key(8)] bool Loading,
+        [property: Key(9)] string[] Notes) : IActorLlmMessage
+    {
+        /// <summary>The plan covers the model and every device serves what it was assigned (nothing still loading).</summary>
+        public bool ServesPlan() => PlacementStatus.CoversModel() && Devices.All(d => d.Assigned is null || d.Serving == d.Assigned);
+    }
 }

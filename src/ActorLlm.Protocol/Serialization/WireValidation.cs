@@ -20,6 +20,7 @@ public static class WireValidation
                 Require(f.ReplyTo, "reply-to");
                 Require(f.Sampling, "sampling");
                 Require(f.Timings, "timings");
+                Defined(f.Kind, "step kind");
                 if (f.TokenIds.Length == 0 || f.TokenIds.Length > limits.MaxTokensPerStep)
                 {
                     throw new WireFormatException($"a step carries 1..{limits.MaxTokensPerStep} tokens, got {f.TokenIds.Length}");
@@ -85,7 +86,10 @@ public static class WireValidation
                 Require(r.Worker, "worker");
                 Require(r.LocalUnits, "local units");
                 Require(r.Serving, "serving ranges");
-                Require(r.ModelId, "model id");
+                Require(r.ModelId.Value, "model id");
+                Require(r.Device.Node.Value, "node address");
+                Require(r.Device.Device, "device name");
+                Defined(r.Device.DType, "dtype");
                 if (!double.IsFinite(r.Device.Speed) || r.Device.Speed <= 0 || r.Device.MemoryBytes <= 0)
                 {
                     throw new WireFormatException($"device {r.Device.Key}: speed and memory must be positive and finite");
@@ -94,6 +98,13 @@ public static class WireValidation
                 break;
             case PlacementMessages.RouteTable t:
                 Require(t.Stages, "stages");
+                Defined(t.Status, "placement status");
+                break;
+            case StageMessages.StageFailed f:
+                Require(f.Stage.Node.Value, "failing device");
+                break;
+            case JobMessages.GenerationCompleted c:
+                Defined(c.FinishReason, "finish reason");
                 break;
         }
 
@@ -105,6 +116,15 @@ public static class WireValidation
         if (value is null)
         {
             throw new WireFormatException($"message lacks its {what}");
+        }
+    }
+
+    private static void Defined<T>(T value, string what)
+        where T : struct, Enum
+    {
+        if (!Enum.IsDefined(value))
+        {
+            throw new WireFormatException($"{what} {value} is not one this node knows");
         }
     }
 

@@ -43,7 +43,7 @@ public sealed class StoriesModel : IDisposable
 
     public UnitStore Store { get; }
 
-    public string ModelId { get; }
+    public ModelId ModelId { get; }
 
     public TextTokenizer Tokenizer { get; }
 
@@ -99,7 +99,7 @@ public sealed class StoriesModel : IDisposable
 
     /// <summary>A payload of <paramref name="rows"/> x <paramref name="width"/> float32 values, all <paramref name="value"/>.</summary>
     public static TensorPayload Payload(int rows, int width, float value = 0.1f) =>
-        new("f32", [rows, width], MemoryMarshal.AsBytes(Enumerable.Repeat(value, rows * width).ToArray().AsSpan()).ToArray());
+        new(DType.F32, [rows, width], MemoryMarshal.AsBytes(Enumerable.Repeat(value, rows * width).ToArray().AsSpan()).ToArray());
 
     public void Dispose()
     {

@@ -46,7 +46,7 @@ public sealed class FrameSizeTests : IAsyncLifetime
 
         int hidden = 4096;
         int tokens = (int)(s_limits.MaxPayloadBytes / (hidden * 4));
-        var payload = new TensorPayload("f32", [tokens, hidden], new byte[tokens * hidden * 4]);
+        var payload = new TensorPayload(DType.F32, [tokens, hidden], new byte[tokens * hidden * 4]);
         var forward = new StageMessages.Forward(
             new SessionId("big"), 1, new UnitRange(0, 3), 0, [.. Enumerable.Repeat(7, tokens)], payload,
             [new RouteHop(remoteEcho, new UnitRange(3, 6))], remoteEcho, StepKind.Prefill, WireSampling.Greedy, 0, 0, []);

@@ -1,4 +1,5 @@
 using ActorLlm.Cluster.Placement;
+using ActorLlm.Protocol;
 using FsCheck;
 using FsCheck.Fluent;
 
@@ -63,7 +64,7 @@ internal static class PlanGen
     {
         long model = units.Sum(u => u.Bytes);
         return specs.Select((s, i) => new DevicePlanInput(
-            new DeviceKey($"10.0.0.{s.Machine}:4053", $"cuda:{i}"),
+            new DeviceKey(new NodeAddress($"10.0.0.{s.Machine}:4053"), $"cuda:{i}"),
             $"host-{s.Machine}",
             (long)(s.Spec.Memory * model / 0.9),
             s.Spec.SpeedHalves / 2.0)).ToList();

@@ -63,9 +63,9 @@ internal static class PlanInvariants
         int achieved = replicas.Min();
         Assert.Equal(achieved, plan.AchievedRedundancy);
         Assert.True(achieved <= redundancy, $"more replicas than asked:\n{plan}");
-        var expected = achieved == 0 ? PlanStatus.Insufficient : achieved < redundancy ? PlanStatus.Degraded : PlanStatus.Complete;
+        var expected = achieved == 0 ? PlacementStatus.Insufficient : achieved < redundancy ? PlacementStatus.Degraded : PlacementStatus.Complete;
         Assert.Equal(expected, plan.Status);
-        if (plan.Status != PlanStatus.Complete)
+        if (plan.Status != PlacementStatus.Complete)
         {
             Assert.NotEmpty(plan.Reasons);
         }

@@ -16,7 +16,7 @@ public class PlannerExampleTests
         var plan = Planner.Plan(devices, units, redundancy: 1, previous: null, options: null);
 
         PlanInvariants.Check(plan, devices, units, 1);
-        Assert.Equal(PlanStatus.Complete, plan.Status);
+        Assert.Equal(PlacementStatus.Complete, plan.Status);
         var pipeline = plan.Pipeline(0).ToList();
         Assert.Equal(3, pipeline.Count);
         Assert.Equal(0, pipeline[0].Range.Start);
@@ -36,7 +36,7 @@ public class PlannerExampleTests
         var plan = Planner.Plan(devices, units, 1, null, null);
 
         PlanInvariants.Check(plan, devices, units, 1);
-        Assert.Equal(PlanStatus.Complete, plan.Status);
+        Assert.Equal(PlacementStatus.Complete, plan.Status);
         Assert.Equal(units.Count, plan.Assignments.Count);
         Assert.Equal(devices.Count - units.Count, plan.Spares.Count);
     }
@@ -51,7 +51,7 @@ public class PlannerExampleTests
         var plan = Planner.Plan(devices, units, 1, null, null);
 
         PlanInvariants.Check(plan, devices, units, 1);
-        Assert.Equal(PlanStatus.Complete, plan.Status);
+        Assert.Equal(PlacementStatus.Complete, plan.Status);
         Assert.Equal(2, plan.AssignmentOf(devices[0].Id)!.Range.Count);
     }
 
@@ -64,7 +64,7 @@ public class PlannerExampleTests
         var plan = Planner.Plan(devices, units, 1, null, null);
 
         PlanInvariants.Check(plan, devices, units, 1);
-        Assert.Equal(PlanStatus.Insufficient, plan.Status);
+        Assert.Equal(PlacementStatus.Insufficient, plan.Status);
         Assert.Contains(plan.UnitReplicas, r => r == 0);
         Assert.Contains(plan.Reasons, r => r.Contains("model needs 12 GB", StringComparison.Ordinal));
     }
@@ -75,8 +75,8 @@ public class PlannerExampleTests
         var devices = new[] { Gpu("a", 0, 12) };
         var units = Model(10);
 
-        Assert.Equal(PlanStatus.Insufficient, Planner.Plan(devices, units, 1, null, null).Status);
-        Assert.Equal(PlanStatus.Complete, Planner.Plan(devices, units, 1, null, new PlannerOptions { MemoryHeadroom = 1.0 }).Status);
+        Assert.Equal(PlacementStatus.Insufficient, Planner.Plan(devices, units, 1, null, null).Status);
+        Assert.Equal(PlacementStatus.Complete, Planner.Plan(devices, units, 1, null, new PlannerOptions { MemoryHeadroom = 1.0 }).Status);
     }
 
     [Fact]
@@ -107,7 +107,7 @@ public class PlannerExampleTests
         var plan = Planner.Plan(devices, units, 2, null, null);
 
         PlanInvariants.Check(plan, devices, units, 2);
-        Assert.Equal(PlanStatus.Complete, plan.Status);
+        Assert.Equal(PlacementStatus.Complete, plan.Status);
         Assert.Equal(2, plan.GroupCount);
         Assert.All(plan.UnitReplicas, r => Assert.Equal(2, r));
     }
@@ -121,7 +121,7 @@ public class PlannerExampleTests
         var plan = Planner.Plan(devices, units, 2, null, null);
 
         PlanInvariants.Check(plan, devices, units, 2);
-        Assert.Equal(PlanStatus.Degraded, plan.Status);
+        Assert.Equal(PlacementStatus.Degraded, plan.Status);
         Assert.Equal(1, plan.AchievedRedundancy);
         Assert.Contains("redundancy 2 asked, 1 achieved: only 1 machine(s)", plan.Reasons);
     }
@@ -135,7 +135,7 @@ public class PlannerExampleTests
         var plan = Planner.Plan(devices, units, 2, null, null);
 
         PlanInvariants.Check(plan, devices, units, 2);
-        Assert.Equal(PlanStatus.Degraded, plan.Status);
+        Assert.Equal(PlacementStatus.Degraded, plan.Status);
         Assert.Contains(plan.Reasons, r => r.StartsWith("redundancy 2 asked, 1 achieved: the pool's machines cannot form 2", StringComparison.Ordinal));
     }
 
@@ -149,7 +149,7 @@ public class PlannerExampleTests
         var plan = Planner.Plan(devices, units, 3, null, null);
 
         PlanInvariants.Check(plan, devices, units, 3);
-        Assert.Equal(PlanStatus.Degraded, plan.Status);
+        Assert.Equal(PlacementStatus.Degraded, plan.Status);
         Assert.Equal(2, plan.AchievedRedundancy);
     }
 
@@ -221,7 +221,7 @@ public class PlannerExampleTests
         var after = Planner.Plan(remaining, units, 1, before, null);
 
         PlanInvariants.Check(after, remaining, units, 1);
-        Assert.Equal(PlanStatus.Complete, after.Status);
+        Assert.Equal(PlacementStatus.Complete, after.Status);
         Assert.False(after.IsFresh);
         Assert.Equal([0], after.ReplannedGroups);
         Assert.Contains(after.Reasons, r => r.Contains("re-split", StringComparison.Ordinal));
@@ -233,12 +233,12 @@ public class PlannerExampleTests
         var devices = new[] { Gpu("a", 0, 7), Gpu("b", 0, 7) };
         var units = Model(10);
         var before = Planner.Plan(devices, units, 1, null, null);
-        Assert.Equal(PlanStatus.Complete, before.Status);
+        Assert.Equal(PlacementStatus.Complete, before.Status);
 
         var after = Planner.Plan([devices[0]], units, 1, before, null);
 
         PlanInvariants.Check(after, [devices[0]], units, 1);
-        Assert.Equal(PlanStatus.Insufficient, after.Status);
+        Assert.Equal(PlacementStatus.Insufficient, after.Status);
         Assert.Empty(Planner.Moves(before, after));
         Assert.Contains(after.Reasons, r => r.StartsWith("pool has 6.3 GB of memory for weights (90% of 7 GB), model needs 12 GB", StringComparison.Ordinal));
     }
@@ -275,12 +275,12 @@ public class PlannerExampleTests
         var devices = new[] { Gpu("a", 0, 24), Gpu("a", 1, 24) };
         var units = Model(10);
         var before = Planner.Plan(devices, units, 2, null, null);
-        Assert.Equal(PlanStatus.Degraded, before.Status);
+        Assert.Equal(PlacementStatus.Degraded, before.Status);
 
         var newcomer = Gpu("b", 0, 24);
         var after = Planner.Plan([.. devices, newcomer], units, 2, before, null);
 
-        Assert.Equal(PlanStatus.Complete, after.Status);
+        Assert.Equal(PlacementStatus.Complete, after.Status);
         Assert.False(after.IsFresh);
         Assert.Equal([new UnitLoad(newcomer.Id, UnitRange.Whole(10))], Planner.Moves(before, after));
     }
@@ -291,12 +291,12 @@ public class PlannerExampleTests
         var devices = new[] { Gpu("a", 0, 7) };
         var units = Model(10);
         var before = Planner.Plan(devices, units, 1, null, null);
-        Assert.Equal(PlanStatus.Insufficient, before.Status);
+        Assert.Equal(PlacementStatus.Insufficient, before.Status);
 
         var newcomer = Gpu("b", 0, 7);
         var after = Planner.Plan([.. devices, newcomer], units, 1, before, null);
 
-        Assert.Equal(PlanStatus.Complete, after.Status);
+        Assert.Equal(PlacementStatus.Complete, after.Status);
         Assert.Equal([new UnitLoad(newcomer.Id, after.AssignmentOf(newcomer.Id)!.Range)], Planner.Moves(before, after));
     }
 
@@ -324,7 +324,7 @@ public class PlannerExampleTests
         var two = Planner.Plan(devices, units, 2, one, null);
 
         Assert.True(two.IsFresh);
-        Assert.Equal(PlanStatus.Complete, two.Status);
+        Assert.Equal(PlacementStatus.Complete, two.Status);
         Assert.Contains(two.Reasons, r => r.Contains("redundancy changed from 1 to 2", StringComparison.Ordinal));
     }
 
@@ -347,7 +347,7 @@ public class PlannerExampleTests
     {
         var plan = Planner.Plan([], Model(10), 1, null, null);
 
-        Assert.Equal(PlanStatus.Insufficient, plan.Status);
+        Assert.Equal(PlacementStatus.Insufficient, plan.Status);
         Assert.Empty(plan.Assignments);
         Assert.Contains(plan.Reasons, r => r.StartsWith("no devices in the pool", StringComparison.Ordinal));
     }
@@ -361,7 +361,7 @@ public class PlannerExampleTests
         var plan = Planner.Plan(devices, units, 1, null, null);
 
         PlanInvariants.Check(plan, devices, units, 1);
-        Assert.Equal(PlanStatus.Insufficient, plan.Status);
+        Assert.Equal(PlacementStatus.Insufficient, plan.Status);
         Assert.Contains("pool has 3.1 GB of memory for weights (90% of 3.4 GB), model needs 16 GB", plan.Reasons);
         Assert.Contains(plan.Reasons, r => r.StartsWith("uncovered: ", StringComparison.Ordinal));
     }
@@ -374,7 +374,7 @@ public class PlannerExampleTests
 
         var plan = Planner.Plan(devices, units, 1, null, null);
 
-        Assert.Equal(PlanStatus.Insufficient, plan.Status);
+        Assert.Equal(PlacementStatus.Insufficient, plan.Status);
         Assert.Contains(plan.Reasons, r => r.StartsWith("the largest unit needs 30 GB", StringComparison.Ordinal));
         Assert.Contains("uncovered: [end..end]", plan.Reasons);
     }
@@ -432,14 +432,14 @@ public class PlannerExampleTests
         // Planned afresh, the CPU gets about its speed share.
         long[] bytes = [1_050_673_152, .. Enumerable.Repeat(436_224_000L, 32), 1_050_681_344];
         var units = UnitPlanInput.ForModel(bytes, vocabSize: 128_256, hiddenSize: 4096, paramsPerLayer: 218_112_000);
-        var gpu = new DevicePlanInput(new DeviceKey("node-g", "cuda:0"), "gpu0", 15749L * 1024 * 1024, 578);
-        var cpu = new DevicePlanInput(new DeviceKey("node-c", "cpu"), "cpu0", 8192L * 1024 * 1024, 73);
+        var gpu = new DevicePlanInput(new DeviceKey(new NodeAddress("node-g"), "cuda:0"), "gpu0", 15749L * 1024 * 1024, 578);
+        var cpu = new DevicePlanInput(new DeviceKey(new NodeAddress("node-c"), "cpu"), "cpu0", 8192L * 1024 * 1024, 73);
 
         var alone = Planner.Plan([cpu], units, 1, null, null);
-        Assert.Equal(PlanStatus.Insufficient, alone.Status);
+        Assert.Equal(PlacementStatus.Insufficient, alone.Status);
         var both = Planner.Plan([cpu, gpu], units, 1, alone, null);
 
-        Assert.Equal(PlanStatus.Complete, both.Status);
+        Assert.Equal(PlacementStatus.Complete, both.Status);
         var cpuRange = both.AssignmentOf(cpu.Id)!.Range;
         Assert.InRange(cpuRange.Count, 2, 5);
     }
@@ -447,16 +447,16 @@ public class PlannerExampleTests
     [Fact]
     public void Moves_lists_what_each_device_newly_loads()
     {
-        var before = PlacementPlan.FromAssignments(10, 1, [new(new DeviceKey("a", "cuda:0"), 0, new UnitRange(3, 6)), new(new DeviceKey("b", "cuda:0"), 0, new UnitRange(0, 3))], []);
-        var after = PlacementPlan.FromAssignments(10, 1, [new(new DeviceKey("a", "cuda:0"), 0, new UnitRange(2, 8)), new(new DeviceKey("c", "cuda:0"), 0, new UnitRange(8, 10))], [new DeviceKey("b", "cuda:0")]);
+        var before = PlacementPlan.FromAssignments(10, 1, [new(new DeviceKey(new NodeAddress("a"), "cuda:0"), 0, new UnitRange(3, 6)), new(new DeviceKey(new NodeAddress("b"), "cuda:0"), 0, new UnitRange(0, 3))], []);
+        var after = PlacementPlan.FromAssignments(10, 1, [new(new DeviceKey(new NodeAddress("a"), "cuda:0"), 0, new UnitRange(2, 8)), new(new DeviceKey(new NodeAddress("c"), "cuda:0"), 0, new UnitRange(8, 10))], [new DeviceKey(new NodeAddress("b"), "cuda:0")]);
 
         var moves = Planner.Moves(before, after);
 
         Assert.Equal(
             [
-                new UnitLoad(new DeviceKey("a", "cuda:0"), new UnitRange(2, 3)),
-                new UnitLoad(new DeviceKey("a", "cuda:0"), new UnitRange(6, 8)),
-                new UnitLoad(new DeviceKey("c", "cuda:0"), new UnitRange(8, 10)),
+                new UnitLoad(new DeviceKey(new NodeAddress("a"), "cuda:0"), new UnitRange(2, 3)),
+                new UnitLoad(new DeviceKey(new NodeAddress("a"), "cuda:0"), new UnitRange(6, 8)),
+                new UnitLoad(new DeviceKey(new NodeAddress("c"), "cuda:0"), new UnitRange(8, 10)),
             ],
             moves);
         Assert.Equal(after.Assignments.Select(a => new UnitLoad(a.Device, a.Range)).OrderBy(l => l.Device), Planner.Moves(null, after));

@@ -1,4 +1,5 @@
 using ActorLlm.Cluster.Placement;
+using ActorLlm.Protocol;
 using FsCheck;
 using FsCheck.Fluent;
 using Xunit;
@@ -95,7 +96,7 @@ public class PlannerPropertyTests
                 // previous plan served nothing (insufficient), so there is nothing in service to keep in place.
                 var held = toggled is null ? null : before.AssignmentOf(toggled.Id);
                 bool groupEmptied = leaving && held is not null && before.Pipeline(held.Group).Count() == 1;
-                bool servedNothing = before.Status == PlanStatus.Insufficient;
+                bool servedNothing = before.Status == PlacementStatus.Insufficient;
                 Assert.True(!plan.IsFresh || groupEmptied || servedNothing, $"fresh plan on an ample pool:\n{before}\n->\n{plan}");
                 Assert.Empty(plan.ReplannedGroups);
             }
@@ -150,12 +151,12 @@ public class PlannerPropertyTests
     {
         if (PlanInvariants.OnePipelineFits(pool.Devices, pool.Units))
         {
-            Assert.NotEqual(PlanStatus.Insufficient, plan.Status);
+            Assert.NotEqual(PlacementStatus.Insufficient, plan.Status);
         }
 
         if (PlanInvariants.MachinesHoldingModel(pool.Devices, pool.Units) >= pool.Redundancy)
         {
-            Assert.Equal(PlanStatus.Complete, plan.Status);
+            Assert.Equal(PlacementStatus.Complete, plan.Status);
         }
     }
 }

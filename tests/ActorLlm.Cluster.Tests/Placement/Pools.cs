@@ -1,4 +1,5 @@
 using ActorLlm.Cluster.Placement;
+using ActorLlm.Protocol;
 
 namespace ActorLlm.Cluster.Tests.Placement;
 
@@ -9,7 +10,7 @@ internal static class Pools
 
     /// <summary>A GPU on <paramref name="machine"/>; the node address is the machine's, as when one node runs per host.</summary>
     public static DevicePlanInput Gpu(string machine, int index, double memoryGb, double speed = 1.0) =>
-        new(new DeviceKey(machine, $"cuda:{index}"), machine, (long)(memoryGb * Gb), speed);
+        new(new DeviceKey(new NodeAddress(machine), $"cuda:{index}"), machine, (long)(memoryGb * Gb), speed);
 
     /// <summary>A model of <paramref name="layers"/> layers of 1 GB (cost 1), a 1 GB begin (cost 0.01) and a 1 GB end (cost <paramref name="endCost"/>).</summary>
     public static IReadOnlyList<UnitPlanInput> Model(int layers, long unitBytes = Gb, double endCost = 1.0) =>

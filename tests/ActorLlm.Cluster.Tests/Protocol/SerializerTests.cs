@@ -76,9 +76,34 @@ public class SerializerTests : TestKit
     }
 
     [Fact]
+    public void Enum_values_this_node_does_not_know_are_refused()
+    {
+        var samples = WireSamples.All(TestActor);
+        var routes = samples.OfType<PlacementMessages.RouteTable>().Single();
+        var done = samples.OfType<JobMessages.GenerationCompleted>().Single();
+        var register = samples.OfType<PlacementMessages.RegisterDevice>().Single();
+        Assert.Contains("placement status", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(routes with { Status = (PlacementStatus)42 }))));
+        Assert.Contains("finish reason", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(done with { FinishReason = (FinishReason)42 }))));
+        Assert.Contains("step kind", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(WireSamples.Forward(TestActor, null) with { Kind = (StepKind)42 }))));
+        Assert.Contains("dtype", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(register with { Device = register.Device with { DType = (DType)42 } }))));
+    }
+
+    [Fact]
+    public void Identities_travel_as_their_types()
+    {
+        var register = WireSamples.All(TestActor).OfType<PlacementMessages.RegisterDevice>().Single();
+        var back = (PlacementMessages.RegisterDevice)RoundTrip(register);
+        Assert.Equal(register.Device.Key, back.Device.Key);
+        Assert.Equal(new DeviceKey(new NodeAddress("akka.tcp://actorllm@127.0.0.1:5001"), "cpu"), back.Device.Key);
+        Assert.Equal("cpu@akka.tcp://actorllm@127.0.0.1:5001", back.Device.Key.ToString());
+        Assert.Equal(register.ModelId, back.ModelId);
+        Assert.Contains("node address", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(register with { Device = register.Device with { Node = default } }))));
+    }
+
+    [Fact]
     public void Tensor_whose_bytes_do_not_match_its_shape_is_refused()
     {
-        var bad = WireSamples.Forward(TestActor, new TensorPayload("f32", [2, 8], new byte[60]));
+        var bad = WireSamples.Forward(TestActor, new TensorPayload(DType.F32, [2, 8], new byte[60]));
         var error = Assert.ThrowsAny<Exception>(() => RoundTrip(bad));
         Assert.Contains("needs 64 bytes but carries 60", Flatten(error));
     }
@@ -86,9 +111,9 @@ public class SerializerTests : TestKit
     [Fact]
     public void Tensor_with_an_unknown_dtype_or_bad_shape_is_refused()
     {
-        Assert.Contains("dtype", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(WireSamples.Forward(TestActor, new TensorPayload("i64", [2, 8], new byte[128]))))));
-        Assert.Contains("shape", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(WireSamples.Forward(TestActor, new TensorPayload("f32", [2, -8], new byte[64]))))));
-        Assert.Contains("must be [2, hidden]", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(WireSamples.Forward(TestActor, new TensorPayload("f32", [3, 8], new byte[96]))))));
+        Assert.Contains("dtype", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(WireSamples.Forward(TestActor, new TensorPayload((DType)99, [2, 8], new byte[128]))))));
+        Assert.Contains("shape", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(WireSamples.Forward(TestActor, new TensorPayload(DType.F32, [2, -8], new byte[64]))))));
+        Assert.Contains("must be [2, hidden]", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(WireSamples.Forward(TestActor, new TensorPayload(DType.F32, [3, 8], new byte[96]))))));
     }
 
     [Fact]
@@ -96,7 +121,7 @@ public class SerializerTests : TestKit
     {
         var limits = WireLimits.Default;
         int rows = 2, cols = (int)(limits.MaxPayloadBytes / 4 / rows) + 1;
-        var huge = WireSamples.Forward(TestActor, new TensorPayload("f32", [rows, cols], new byte[rows * cols * 4]));
+        var huge = WireSamples.Forward(TestActor, new TensorPayload(DType.F32, [rows, cols], new byte[rows * cols * 4]));
         Assert.Contains("exceeds", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(huge))));
 
         var prompt = new JobMessages.StartGeneration(SessionId.New(), new byte[limits.MaxPromptBytes + 1], WireSamples.Options, TestActor);

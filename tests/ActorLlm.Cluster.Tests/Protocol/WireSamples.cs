@@ -9,7 +9,7 @@ public static class WireSamples
 {
     public static WireGenerationOptions Options { get; } = new(16, new WireSampling(0.7f, 40, 0.9f, 1.1f, 42), ["\n\n"], true);
 
-    private static DeviceDescriptor Device => new("akka.tcp://actorllm@127.0.0.1:5001", "cpu", "m1", 1L << 30, 123.5, "f32");
+    private static DeviceDescriptor Device => new(new NodeAddress("akka.tcp://actorllm@127.0.0.1:5001"), "cpu", "m1", 1L << 30, 123.5, DType.F32);
 
     public static StageMessages.Forward Forward(IActorRef actor, TensorPayload? hidden) =>
         new(new SessionId("s1"), 3, new UnitRange(0, 3), 5, [7, 8], hidden, [new RouteHop(actor, new UnitRange(3, 7))], actor, StepKind.Generate, Options.Sampling, 0, 0, [new StageTiming("a", 1.5, 2)]);
@@ -21,20 +21,20 @@ public static class WireSamples
         var timings = new[] { new StageTiming("stage-a", 2.5, 4) };
         return
         [
-            new PlacementMessages.RegisterDevice(Device, actor, actor, [0, 1, 2], "stories260K", [range]),
+            new PlacementMessages.RegisterDevice(Device, actor, actor, [0, 1, 2], new ModelId("stories260K"), [range]),
             new PlacementMessages.DeviceRegistered(Device.Key, true, ""),
             new PlacementMessages.AssignUnits(4, range, [new PlacementMessages.UnitSource(1, [actor])]),
             new PlacementMessages.UnitsLoaded(Device.Key, 4, range, 0.25),
             new PlacementMessages.UnitsLoadFailed(Device.Key, 4, range, "out of memory"),
             new PlacementMessages.ReleaseUnits(4, range),
             new PlacementMessages.StageLoad(Device.Key, 2, 1, 55.5),
-            new PlacementMessages.RouteTable(4, 7, [new RouteEntry(actor, Device, range, 2)], "complete"),
+            new PlacementMessages.RouteTable(4, 7, [new RouteEntry(actor, Device, range, 2)], PlacementStatus.Degraded, true),
             new PlacementMessages.GetRoutes(),
-            Forward(actor, new TensorPayload("bf16", [2, 8], new byte[32])),
+            Forward(actor, new TensorPayload(DType.BF16, [2, 8], new byte[32])),
             new StageMessages.TokenSampled(session, 3, 99, 6, timings),
             new StageMessages.PrefillDone(session, 1, timings),
             new StageMessages.ChoiceScored(session, 2, -3.25, timings),
-            new StageMessages.StageFailed(session, 3, "stage-a", "bad", false),
+            new StageMessages.StageFailed(session, 3, Device.Key, "bad", false),
             new StageMessages.ReleaseSession(session),
             new WeightMessages.FetchManifest(),
             new WeightMessages.ManifestReply("{}"u8.ToArray(), [new WeightMessages.ModelFile("tokenizer.json", [1, 2])]),
@@ -44,20 +44,21 @@ public static class WireSamples
             new JobMessages.StartGeneration(session, "Once"u8.ToArray(), Options, actor),
             new JobMessages.StartScoring(session, "Q"u8.ToArray(), ["a", "b"], actor),
             new JobMessages.TextDelta(session, 0, "Once"),
-            new JobMessages.JobRouted(session, 1, ["worker-1:cpu [begin..layer.2]"], ["akka.tcp://actorllm@127.0.0.1:5001"]),
-            new JobMessages.GenerationCompleted(session, "Once upon", 1, 2, "length", 1.5, 20.25, [new StageStats("a", 1, 2, 3)], ["a", "b"], 0),
+            new JobMessages.JobRouted(session, 1, ["worker-1:cpu [begin..layer.2]"], [new NodeAddress("akka.tcp://actorllm@127.0.0.1:5001")]),
+            new JobMessages.GenerationCompleted(session, "Once upon", 1, 2, FinishReason.Stop, 1.5, 20.25, [new StageStats("a", 1, 2, 3)], ["a", "b"], 0),
             new JobMessages.ScoringCompleted(session, [new ScoredChoice(0, "a", -1.5, 1)]),
             new JobMessages.JobFailed(session, "no route"),
             new StatusMessages.GetClusterStatus(),
             new StatusMessages.ClusterStatus(
-                [new MemberInfo("akka.tcp://actorllm@127.0.0.1:5000", "Up", ["gateway"], true)],
+                [new MemberInfo(new NodeAddress("akka.tcp://actorllm@127.0.0.1:5000"), "Up", ["gateway"], true)],
                 [new DeviceStatus(Device, range, range, 1, 0, 10.5, 0)],
                 4,
                 7,
                 5,
                 2,
                 1,
-                "degraded",
+                PlacementStatus.Degraded,
+                false,
                 ["only one machine"]),
         ];
     }

@@ -1,4 +1,5 @@
 using ActorLlm.Cluster.Session;
+using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
 using FsCheck;
 using FsCheck.Fluent;
@@ -11,7 +12,7 @@ namespace ActorLlm.Cluster.Tests.Session;
 /// hand-over), sometimes a planned chain, always some stray ranges (gaps, overlaps, ranges past the end), table
 /// loads 0-4 plus the gateway's own count per device in quarters (exact in binary, so costs compare exactly).
 /// </summary>
-public sealed record RandomTable(int UnitCount, IReadOnlyList<RouteEntry> Entries, IReadOnlyDictionary<string, double> Extra, IReadOnlySet<string> Excluded)
+public sealed record RandomTable(int UnitCount, IReadOnlyList<RouteEntry> Entries, IReadOnlyDictionary<DeviceKey, double> Extra, IReadOnlySet<DeviceKey> Excluded)
 {
     public double Load(RouteEntry e) => e.ActiveSessions + Extra[e.Device.Key];
 
@@ -46,8 +47,8 @@ public class RouteSelectionPropertyTests
          select new RandomTable(
              units,
              (withChain ? Chain(units, cuts, chainDevices, chainSessions) : []).Concat(strays).ToList(),
-             s_nodes.Select((n, i) => (Key: $"{n}/cpu", Extra: extra[i] / 4.0)).ToDictionary(p => p.Key, p => p.Extra),
-             s_nodes.Where((_, i) => excluded[i]).Select(n => $"{n}/cpu").ToHashSet())).ToArbitrary();
+             s_nodes.Select((n, i) => (Key: new DeviceKey(new NodeAddress(n), "cpu"), Extra: extra[i] / 4.0)).ToDictionary(p => p.Key, p => p.Extra),
+             s_nodes.Where((_, i) => excluded[i]).Select(n => new DeviceKey(new NodeAddress(n), "cpu")).ToHashSet())).ToArbitrary();
 
     /// <summary>A chain over [0, units) cut after unit i where cuts[i].</summary>
     private static IEnumerable<RouteEntry> Chain(int units, IList<bool> cuts, IList<int> devices, IList<int> sessions)
@@ -88,7 +89,7 @@ public class RouteSelectionPropertyTests
         return found;
     }
 
-    private static IReadOnlyList<RouteEntry>? Select(RandomTable t, IReadOnlyList<RouteEntry>? entries = null, IReadOnlySet<string>? excluded = null) =>
+    private static IReadOnlyList<RouteEntry>? Select(RandomTable t, IReadOnlyList<RouteEntry>? entries = null, IReadOnlySet<DeviceKey>? excluded = null) =>
         RouteSelection.Select(entries ?? t.Entries, t.UnitCount, excluded ?? t.Excluded, t.Load);
 
     [Fact]

@@ -12,15 +12,19 @@ public class RouteSelectionTests
     private const int Layers = 3;
     private const int Units = Layers + 2;
 
-    private static readonly IReadOnlySet<string> s_none = new HashSet<string>();
+    private static readonly IReadOnlySet<DeviceKey> s_none = new HashSet<DeviceKey>();
 
     internal static RouteEntry Entry(string node, int start, int end, int sessions = 0, string device = "cpu") =>
-        new(ActorRefs.Nobody, new DeviceDescriptor(node, device, node, 1L << 30, 10, "f32"), new UnitRange(start, end), sessions);
+        new(ActorRefs.Nobody, new DeviceDescriptor(new NodeAddress(node), device, node, 1L << 30, 10, DType.F32), new UnitRange(start, end), sessions);
 
     private static double TableLoad(RouteEntry e) => e.ActiveSessions;
 
+    /// <summary>"node/device" to the key of that device.</summary>
+    private static DeviceKey Key(string nodeAndDevice) =>
+        new(new NodeAddress(nodeAndDevice.Split('/')[0]), nodeAndDevice.Split('/')[1]);
+
     private static IReadOnlyList<RouteEntry>? Select(IReadOnlyList<RouteEntry> entries, params string[] excluded) =>
-        RouteSelection.Select(entries, Units, excluded.ToHashSet(), TableLoad);
+        RouteSelection.Select(entries, Units, excluded.Select(Key).ToHashSet(), TableLoad);
 
     private static string? Describe(IReadOnlyList<RouteEntry>? route) =>
         route is null ? null : RouteSelection.Describe(route, Layers);
@@ -30,56 +34,56 @@ public class RouteSelectionTests
     {
         var whole = Entry("a", 0, Units);
         Assert.Equal([whole], Select([whole]));
-        Assert.Equal("a/cpu [begin..end]", Describe(Select([whole])));
+        Assert.Equal("a:cpu [begin..end]", Describe(Select([whole])));
     }
 
     [Fact]
     public void Three_stages_chain_in_order()
     {
         var route = Select([Entry("c", 4, 5), Entry("a", 0, 2), Entry("b", 2, 4)]);
-        Assert.Equal("a/cpu [begin..layer.0] -> b/cpu [layer.1..layer.2] -> c/cpu [end..end]", Describe(route));
+        Assert.Equal("a:cpu [begin..layer.0] -> b:cpu [layer.1..layer.2] -> c:cpu [end..end]", Describe(route));
     }
 
     [Fact]
     public void Of_two_replicas_the_less_loaded_is_taken()
     {
         var table = new[] { Entry("a", 0, 2, sessions: 3), Entry("b", 0, 2, sessions: 1), Entry("c", 2, 5), Entry("d", 2, 5, sessions: 2) };
-        Assert.Equal("b/cpu [begin..layer.0] -> c/cpu [layer.1..end]", Describe(Select(table)));
+        Assert.Equal("b:cpu [begin..layer.0] -> c:cpu [layer.1..end]", Describe(Select(table)));
 
         // The caller's view counts too: jobs this gateway sent to b and c since the table was published.
-        var routedHere = new Dictionary<string, int> { ["b/cpu"] = 5, ["c/cpu"] = 3 };
+        var routedHere = new Dictionary<DeviceKey, int> { [Key("b/cpu")] = 5, [Key("c/cpu")] = 3 };
         var route = RouteSelection.Select(table, Units, s_none, e => e.ActiveSessions + routedHere.GetValueOrDefault(e.Device.Key));
-        Assert.Equal("a/cpu [begin..layer.0] -> d/cpu [layer.1..end]", Describe(route));
+        Assert.Equal("a:cpu [begin..layer.0] -> d:cpu [layer.1..end]", Describe(route));
     }
 
     [Fact]
     public void Fewer_hops_win_when_loads_are_equal()
     {
         var table = new[] { Entry("a", 0, 2), Entry("b", 2, 5), Entry("c", 0, 5) };
-        Assert.Equal("c/cpu [begin..end]", Describe(Select(table)));
+        Assert.Equal("c:cpu [begin..end]", Describe(Select(table)));
 
         // One hop at load 1 costs as much as two idle hops: the tie goes to fewer hops.
         table[2] = Entry("c", 0, 5, sessions: 1);
-        Assert.Equal("c/cpu [begin..end]", Describe(Select(table)));
+        Assert.Equal("c:cpu [begin..end]", Describe(Select(table)));
 
         // One hop at load 2 costs 3, two idle hops cost 2.
         table[2] = Entry("c", 0, 5, sessions: 2);
-        Assert.Equal("a/cpu [begin..layer.0] -> b/cpu [layer.1..end]", Describe(Select(table)));
+        Assert.Equal("a:cpu [begin..layer.0] -> b:cpu [layer.1..end]", Describe(Select(table)));
     }
 
     [Fact]
     public void An_excluded_device_forces_its_replica_even_when_busier()
     {
         var table = new[] { Entry("a", 0, 5), Entry("b", 0, 3, sessions: 4), Entry("c", 3, 5, sessions: 4) };
-        Assert.Equal("a/cpu [begin..end]", Describe(Select(table)));
-        Assert.Equal("b/cpu [begin..layer.1] -> c/cpu [layer.2..end]", Describe(Select(table, "a/cpu")));
+        Assert.Equal("a:cpu [begin..end]", Describe(Select(table)));
+        Assert.Equal("b:cpu [begin..layer.1] -> c:cpu [layer.2..end]", Describe(Select(table, "a/cpu")));
     }
 
     [Fact]
     public void Exclusion_is_by_device_not_by_node()
     {
         var table = new[] { Entry("n", 0, 5, device: "cuda:0"), Entry("n", 0, 5, sessions: 9, device: "cuda:1") };
-        Assert.Equal("n/cuda:1 [begin..end]", Describe(Select(table, "n/cuda:0")));
+        Assert.Equal("n:cuda:1 [begin..end]", Describe(Select(table, "n/cuda:0")));
     }
 
     [Fact]
@@ -108,7 +112,7 @@ public class RouteSelectionTests
         // A worker may even be two hops of one route, once per range.
         var c1 = Entry("c", 0, 3);
         var c2 = Entry("c", 3, 5);
-        Assert.Equal("c/cpu [begin..layer.1] -> c/cpu [layer.2..end]", Describe(Select([c1, c2])));
+        Assert.Equal("c:cpu [begin..layer.1] -> c:cpu [layer.2..end]", Describe(Select([c1, c2])));
         Assert.Null(Select([c1, c2], "c/cpu"));
     }
 
@@ -124,15 +128,15 @@ public class RouteSelectionTests
             Entry("c", 0, 2, sessions: 5),
             Entry("d", 2, 5, sessions: 5),
         };
-        Assert.Equal("c/cpu [begin..layer.0] -> d/cpu [layer.1..end]", Describe(Select(table)));
+        Assert.Equal("c:cpu [begin..layer.0] -> d:cpu [layer.1..end]", Describe(Select(table)));
     }
 
     [Fact]
     public void Ties_are_broken_by_device_key_whatever_the_entry_order()
     {
         var table = new[] { Entry("b", 0, 5), Entry("c", 0, 5), Entry("a", 0, 5) };
-        Assert.Equal("a/cpu [begin..end]", Describe(Select(table)));
-        Assert.Equal("a/cpu [begin..end]", Describe(Select(table.Reverse().ToArray())));
+        Assert.Equal("a:cpu [begin..end]", Describe(Select(table)));
+        Assert.Equal("a:cpu [begin..end]", Describe(Select(table.Reverse().ToArray())));
     }
 
     [Fact]

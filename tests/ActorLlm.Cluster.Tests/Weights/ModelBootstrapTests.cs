@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using ActorLlm.Cluster.Weights;
 using ActorLlm.Inference;
 using ActorLlm.Inference.Checkpoints;
+using ActorLlm.Protocol;
 using ActorLlm.Protocol.Serialization;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
@@ -146,7 +147,7 @@ public sealed class ModelBootstrapTests : TestKit
         var server = Sys.ActorOf(UnitServer.Props(source, WireLimits.Default));
 
         var e = await Assert.ThrowsAsync<ModelBootstrapException>(
-            () => ModelBootstrap.FetchManifestAsync([server], TimeSpan.FromSeconds(30), expectedIdentity: "0123456789abcdef"));
+            () => ModelBootstrap.FetchManifestAsync([server], TimeSpan.FromSeconds(30), expectedIdentity: new ModelId("0123456789abcdef")));
         Assert.Contains($"serves model {ModelIdentity.Of(source.Manifest)}, not 0123456789abcdef", e.Message);
 
         var offer = await ModelBootstrap.FetchManifestAsync([server], TimeSpan.FromSeconds(30), ModelIdentity.Of(source.Manifest));
@@ -158,8 +159,8 @@ public sealed class ModelBootstrapTests : TestKit
     {
         using var source = TestModels.ConvertStories(_dir["source"]);
         var manifest = source.Manifest;
-        string id = ModelIdentity.Of(manifest);
-        Assert.Matches("^[0-9a-f]{16}$", id);
+        var id = ModelIdentity.Of(manifest);
+        Assert.Matches("^[0-9a-f]{16}$", id.Value);
         Assert.Equal(id, ModelIdentity.Of(StoreManifest.Parse(manifest.ToJson(), "round trip")));
 
         // Key order in config.json is formatting, not model.

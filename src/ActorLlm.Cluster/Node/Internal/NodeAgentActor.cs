@@ -136,7 +136,7 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
     private void StartWorkers(DevicesMeasured measured)
     {
         var store = _store!;
-        string modelId = ModelIdentity.Of(store.Manifest);
+        var modelId = ModelIdentity.Of(store.Manifest);
         var cache = new KvCacheOptions(_settings.Worker.MaxSessions, _settings.Worker.MaxContext);
         foreach (var (device, target, capacity) in measured.Devices)
         {

@@ -17,7 +17,7 @@ internal static class ClusterStatusView
     {
         var members = state.Members
             .OrderBy(m => m.Address.ToString())
-            .Select(m => new MemberInfo(m.Address.ToString(), m.Status.ToString(), [.. m.Roles.Order()], !state.Unreachable.Contains(m)))
+            .Select(m => new MemberInfo(NodeAddress.Of(m.Address), m.Status.ToString(), [.. m.Roles.Order()], !state.Unreachable.Contains(m)))
             .ToArray();
         var devices = registry.All.Select(d =>
         {
@@ -42,6 +42,7 @@ internal static class ClusterStatusView
             redundancy,
             plan?.AchievedRedundancy ?? 0,
             routes.Status,
+            routes.Loading,
             [.. notes]);
     }
 }

@@ -13,7 +13,7 @@ internal sealed class RegisteredDevice(DeviceDescriptor descriptor, IActorRef wo
 
     public IActorRef UnitServer { get; set; } = unitServer;
 
-    public DeviceKey Key => new(Descriptor.Node, Descriptor.Device);
+    public DeviceKey Key => Descriptor.Key;
 
     public HashSet<int> LocalUnits { get; } = [];
 
@@ -45,14 +45,12 @@ internal sealed class DeviceRegistry
 
     public RegisteredDevice? Find(DeviceKey key) => _devices.GetValueOrDefault(key);
 
-    public RegisteredDevice? Find(string descriptorKey) => _devices.Values.FirstOrDefault(d => d.Descriptor.Key == descriptorKey);
-
     public RegisteredDevice? FindByWorker(IActorRef worker) => _devices.Values.FirstOrDefault(d => d.Worker.Equals(worker));
 
     /// <summary>Adds or refreshes a registration. Returns true when the device is new or changed in a way that matters to placement.</summary>
     public bool Register(PlacementMessages.RegisterDevice r)
     {
-        var key = new DeviceKey(r.Device.Node, r.Device.Device);
+        var key = r.Device.Key;
         bool changed = false;
         if (!_devices.TryGetValue(key, out var device))
         {
@@ -80,14 +78,14 @@ internal sealed class DeviceRegistry
     public bool Remove(DeviceKey key) => _devices.Remove(key);
 
     /// <summary>Marks every device of <paramref name="node"/> reachable or not; returns those that changed.</summary>
-    public IReadOnlyList<RegisteredDevice> SetReachable(string node, bool reachable)
+    public IReadOnlyList<RegisteredDevice> SetReachable(NodeAddress node, bool reachable)
     {
         var changed = _devices.Values.Where(d => d.Descriptor.Node == node && d.Reachable != reachable).ToList();
         changed.ForEach(d => d.Reachable = reachable);
         return changed;
     }
 
-    public IReadOnlyList<DeviceKey> OnNode(string node) => _devices.Values.Where(d => d.Descriptor.Node == node).Select(d => d.Key).ToList();
+    public IReadOnlyList<DeviceKey> OnNode(NodeAddress node) => _devices.Values.Where(d => d.Descriptor.Node == node).Select(d => d.Key).ToList();
 
     /// <summary>Unit servers (on reachable nodes) that hold <paramref name="unit"/>'s file.</summary>
     public IEnumerable<IActorRef> Holders(int unit) =>

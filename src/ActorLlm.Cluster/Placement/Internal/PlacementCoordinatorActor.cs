@@ -36,7 +36,7 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         public static Resend Instance { get; } = new();
     }
 
-    private sealed record GraceOver(string Node);
+    private sealed record GraceOver(NodeAddress Node);
 
     private sealed record RetryFailed
     {
@@ -74,9 +74,9 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         });
         Receive<Resend>(_ => ResendAssignments());
         Receive<Terminated>(t => OnWorkerGone(t.ActorRef));
-        Receive<ClusterEvent.UnreachableMember>(m => OnReachability(m.Member.Address.ToString(), reachable: false));
-        Receive<ClusterEvent.ReachableMember>(m => OnReachability(m.Member.Address.ToString(), reachable: true));
-        Receive<ClusterEvent.MemberRemoved>(m => OnNodeRemoved(m.Member.Address.ToString()));
+        Receive<ClusterEvent.UnreachableMember>(m => OnReachability(NodeAddress.Of(m.Member.Address), reachable: false));
+        Receive<ClusterEvent.ReachableMember>(m => OnReachability(NodeAddress.Of(m.Member.Address), reachable: true));
+        Receive<ClusterEvent.MemberRemoved>(m => OnNodeRemoved(NodeAddress.Of(m.Member.Address)));
         Receive<GraceOver>(g =>
         {
             if (_registry.All.Any(d => d.Descriptor.Node == g.Node && !d.Reachable))
@@ -192,7 +192,7 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         ScheduleReplan(TimeSpan.Zero);
     }
 
-    private void OnReachability(string node, bool reachable)
+    private void OnReachability(NodeAddress node, bool reachable)
     {
         if (_registry.SetReachable(node, reachable).Count == 0)
         {
@@ -211,7 +211,7 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         }
     }
 
-    private void OnNodeRemoved(string node)
+    private void OnNodeRemoved(NodeAddress node)
     {
         var keys = _registry.OnNode(node);
         foreach (var key in keys)
@@ -345,13 +345,14 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
             .Where(d => d.Reachable)
             .SelectMany(d => d.Serving.OrderBy(s => s.Start).Select(s => new RouteEntry(d.Worker, d.Descriptor, s, d.ActiveSessions)))
             .ToArray();
-        string status = _plan is null ? "no plan yet" : _rollout is { Complete: false } ? $"{_plan.Status}, loading" : _plan.Status.ToString();
-        if (entries.Select(Describe).SequenceEqual(_routes.Stages.Select(Describe)) && status == _routes.Status)
+        var status = _plan?.Status ?? PlacementStatus.NoPlan;
+        bool loading = _rollout is { Complete: false };
+        if (entries.Select(Describe).SequenceEqual(_routes.Stages.Select(Describe)) && status == _routes.Status && loading == _routes.Loading)
         {
             return;
         }
 
-        _routes = new PlacementMessages.RouteTable(_routes.Version + 1, _model.UnitCount, entries, status);
+        _routes = new PlacementMessages.RouteTable(_routes.Version + 1, _model.UnitCount, entries, status, loading);
         _mediator.Tell(new Publish(PlacementCoordinator.RoutesTopic, _routes));
     }
 

@@ -15,7 +15,7 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
     private readonly SessionContext _ctx;
     private readonly SessionId _id;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly HashSet<string> _excluded = [];
+    private readonly HashSet<DeviceKey> _excluded = [];
     private readonly HashSet<IActorRef> _used = [];
     private readonly List<string> _failures = [];
     private readonly Stopwatch _clock = new();
@@ -167,7 +167,7 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
         _client.Tell(new JobMessages.JobRouted(
             _id,
             _failovers + 1,
-            [.. _route.Select(e => $"{e.Device.Label} {e.Range.Describe(_ctx.Layers)}")],
+            [.. _route.Select(e => RouteSelection.Label(e, _ctx.Layers))],
             [.. _route.Select(e => e.Device.Node)]));
         foreach (var e in _route)
         {
@@ -274,7 +274,7 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Routes around <paramref name="devices"/> and replays the job through the new route.</summary>
-    private void Failover(string reason, IEnumerable<string> devices)
+    private void Failover(string reason, IEnumerable<DeviceKey> devices)
     {
         _failovers++;
         _failures.Add(reason);
@@ -308,11 +308,11 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
             p.Text,
             p.PromptIds.Length,
             p.GeneratedCount,
-            p.Finish.ToString()!.ToLowerInvariant(),
+            p.Finish!.Value,
             (_prefillDone ?? TimeSpan.Zero).TotalMilliseconds,
             decode.TotalMilliseconds,
             _stats.ToArray(),
-            [.. (_route ?? []).Select(e => $"{e.Device.Label} {e.Range.Describe(_ctx.Layers)}")],
+            [.. (_route ?? []).Select(e => RouteSelection.Label(e, _ctx.Layers))],
             _failovers));
         Finish();
     }

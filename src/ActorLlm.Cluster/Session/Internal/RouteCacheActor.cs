@@ -1,3 +1,4 @@
+using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
 using Akka.Actor;
 using Akka.Cluster;
@@ -13,9 +14,9 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
     private readonly IActorRef _coordinator;
     private readonly IActorRef? _mediator;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<string, int> _inUse = [];
-    private readonly HashSet<string> _suspectedNodes = [];
-    private readonly List<(IActorRef Requester, IReadOnlySet<string> Excluded)> _waiting = [];
+    private readonly Dictionary<DeviceKey, int> _inUse = [];
+    private readonly HashSet<NodeAddress> _suspectedNodes = [];
+    private readonly List<(IActorRef Requester, IReadOnlySet<DeviceKey> Excluded)> _waiting = [];
     private PlacementMessages.RouteTable _table = PlacementMessages.RouteTable.Empty;
 
     private sealed record AskAgain
@@ -23,7 +24,7 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
         public static AskAgain Instance { get; } = new();
     }
 
-    private sealed record Unsuspect(string Node);
+    private sealed record Unsuspect(NodeAddress Node);
 
     /// <summary>A dropped connection alone is not proof of death: the suspicion lapses unless the node is unreachable by then.</summary>
     private static readonly TimeSpan s_suspicionLapses = TimeSpan.FromSeconds(20);
@@ -54,18 +55,18 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
             }
         });
         Receive<RouteCache.GetTable>(_ => Sender.Tell(_table));
-        Receive<ClusterEvent.UnreachableMember>(m => Suspect(m.Member.Address.ToString(), "unreachable"));
-        Receive<ClusterEvent.MemberRemoved>(m => Suspect(m.Member.Address.ToString(), "removed"));
+        Receive<ClusterEvent.UnreachableMember>(m => Suspect(NodeAddress.Of(m.Member.Address), "unreachable"));
+        Receive<ClusterEvent.MemberRemoved>(m => Suspect(NodeAddress.Of(m.Member.Address), "removed"));
         Receive<ClusterEvent.ReachableMember>(m =>
         {
-            _suspectedNodes.Remove(m.Member.Address.ToString());
+            _suspectedNodes.Remove(NodeAddress.Of(m.Member.Address));
             AnswerWaiting();
         });
-        Receive<DisassociatedEvent>(d => Suspect(d.RemoteAddress.ToString(), "connection lost"));
+        Receive<DisassociatedEvent>(d => Suspect(NodeAddress.Of(d.RemoteAddress), "connection lost"));
         Receive<Unsuspect>(u =>
         {
             var cluster = Akka.Cluster.Cluster.Get(Context.System);
-            if (cluster.State.Unreachable.Any(m => m.Address.ToString() == u.Node))
+            if (cluster.State.Unreachable.Any(m => NodeAddress.Of(m.Address) == u.Node))
             {
                 Timers.StartSingleTimer("suspect-" + u.Node, u, s_suspicionLapses);
                 return;
@@ -107,7 +108,7 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
         AnswerWaiting();
     }
 
-    private void Suspect(string node, string why)
+    private void Suspect(NodeAddress node, string why)
     {
         if (!_suspectedNodes.Add(node))
         {
@@ -130,12 +131,12 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
         }
     }
 
-    private bool TryAnswer(IActorRef requester, IReadOnlySet<string> excluded)
+    private bool TryAnswer(IActorRef requester, IReadOnlySet<DeviceKey> excluded)
     {
         var usable = _table.Stages.Where(e => !_suspectedNodes.Contains(e.Device.Node)).ToList();
         double Load(RouteEntry e) => e.ActiveSessions + _inUse.GetValueOrDefault(e.Device.Key);
         var route = RouteSelection.Select(usable, _table.UnitCount, excluded, Load)
-            ?? (excluded.Count > 0 ? RouteSelection.Select(usable, _table.UnitCount, new HashSet<string>(), Load) : null);
+            ?? (excluded.Count > 0 ? RouteSelection.Select(usable, _table.UnitCount, new HashSet<DeviceKey>(), Load) : null);
         if (route is null)
         {
             return false;

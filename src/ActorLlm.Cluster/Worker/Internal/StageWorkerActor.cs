@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using ActorLlm.Cluster.Weights;
 using ActorLlm.Inference.Checkpoints;
+using ActorLlm.Inference.Devices;
 using ActorLlm.Inference.Execution;
 using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
@@ -60,8 +61,8 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
         _store = store;
         _coordinator = coordinator;
         _unitServer = unitServer;
-        string node = Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString();
-        _device = new DeviceDescriptor(node, settings.Device, settings.Machine, settings.Memory.Bytes, settings.Memory.Speed, TensorCodec.Name(settings.Target.DType));
+        var node = NodeAddress.Of(Akka.Cluster.Cluster.Get(Context.System).SelfAddress);
+        _device = new DeviceDescriptor(node, settings.Device, settings.Machine, settings.Memory.Bytes, settings.Memory.Speed, settings.Target.DType.ToDType());
 
         Receive<StageMessages.Forward>(f =>
         {

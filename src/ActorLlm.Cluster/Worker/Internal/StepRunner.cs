@@ -14,7 +14,7 @@ namespace ActorLlm.Cluster.Worker.Internal;
 /// the route) the sampled token, prefill acknowledgement or choice score for the session, or a StageFailed.
 /// No actor in here, so it is tested directly.
 /// </summary>
-internal sealed class StepRunner(StageExecutor executor, string label, string deviceKey, SessionHistories histories)
+internal sealed class StepRunner(StageExecutor executor, string label, DeviceKey deviceKey, SessionHistories histories)
 {
     /// <summary>One message to send.</summary>
     public readonly record struct Outgoing(IActorRef To, object Message);

@@ -1,3 +1,4 @@
+using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
 using Xunit;
 
@@ -21,14 +22,14 @@ public sealed class PlacementCoordinatorChangeTests : PlacementCoordinatorSpec
         AwaitAssert(() => Assert.Equal(2, Plan(coordinator).PlanVersion));
         var after = Plan(coordinator).Plan!;
         Device[] all = [.. first, c];
-        var changed = all.Where(d => after.AssignmentOf(d.PlanKey)?.Range != before.AssignmentOf(d.PlanKey)?.Range).ToList();
+        var changed = all.Where(d => after.AssignmentOf(d.Key)?.Range != before.AssignmentOf(d.Key)?.Range).ToList();
         var unchanged = all.Except(changed).ToList();
         Assert.Contains(c, changed);
         Assert.NotEmpty(unchanged);
         Assert.True(changed.Count >= 2, "the newcomer takes units from someone");
 
         var assigned = changed.ToDictionary(d => d, d => d.Worker.ExpectMsg<PlacementMessages.AssignUnits>());
-        Assert.All(assigned, p => Assert.Equal((2L, after.AssignmentOf(p.Key.PlanKey)!.Range), (p.Value.Version, p.Value.Range)));
+        Assert.All(assigned, p => Assert.Equal((2L, after.AssignmentOf(p.Key.Key)!.Range), (p.Value.Version, p.Value.Range)));
         unchanged.ForEach(d => d.Worker.ExpectNoMsg(Settle * 2));
 
         // All but one changed device have loaded: the old ranges are still published beside the new ones, no table
@@ -41,7 +42,7 @@ public sealed class PlacementCoordinatorChangeTests : PlacementCoordinatorSpec
         var midway = Routes(coordinator);
         foreach (var d in first)
         {
-            Assert.Contains($"{d.Key} {before.AssignmentOf(d.PlanKey)!.Range}", Stages(midway));
+            Assert.Contains($"{d.Key} {before.AssignmentOf(d.Key)!.Range}", Stages(midway));
         }
 
         foreach (var d in changed.Skip(1))
@@ -49,7 +50,7 @@ public sealed class PlacementCoordinatorChangeTests : PlacementCoordinatorSpec
             Assert.Contains($"{d.Key} {assigned[d].Range}", Stages(midway));
         }
 
-        Assert.Contains("loading", midway.Status);
+        Assert.True(midway.Loading);
         Assert.All(Published().SkipWhile(t => !Covers(t)), t => Assert.True(Covers(t), string.Join(", ", Stages(t))));
         Assert.All(all, d => d.Worker.ExpectNoMsg(TimeSpan.Zero));
 
@@ -59,12 +60,12 @@ public sealed class PlacementCoordinatorChangeTests : PlacementCoordinatorSpec
         foreach (var d in first.Where(changed.Contains))
         {
             var release = d.Worker.ExpectMsg<PlacementMessages.ReleaseUnits>();
-            Assert.Equal((2L, before.AssignmentOf(d.PlanKey)!.Range), (release.Version, release.Range));
+            Assert.Equal((2L, before.AssignmentOf(d.Key)!.Range), (release.Version, release.Range));
         }
 
         Assert.All(all, d => d.Worker.ExpectNoMsg(TimeSpan.Zero));
         Assert.Equal(Stages(after), Stages(final));
-        Assert.Equal("Complete", final.Status);
+        Assert.Equal((PlacementStatus.Complete, false), (final.Status, final.Loading));
         Assert.All(Published().SkipWhile(t => !Covers(t)), t => Assert.True(Covers(t), string.Join(", ", Stages(t))));
         Assert.Equal(final.Version, Published()[^1].Version);
     }
@@ -87,12 +88,12 @@ public sealed class PlacementCoordinatorChangeTests : PlacementCoordinatorSpec
 
         var after = Plan(coordinator).Plan!;
         Assert.Equal(1, after.UnitReplicas.Min());
-        Assert.Contains("loading", afterLeave.Status);
-        Assert.Null(after.AssignmentOf(gone.PlanKey));
+        Assert.True(afterLeave.Loading);
+        Assert.Null(after.AssignmentOf(gone.Key));
         foreach (var d in rest)
         {
-            var range = after.AssignmentOf(d.PlanKey)!.Range;
-            if (range == before.AssignmentOf(d.PlanKey)!.Range)
+            var range = after.AssignmentOf(d.Key)!.Range;
+            if (range == before.AssignmentOf(d.Key)!.Range)
             {
                 d.Worker.ExpectNoMsg(Settle);
                 continue;
@@ -104,9 +105,9 @@ public sealed class PlacementCoordinatorChangeTests : PlacementCoordinatorSpec
         }
 
         AwaitAssert(() => Assert.True(Plan(coordinator).RolloutComplete));
-        foreach (var d in rest.Where(d => after.AssignmentOf(d.PlanKey)!.Range != before.AssignmentOf(d.PlanKey)!.Range))
+        foreach (var d in rest.Where(d => after.AssignmentOf(d.Key)!.Range != before.AssignmentOf(d.Key)!.Range))
         {
-            Assert.Equal(before.AssignmentOf(d.PlanKey)!.Range, d.Worker.ExpectMsg<PlacementMessages.ReleaseUnits>().Range);
+            Assert.Equal(before.AssignmentOf(d.Key)!.Range, d.Worker.ExpectMsg<PlacementMessages.ReleaseUnits>().Range);
         }
 
         var final = Routes(coordinator);
@@ -127,14 +128,14 @@ public sealed class PlacementCoordinatorChangeTests : PlacementCoordinatorSpec
         coordinator.Tell(new PlacementMessages.UnitsLoadFailed(failing.Key, 1, first[failing].Range, "disk full"), failing.Worker.Ref);
         AwaitAssert(() => Assert.Equal(2, Plan(coordinator).PlanVersion));
         var plan = Plan(coordinator).Plan!;
-        Assert.Null(plan.AssignmentOf(failing.PlanKey));
+        Assert.Null(plan.AssignmentOf(failing.Key));
         Assert.Equal(1, plan.UnitReplicas.Min());
 
         // Nobody had loaded anything yet, so every device of the new plan is (re)assigned; version 1 is stale.
         foreach (var d in rest)
         {
             var assign = d.Worker.FishForMessage<PlacementMessages.AssignUnits>(a => a.Version == 2);
-            Assert.Equal(plan.AssignmentOf(d.PlanKey)!.Range, assign.Range);
+            Assert.Equal(plan.AssignmentOf(d.Key)!.Range, assign.Range);
             Loaded(coordinator, d, assign);
         }
 
@@ -150,7 +151,7 @@ public sealed class PlacementCoordinatorChangeTests : PlacementCoordinatorSpec
         // Registering again (e.g. after its node restarted) puts it back into plans.
         coordinator.Tell(Registration(failing), failing.Worker.Ref);
         Assert.True(failing.Worker.ExpectMsg<PlacementMessages.DeviceRegistered>().Accepted);
-        AwaitAssert(() => Assert.NotNull(Plan(coordinator).Plan!.AssignmentOf(failing.PlanKey)));
+        AwaitAssert(() => Assert.NotNull(Plan(coordinator).Plan!.AssignmentOf(failing.Key)));
         failing.Worker.ExpectMsg<PlacementMessages.AssignUnits>();
         Assert.DoesNotContain(Status(coordinator).Notes, n => n.Contains("sits out", StringComparison.Ordinal));
     }

@@ -21,7 +21,7 @@ public abstract class PlacementCoordinatorSpec : TestKit
     protected static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(100);
 
     protected static readonly ModelUnits Model = new(
-        "model-a",
+        new ModelId("model-a"),
         5,
         [.. Enumerable.Range(0, 7).Select(i => new UnitPlanInput(i, 1000, i == 0 ? 0.01 : 1.0))]);
 
@@ -44,9 +44,7 @@ public abstract class PlacementCoordinatorSpec : TestKit
     /// <summary>A device as the tests play it: its worker and its node's unit server are probes.</summary>
     protected sealed record Device(DeviceDescriptor Descriptor, TestProbe Worker, TestProbe Units)
     {
-        public string Key => Descriptor.Key;
-
-        public DeviceKey PlanKey => new(Descriptor.Node, Descriptor.Device);
+        public DeviceKey Key => Descriptor.Key;
 
         public override string ToString() => Descriptor.Label;
     }
@@ -60,11 +58,11 @@ public abstract class PlacementCoordinatorSpec : TestKit
             Mediator.Ref));
 
     protected Device NewDevice(string machine) => new(
-        new DeviceDescriptor($"akka.tcp://pool@{machine}:2552", "cpu", machine, 1_000_000_000, 100, "f32"),
+        new DeviceDescriptor(new NodeAddress($"akka.tcp://pool@{machine}:2552"), "cpu", machine, 1_000_000_000, 100, DType.F32),
         CreateTestProbe("worker-" + machine),
         CreateTestProbe("units-" + machine));
 
-    protected static PlacementMessages.RegisterDevice Registration(Device d, string? modelId = null, UnitRange[]? serving = null) =>
+    protected static PlacementMessages.RegisterDevice Registration(Device d, ModelId? modelId = null, UnitRange[]? serving = null) =>
         new(d.Descriptor, d.Worker.Ref, d.Units.Ref, [.. Enumerable.Range(0, Model.UnitCount)], modelId ?? Model.ModelId, serving ?? []);
 
     /// <summary>Registers a new device (holding every unit file) and checks it was accepted.</summary>
@@ -153,9 +151,9 @@ public abstract class PlacementCoordinatorSpec : TestKit
 
     /// <summary>The same for a plan's assignments.</summary>
     protected static string[] Stages(PlacementPlan plan) =>
-        [.. plan.Assignments.Select(a => $"{a.Device.Node}/{a.Device.Device} {a.Range}").Order()];
+        [.. plan.Assignments.Select(a => $"{a.Device} {a.Range}").Order()];
 
     /// <summary>True when the table's stages chain from the first unit to the last.</summary>
     protected static bool Covers(PlacementMessages.RouteTable table) =>
-        RouteSelection.Select(table.Stages, Model.UnitCount, new HashSet<string>(), _ => 0) is not null;
+        RouteSelection.Select(table.Stages, Model.UnitCount, new HashSet<DeviceKey>(), _ => 0) is not null;
 }

@@ -14,7 +14,7 @@ public sealed class PlacementCoordinatorTests : PlacementCoordinatorSpec
         var a = Join(coordinator, "m1");
 
         var stranger = NewDevice("m9");
-        coordinator.Tell(Registration(stranger, modelId: "model-b"), stranger.Worker.Ref);
+        coordinator.Tell(Registration(stranger, modelId: new ModelId("model-b")), stranger.Worker.Ref);
         var refused = stranger.Worker.ExpectMsg<PlacementMessages.DeviceRegistered>();
         Assert.False(refused.Accepted);
         Assert.Equal(stranger.Key, refused.DeviceKey);
@@ -60,14 +60,14 @@ public sealed class PlacementCoordinatorTests : PlacementCoordinatorSpec
         // Nothing is routable until loaded; then each range is published as soon as its device reports it.
         var loading = Routes(coordinator);
         Assert.Empty(loading.Stages);
-        Assert.Contains("loading", loading.Status);
+        Assert.True(loading.Loading);
         Loaded(coordinator, a, toA);
         Assert.Equal([$"{a.Key} {toA.Range}"], Stages(Routes(coordinator)));
         Loaded(coordinator, b, toB);
 
         var table = Routes(coordinator);
         Assert.Equal(new[] { $"{a.Key} {toA.Range}", $"{b.Key} {toB.Range}" }.Order(), Stages(table));
-        Assert.Equal("Complete", table.Status);
+        Assert.Equal((PlacementStatus.Complete, false), (table.Status, table.Loading));
         Assert.Equal(Model.UnitCount, table.UnitCount);
         Assert.True(Covers(table));
         Assert.Equal(a.Worker.Ref, table.Stages.Single(s => s.Device.Key == a.Key).Worker);
@@ -102,7 +102,7 @@ public sealed class PlacementCoordinatorTests : PlacementCoordinatorSpec
 
         var table = Routes(coordinator);
         Assert.Equal(new[] { $"{a.Key} [0, 4)", $"{b.Key} [4, 7)" }.Order(), Stages(table));
-        Assert.Equal("Complete", table.Status);
+        Assert.Equal((PlacementStatus.Complete, false), (table.Status, table.Loading));
         a.Worker.ExpectNoMsg(TimeSpan.Zero);
         b.Worker.ExpectNoMsg(TimeSpan.Zero);
     }
@@ -135,7 +135,7 @@ public sealed class PlacementCoordinatorTests : PlacementCoordinatorSpec
         coordinator.Tell(new PlacementMessages.StageLoad(a.Key, 3, 1, 12.5), a.Worker.Ref);
 
         var status = Status(coordinator);
-        Assert.Equal((Model.UnitCount, Model.Layers, 2, 2, "Complete"), (status.UnitCount, status.Layers, status.RedundancyRequested, status.RedundancyAchieved, status.PlacementStatus));
+        Assert.Equal((Model.UnitCount, Model.Layers, 2, 2, PlacementStatus.Complete), (status.UnitCount, status.Layers, status.RedundancyRequested, status.RedundancyAchieved, status.PlacementStatus));
         Assert.Equal(Routes(coordinator).Version, status.RouteVersion);
         Assert.Empty(status.Members);
         Assert.Equal([a.Key, b.Key], status.Devices.Select(d => d.Device.Key));
@@ -149,7 +149,7 @@ public sealed class PlacementCoordinatorTests : PlacementCoordinatorSpec
         AwaitAssert(() =>
         {
             var degraded = Status(coordinator);
-            Assert.Equal((2, 1, "Degraded"), (degraded.RedundancyRequested, degraded.RedundancyAchieved, degraded.PlacementStatus));
+            Assert.Equal((2, 1, PlacementStatus.Degraded), (degraded.RedundancyRequested, degraded.RedundancyAchieved, degraded.PlacementStatus));
             Assert.Equal([a.Key], degraded.Devices.Select(d => d.Device.Key));
             Assert.Contains(degraded.Notes, n => n.Contains("redundancy 2 asked, 1 achieved", StringComparison.Ordinal));
         });

@@ -51,7 +51,7 @@ public sealed class GenerationSessionTests(StoriesModel model) : GenerationSessi
         var done = Assert.IsType<JobMessages.GenerationCompleted>(end);
         Assert.Equal(ExpectedText(prompt, Sampled[..3]), done.Text);
         Assert.Equal(done.Text, streamed);
-        Assert.Equal((id, prompt.Length, 3, "length", 0), (done.Session, done.PromptTokens, done.GeneratedTokens, done.FinishReason, done.Failovers));
+        Assert.Equal((id, prompt.Length, 3, FinishReason.Length, 0), (done.Session, done.PromptTokens, done.GeneratedTokens, done.FinishReason, done.Failovers));
         Assert.Equal(["m1:cpu [begin..layer.1]", "m2:cpu [layer.2..end]"], done.Route);
         Assert.Equal("m2:cpu", Assert.Single(done.Stages).Stage);
 

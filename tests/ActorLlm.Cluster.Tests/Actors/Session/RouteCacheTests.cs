@@ -1,4 +1,5 @@
 using ActorLlm.Cluster.Session;
+using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
 using Akka.Actor;
 using Akka.Remote;
@@ -16,7 +17,7 @@ namespace ActorLlm.Cluster.Tests.Actors.Session;
 /// </summary>
 public sealed class RouteCacheTests : TestKit
 {
-    private static readonly IReadOnlySet<string> s_none = new HashSet<string>();
+    private static readonly IReadOnlySet<DeviceKey> s_none = new HashSet<DeviceKey>();
     private readonly TestProbe _coordinator;
     private readonly IActorRef _cache;
     private readonly RouteEntry _front;
@@ -33,7 +34,7 @@ public sealed class RouteCacheTests : TestKit
         _replica = Entry(CreateTestProbe("b2").Ref, "m3", Back);
     }
 
-    private RouteCache.Selected Select(TestProbe requester, params string[] excluded)
+    private RouteCache.Selected Select(TestProbe requester, params DeviceKey[] excluded)
     {
         _cache.Tell(new RouteCache.Select(excluded.ToHashSet()), requester.Ref);
         return requester.ExpectMsg<RouteCache.Selected>();
@@ -132,7 +133,7 @@ public sealed class RouteCacheTests : TestKit
         var listener = CreateTestProbe();
         Sys.EventStream.Subscribe(listener.Ref, typeof(RouteCache.NodeSuspected));
 
-        Sys.EventStream.Publish(new DisassociatedEvent(Akka.Cluster.Cluster.Get(Sys).SelfAddress, Address.Parse(NodeOf("m2")), inbound: false));
+        Sys.EventStream.Publish(new DisassociatedEvent(Akka.Cluster.Cluster.Get(Sys).SelfAddress, Address.Parse(NodeOf("m2").Value), inbound: false));
         var suspected = listener.ExpectMsg<RouteCache.NodeSuspected>();
         Assert.Equal(NodeOf("m2"), suspected.Node);
         Assert.Equal("connection lost", suspected.Why);

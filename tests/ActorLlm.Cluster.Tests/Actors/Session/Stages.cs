@@ -12,15 +12,15 @@ internal static class Stages
     public static readonly UnitRange Back = new(3, StoriesModel.Units);
 
     /// <summary>The node address of the device on <paramref name="machine"/> (as a worker's node would advertise it).</summary>
-    public static string NodeOf(string machine) => $"akka.tcp://pool@{machine}:2552";
+    public static NodeAddress NodeOf(string machine) => new($"akka.tcp://pool@{machine}:2552");
 
-    public static DeviceDescriptor Device(string machine) => new(NodeOf(machine), "cpu", machine, 1_000_000_000, 100, "f32");
+    public static DeviceDescriptor Device(string machine) => new(NodeOf(machine), "cpu", machine, 1_000_000_000, 100, DType.F32);
 
-    public static string Key(string machine) => Device(machine).Key;
+    public static DeviceKey Key(string machine) => Device(machine).Key;
 
     public static RouteEntry Entry(IActorRef worker, string machine, UnitRange range, int activeSessions = 0) =>
         new(worker, Device(machine), range, activeSessions);
 
     public static PlacementMessages.RouteTable Table(long version, params RouteEntry[] stages) =>
-        new(version, StoriesModel.Units, stages, "Complete");
+        new(version, StoriesModel.Units, stages, PlacementStatus.Complete, false);
 }

@@ -1,3 +1,4 @@
+using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
 using Xunit;
 
@@ -12,8 +13,8 @@ public sealed class StageWorkerRegistrationTests(StoriesModel model) : StageWork
         var worker = Spawn();
         var first = Coordinator.ExpectMsg<PlacementMessages.RegisterDevice>();
         var device = first.Device;
-        Assert.Equal(Akka.Cluster.Cluster.Get(Sys).SelfAddress.ToString(), device.Node);
-        Assert.Equal(("cpu", "m1", 1_000_000_000L, 5000.0, "f32"), (device.Device, device.Machine, device.MemoryBytes, device.Speed, device.DType));
+        Assert.Equal(NodeAddress.Of(Akka.Cluster.Cluster.Get(Sys).SelfAddress), device.Node);
+        Assert.Equal(("cpu", "m1", 1_000_000_000L, 5000.0, DType.F32), (device.Device, device.Machine, device.MemoryBytes, device.Speed, device.DType));
         Assert.Equal(WorkerKey, device.Key);
         Assert.Equal(worker, first.Worker);
         Assert.Equal(OwnUnitServer.Ref, first.UnitServer);

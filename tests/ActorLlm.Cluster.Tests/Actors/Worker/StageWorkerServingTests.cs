@@ -49,7 +49,7 @@ public sealed class StageWorkerServingTests(StoriesModel model) : StageWorkerSpe
         Assert.Equal(("m1:cpu", Prompt.Length), (timing.Stage, timing.Tokens));
 
         Assert.NotNull(sent.Hidden);
-        Assert.Equal("f32", sent.Hidden.DType);
+        Assert.Equal(DType.F32, sent.Hidden.DType);
         Assert.Equal([Prompt.Length, StoriesModel.Hidden], sent.Hidden.Shape);
         using var reference = StoriesModel.Reference(First);
         AssertClose(StoriesModel.Floats(StoriesModel.HiddenOf(reference, id, 0, Prompt)), StoriesModel.Floats(sent.Hidden), 1e-5);
@@ -247,7 +247,7 @@ public sealed class StageWorkerServingTests(StoriesModel model) : StageWorkerSpe
     {
         // The actor batches whatever waits together, which a test cannot force; the batch runner can be given one.
         using var whole = StoriesModel.Reference(StoriesModel.Whole);
-        var runner = new StepRunner(whole, "m1:cpu", "key", new SessionHistories());
+        var runner = new StepRunner(whole, "m1:cpu", WorkerKey, new SessionHistories());
         var probes = Enumerable.Range(0, 3).Select(_ => CreateTestProbe()).ToArray();
         var outgoing = runner.Run(
         [

@@ -44,7 +44,7 @@ public abstract class StageWorkerSpec : TestKit
     protected static int[] Prompt => StoriesModel.Prompt;
 
     /// <summary>The key the worker registers under: its node's address and its device.</summary>
-    protected string WorkerKey => Akka.Cluster.Cluster.Get(Sys).SelfAddress + "/cpu";
+    protected DeviceKey WorkerKey => new(NodeAddress.Of(Akka.Cluster.Cluster.Get(Sys).SelfAddress), "cpu");
 
     protected StageWorkerSettings Settings(TimeSpan? loadReport = null, TimeSpan? drainTimeout = null, int maxSessions = 8) => new(
         "cpu",
