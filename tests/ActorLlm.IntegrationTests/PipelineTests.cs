@@ -55,9 +55,14 @@ public sealed class PipelineTests(ITestOutputHelper output) : PoolTestBase(outpu
         var (_, client) = await StartPoolAsync(workers: 2);
         const string prompt = "Once upon a time, there was a little girl named";
         string planted = SingleProcess(prompt, Greedy(2));
-        var scores = await client.ScoreAsync(prompt, [" zebra fish", planted, " purple", " 42"], Timeout);
+        string[] choices = [" zebra fish", planted, " purple", " 42"];
+        var scores = await client.ScoreAsync(prompt, choices, Timeout);
+        var local = ScoreSingleProcess(prompt, choices);
+
+        // The same ranking, token counts and log-probabilities (f32 on the CPU: the stages compute what one process does).
         Assert.Equal(planted, scores.Scores[0].Choice);
-        Assert.True(scores.Scores.Zip(scores.Scores.Skip(1)).All(p => p.First.LogProbability >= p.Second.LogProbability));
+        Assert.Equal(local.Select(c => (c.Index, c.Choice, c.Tokens)), scores.Scores.Select(c => (c.Index, c.Choice, c.Tokens)));
+        Assert.All(local.Zip(scores.Scores), p => Assert.Equal(p.First.LogProbability, p.Second.LogProbability, 1e-4));
     });
 
     [Fact]

@@ -70,6 +70,15 @@ public abstract class PoolTestBase(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
+    /// <summary>What one process scores for the same choices, best first.</summary>
+    protected static IReadOnlyList<ChoiceScore> ScoreSingleProcess(string prompt, IReadOnlyList<string> choices)
+    {
+        lock (s_localLock)
+        {
+            return s_local.Value.Score(prompt, choices);
+        }
+    }
+
     /// <summary>A generation whose text arrival times are recorded (for stall measurements).</summary>
     protected sealed class Recorded
     {

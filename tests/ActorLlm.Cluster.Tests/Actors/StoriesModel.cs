@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using ActorLlm.Cluster.Tests.Weights;
 using ActorLlm.Cluster.Weights;
 using ActorLlm.Inference.Checkpoints;
 using ActorLlm.Inference.Devices;

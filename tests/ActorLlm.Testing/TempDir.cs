@@ -1,4 +1,4 @@
-namespace ActorLlm.TestSupport;
+namespace ActorLlm.Testing;
 
 /// <summary>A fresh directory under the system temp folder, deleted with everything in it on dispose.</summary>
 public sealed class TempDir : IDisposable

@@ -1,8 +1,8 @@
-namespace ActorLlm.TestSupport;
+namespace ActorLlm.Testing;
 
 /// <summary>
 /// Locations in the repository, found by walking up from the test assembly to ActorLlm.sln, so tests read models and
-/// fixtures in place. Compiled into every test project (tests/Shared).
+/// fixtures in place.
 /// </summary>
 public static class RepoPaths
 {
