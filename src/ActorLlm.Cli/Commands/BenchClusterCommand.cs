@@ -42,7 +42,7 @@ public static class BenchClusterCommand
                 double seconds = clock.Elapsed.TotalSeconds;
                 int tokens = results.Sum(r => r.GeneratedTokens);
                 var one = results[0];
-                double decode = one.GeneratedTokens > 1 && one.DecodeMs > 0 ? (one.GeneratedTokens - 1) / (one.DecodeMs / 1000) : 0;
+                double decode = JobReport.DecodeTokensPerSecond(one);
                 Console.Out.WriteLine(string.Create(
                     CultureInfo.InvariantCulture,
                     $"jobs {j,3}: {tokens / seconds,9:F1} tokens/s aggregate ({tokens} tokens in {seconds:F2} s); first job: prefill {one.PrefillMs:F0} ms, decode {decode:F1} tokens/s; stages: {string.Join(", ", one.Stages.Select(s => $"{s.Stage} {(s.DecodeSteps > 0 ? s.DecodeMs / s.DecodeSteps : 0):F2} ms/step"))}"));

@@ -80,7 +80,7 @@ public static class BenchPoolCommand
                 throw new InvalidOperationException("the pool's text differs from the single process's");
             }
 
-            Report(string.Create(inv, $"pool of {workers} workers ({placed.Devices.Count(d => d.Serving is not null)} stages): decode {Tps(one),8:F1} tokens/s ({one.DecodeMs / Math.Max(1, one.GeneratedTokens - 1):F2} ms/token, of which stage compute {one.Stages.Sum(s => s.DecodeMs) / Math.Max(1, one.GeneratedTokens - 1):F2} ms)"));
+            Report(string.Create(inv, $"pool of {workers} workers ({placed.Devices.Count(d => d.Serving is not null)} stages): decode {JobReport.DecodeTokensPerSecond(one),8:F1} tokens/s ({one.DecodeMs / Math.Max(1, one.GeneratedTokens - 1):F2} ms/token, of which stage compute {one.Stages.Sum(s => s.DecodeMs) / Math.Max(1, one.GeneratedTokens - 1):F2} ms)"));
 
             var clock = Stopwatch.StartNew();
             var jobs = await Task.WhenAll(Enumerable.Range(0, concurrent).Select(_ => client.GenerateAsync("", options, null, s_timeout)));
@@ -135,6 +135,4 @@ public static class BenchPoolCommand
 
     private static bool Placed(StatusMessages.ClusterStatus s, int devices) =>
         s.Devices.Length == devices && s.ServesPlan();
-
-    private static double Tps(JobMessages.GenerationCompleted r) => r.GeneratedTokens > 1 && r.DecodeMs > 0 ? (r.GeneratedTokens - 1) / (r.DecodeMs / 1000) : 0;
 }

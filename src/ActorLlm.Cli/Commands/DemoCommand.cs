@@ -85,7 +85,10 @@ public static class DemoCommand
             }, timeout);
             Console.Out.WriteLine();
             Console.Out.WriteLine();
-            Console.Out.Write(Timings(result));
+            foreach (string line in JobReport.Lines(result))
+            {
+                Console.Out.WriteLine(line);
+            }
         }
         catch
         {
@@ -97,19 +100,4 @@ public static class DemoCommand
     /// <summary>Every worker registered and serving what the plan assigned it.</summary>
     private static bool Ready(StatusMessages.ClusterStatus s, int workers) =>
         s.Devices.Length == workers && s.ServesPlan();
-
-    /// <summary>A finished job's figures and per-stage times, each line starting with <paramref name="prefix"/>.</summary>
-    public static string Timings(JobMessages.GenerationCompleted r, string prefix = "")
-    {
-        var inv = CultureInfo.InvariantCulture;
-        double tps = r.GeneratedTokens > 1 && r.DecodeMs > 0 ? (r.GeneratedTokens - 1) / (r.DecodeMs / 1000) : 0;
-        var lines = new List<string>
-        {
-            string.Create(inv, $"{r.PromptTokens} prompt tokens, {r.GeneratedTokens} generated ({r.FinishReason.ToString().ToLowerInvariant()}); prefill {r.PrefillMs:F1} ms; decode {r.DecodeMs:F1} ms = {tps:F1} tokens/s end to end; {r.Failovers} failover(s)"),
-            "per stage (compute only; the rest of each step is messaging between processes):",
-        };
-        lines.AddRange(r.Stages.Select(s => string.Create(inv,
-            $"  {s.Stage,-16} prefill {s.PrefillMs,7:F2} ms   decode {s.DecodeMs,8:F2} ms over {s.DecodeSteps} steps = {(s.DecodeSteps > 0 ? s.DecodeMs / s.DecodeSteps : 0),6:F3} ms/step")));
-        return string.Concat(lines.Select(l => prefix + l + Environment.NewLine));
-    }
 }

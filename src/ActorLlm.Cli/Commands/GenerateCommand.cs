@@ -91,7 +91,11 @@ public static class GenerateCommand
         stdout.WriteLine();
         if (!quiet)
         {
-            Console.Error.Write(DemoCommand.Timings(result, "[actorllm] "));
+            foreach (string line in JobReport.Lines(result))
+            {
+                Console.Error.WriteLine("[actorllm] " + line);
+            }
+
             Console.Error.WriteLine($"[actorllm] route: {string.Join(" -> ", result.Route)}");
         }
 
