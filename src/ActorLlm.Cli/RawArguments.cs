@@ -1,5 +1,5 @@
-using System.Text;
 using ActorLlm.Inference;
+using ActorLlm.Inference.Generation;
 
 namespace ActorLlm.Cli;
 
@@ -10,8 +10,6 @@ namespace ActorLlm.Cli;
 /// </summary>
 public static class RawArguments
 {
-    private static readonly UTF8Encoding s_strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     public static void EnsureValidUtf8()
     {
         const string cmdline = "/proc/self/cmdline";
@@ -26,12 +24,11 @@ public static class RawArguments
         {
             try
             {
-                s_strict.GetString(arg);
+                Prompt.DecodeUtf8(arg);
             }
-            catch (DecoderFallbackException e)
+            catch (InvalidRequestException e)
             {
-                throw new InvalidRequestException(
-                    $"command-line argument {index} is not valid UTF-8 (byte {e.Index} of it); pass text as UTF-8, or a file with --prompt-file");
+                throw new InvalidRequestException($"command-line argument {index}: {e.Message}; pass text as UTF-8, or a file with --prompt-file");
             }
 
             index++;

@@ -1,4 +1,3 @@
-using System.Text;
 using ActorLlm.Inference.Tokenization;
 
 namespace ActorLlm.Inference.Generation;
@@ -6,26 +5,14 @@ namespace ActorLlm.Inference.Generation;
 /// <summary>Prompts as every entry point (CLI, single process, cluster session) reads them.</summary>
 public static class Prompt
 {
-    private static readonly UTF8Encoding s_strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     /// <summary>Token ids of <paramref name="text"/>; an empty prompt starts from BOS.</summary>
     public static int[] Encode(TextTokenizer tokenizer, string text) => FromBos(tokenizer, tokenizer.Encode(text));
 
     /// <summary>Token ids of UTF-8 bytes (invalid UTF-8 is an InvalidRequestException); an empty prompt starts from BOS.</summary>
     public static int[] EncodeUtf8(TextTokenizer tokenizer, ReadOnlySpan<byte> utf8) => FromBos(tokenizer, tokenizer.EncodeUtf8(utf8));
 
-    /// <summary>UTF-8 bytes to text, refusing invalid UTF-8 instead of replacing it.</summary>
-    public static string DecodeUtf8(ReadOnlySpan<byte> utf8)
-    {
-        try
-        {
-            return s_strict.GetString(utf8);
-        }
-        catch (DecoderFallbackException e)
-        {
-            throw new InvalidRequestException($"prompt is not valid UTF-8 (byte {e.Index})");
-        }
-    }
+    /// <summary>UTF-8 bytes to text, refusing invalid UTF-8 (naming the byte offset) instead of replacing it.</summary>
+    public static string DecodeUtf8(ReadOnlySpan<byte> utf8) => InputText.DecodeUtf8(utf8);
 
     private static int[] FromBos(TextTokenizer tokenizer, int[] ids) => ids.Length == 0 && tokenizer.BosId is int bos ? [bos] : ids;
 }
