@@ -7,15 +7,18 @@ namespace ActorLlm.Cluster.Session;
 /// <summary>Generation options between their wire form (Protocol, no inference types) and the inference core's.</summary>
 public static class WireOptions
 {
-    /// <summary>Validated: out-of-range values are an InvalidRequestException.</summary>
-    public static SamplingParams ToSampling(WireSampling s) => new SamplingParams
+    /// <summary>
+    /// The mapping alone, not validated: a job's options are validated once, where the job enters
+    /// (<see cref="ToOptions"/>), and a step's sampling on arrival from the network (WireValidation), not per token.
+    /// </summary>
+    public static SamplingParams ToSampling(WireSampling s) => new()
     {
         Temperature = s.Temperature,
         TopK = s.TopK,
         TopP = s.TopP,
         RepetitionPenalty = s.RepetitionPenalty,
         Seed = s.Seed,
-    }.Validate();
+    };
 
     public static WireSampling ToWire(SamplingParams p) => new(p.Temperature, p.TopK, p.TopP, p.RepetitionPenalty, p.Seed);
 

@@ -1,3 +1,5 @@
+using ActorLlm.Protocol;
+
 namespace ActorLlm.Inference.Sampling;
 
 /// <summary>
@@ -26,28 +28,6 @@ public sealed record SamplingParams
     public bool IsGreedy => Temperature <= 0f || TopK == 1;
 
     /// <summary>Throws <see cref="InvalidRequestException"/> for values outside their domain.</summary>
-    public SamplingParams Validate()
-    {
-        if (!float.IsFinite(Temperature) || Temperature < 0)
-        {
-            throw new InvalidRequestException($"temperature must be a finite number >= 0, got {Temperature}");
-        }
-
-        if (TopK < 0)
-        {
-            throw new InvalidRequestException($"top-k must be >= 0, got {TopK}");
-        }
-
-        if (!float.IsFinite(TopP) || TopP <= 0 || TopP > 1)
-        {
-            throw new InvalidRequestException($"top-p must be in (0, 1], got {TopP}");
-        }
-
-        if (!float.IsFinite(RepetitionPenalty) || RepetitionPenalty <= 0)
-        {
-            throw new InvalidRequestException($"repetition penalty must be > 0, got {RepetitionPenalty}");
-        }
-
-        return this;
-    }
+    public SamplingParams Validate() =>
+        SamplingRules.Problem(Temperature, TopK, TopP, RepetitionPenalty) is string problem ? throw new InvalidRequestException(problem) : this;
 }

@@ -21,6 +21,10 @@ public static class WireValidation
                 Require(f.Sampling, "sampling");
                 Require(f.Timings, "timings");
                 Defined(f.Kind, "step kind");
+                if (SamplingRules.Problem(f.Sampling.Temperature, f.Sampling.TopK, f.Sampling.TopP, f.Sampling.RepetitionPenalty) is string sampling)
+                {
+                    throw new WireFormatException($"step sampling: {sampling}");
+                }
                 if (f.TokenIds.Length == 0 || f.TokenIds.Length > limits.MaxTokensPerStep)
                 {
                     throw new WireFormatException($"a step carries 1..{limits.MaxTokensPerStep} tokens, got {f.TokenIds.Length}");

@@ -89,6 +89,15 @@ public class SerializerTests : TestKit
     }
 
     [Fact]
+    public void A_step_whose_sampling_is_out_of_its_domain_is_refused()
+    {
+        var step = WireSamples.Forward(TestActor, null);
+        Assert.Contains("temperature", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(step with { Sampling = step.Sampling with { Temperature = float.NaN } }))));
+        Assert.Contains("top-p", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(step with { Sampling = step.Sampling with { TopP = 0 } }))));
+        Assert.IsType<StageMessages.Forward>(RoundTrip(step));
+    }
+
+    [Fact]
     public void Identities_travel_as_their_types()
     {
         var register = WireSamples.All(TestActor).OfType<PlacementMessages.RegisterDevice>().Single();
