@@ -42,7 +42,8 @@ public sealed class TokenizerJsonVariantTests : IDisposable
         });
 
         Assert.Equal(expected, tokenizer.Encode(text));
-        Assert.Equal(tokenizer.Decode(expected), string.Concat(expected.Select(tokenizer.CreateStreamingDecoder().Push)));
+        var decoder = tokenizer.CreateStreamingDecoder();
+        Assert.Equal(tokenizer.Decode(expected), string.Concat(expected.Select(decoder.Push).ToList()) + decoder.Flush());
     }
 
     [Fact]
