@@ -86,6 +86,33 @@ public sealed class TokenizerJsonVariantTests : IDisposable
         Assert.Equal((addPrefixSpace && !text.StartsWith(' ') ? " " : string.Empty) + text.Replace("<|eot_id|>", string.Empty, StringComparison.Ordinal), tokenizer.Decode(expected));
     }
 
+    [Theory]
+    // Regression (found by HuggingFaceDifferentialTests): single_word means no regex \w character on either side, in
+    // code points. \w holds marks (a combining tilde, a variation selector, ZWJ), "_", supplementary letters and the
+    // circled letters, none of which char.IsLetterOrDigit on a UTF-16 unit saw. Expected ids from Hugging Face's
+    // tokenizers (Rust, through Tokenizers.DotNet) over the same edited file.
+    [InlineData("n\u0303<tool_call>", new[] { 294, 110, 204, 131, 60, 116, 111, 111, 108, 95, 279, 264, 62 })]
+    [InlineData("\u2764\uFE0F<|eot_id|>", new[] { 294, 226, 157, 164, 239, 184, 143, 60, 124, 101, 111, 116, 95, 105, 100, 124, 62 })]
+    [InlineData("\U0002000B<|eot_id|>", new[] { 294, 240, 160, 128, 139, 60, 124, 101, 111, 116, 95, 105, 100, 124, 62 })]
+    [InlineData("<tool_call>_x", new[] { 294, 60, 116, 111, 111, 108, 95, 279, 264, 62, 95, 120 })]
+    [InlineData("\u24B6<tool_call>", new[] { 294, 226, 146, 182, 60, 116, 111, 111, 108, 95, 279, 264, 62 })]
+    [InlineData("<tool_call>\u200D", new[] { 294, 60, 116, 111, 111, 108, 95, 279, 264, 62, 226, 128, 141 })]
+    // Punctuation and spaces are not word characters.
+    [InlineData("(<tool_call>)", new[] { 294, 40, 300, 41 })]
+    [InlineData("a <tool_call> b", new[] { 294, 97, 32, 300, 32, 98 })]
+    public void Single_word_added_tokens_match_only_between_non_word_characters(string text, int[] expected)
+    {
+        var tokenizer = Variant(s_byteLevel, json =>
+        {
+            foreach (var token in json["added_tokens"]!.AsArray())
+            {
+                token!["single_word"] = true;
+            }
+        });
+
+        Assert.Equal(expected, tokenizer.Encode(text));
+    }
+
     public void Dispose()
     {
         foreach (var directory in _directories)
