@@ -113,6 +113,28 @@ public sealed class TokenizerJsonVariantTests : IDisposable
         Assert.Equal(expected, tokenizer.Encode(text));
     }
 
+    [Theory]
+    // Regression (found by HuggingFaceDifferentialTests): the NFC normalizer (Qwen2) was skipped, because .NET's
+    // string.Normalize does nothing under the build's invariant globalization. "e" + U+0301 must become "é" (278) and
+    // "café" (281, a whole vocabulary entry); the marks below and above are put in canonical order and composed with
+    // their base; U+212B ANGSTROM SIGN is a singleton (Å, C3 85); Hangul jamo compose to one syllable (EA B0 81).
+    [InlineData("e\u0301", new[] { 294, 278 })]
+    [InlineData("cafe\u0301", new[] { 294, 281 })]
+    [InlineData("a\u0301\u0323", new[] { 294, 225, 186, 161, 204, 129 })]
+    [InlineData("\u212B", new[] { 294, 195, 133 })]
+    [InlineData("\u1100\u1161\u11A8", new[] { 294, 234, 176, 129 })]
+    // Hugging Face's tables are Unicode 9.0: U+0898 (a mark of Unicode 14.0) is unassigned there, so a starter that
+    // blocks composition and reordering across it.
+    [InlineData("a\u0898\u0301\u0323", new[] { 294, 97, 224, 162, 152, 204, 163, 204, 129 })]
+    // NFC keeps compatibility characters such as the ligature "ﬁ".
+    [InlineData("\uFB01", new[] { 294, 239, 172, 129 })]
+    public void NFC_normalizer_is_applied_with_Hugging_Face_tables(string text, int[] expected)
+    {
+        var tokenizer = Variant(s_byteLevel, json => json["normalizer"] = new JsonObject { ["type"] = "NFC" });
+
+        Assert.Equal(expected, tokenizer.Encode(text));
+    }
+
     public void Dispose()
     {
         foreach (var directory in _directories)
