@@ -24,7 +24,8 @@ public static class ChoiceScoring
     /// <summary>
     /// Token ids of prompt + choice, and where the choice starts. The pair is tokenized together (as the model
     /// would read it) and split where the prompt's own tokens end; if joint tokenization merges across the
-    /// boundary, the choice is tokenized on its own and appended.
+    /// boundary, the choice is tokenized on its own and appended. Both are user text, encoded as
+    /// <see cref="Prompt.Encode"/> does: special-token look-alikes stay plain text.
     /// </summary>
     public static (int[] Sequence, int ChoiceStart) Sequence(TextTokenizer tokenizer, string prompt, int[] promptIds, string choice)
     {
@@ -39,13 +40,13 @@ public static class ChoiceScoring
             throw new InvalidRequestException("scoring needs a prompt (this tokenizer adds no BOS to start from)");
         }
 
-        int[] joint = tokenizer.Encode(prompt + choice);
+        int[] joint = Prompt.Encode(tokenizer, prompt + choice);
         if (joint.Length > promptIds.Length && joint.AsSpan(0, promptIds.Length).SequenceEqual(promptIds))
         {
             return (joint, promptIds.Length);
         }
 
-        int[] alone = tokenizer.Encode(choice, addSpecialTokens: false);
+        int[] alone = tokenizer.Encode(choice, addSpecialTokens: false, parseSpecialTokens: false);
         return ([.. promptIds, .. alone], promptIds.Length);
     }
 

@@ -40,10 +40,7 @@ public sealed class GenerationProgress
         // Prime the decoder with the prompt so the first generated word keeps its leading space:
         // prompt text + emitted text reads as the decode of the whole sequence.
         _decoder = tokenizer.CreateStreamingDecoder();
-        foreach (int id in promptIds)
-        {
-            _decoder.Push(id);
-        }
+        _decoder.Prime(promptIds);
 
         if (options.MaxTokens == 0)
         {

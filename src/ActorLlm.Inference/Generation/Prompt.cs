@@ -2,14 +2,25 @@ using ActorLlm.Inference.Tokenization;
 
 namespace ActorLlm.Inference.Generation;
 
-/// <summary>Prompts as every entry point (CLI, single process, cluster session) reads them.</summary>
+/// <summary>Prompts as every entry point (CLI, single process, cluster session, choice scoring) reads them.</summary>
+/// <remarks>
+/// A prompt is user text: special tokens written in it (<c>&lt;/s&gt;</c>, <c>&lt;|eot_id|&gt;</c>) are encoded as the
+/// characters they are made of, never as the control token, so a user cannot end the sequence or a turn by typing
+/// one. Only the tokenizer's own template (BOS from the post-processor) and, later, chat templates put control tokens
+/// in the sequence. Non-special added tokens (e.g. <c>&lt;tool_call&gt;</c>) are ordinary vocabulary and still match.
+/// </remarks>
 public static class Prompt
 {
-    /// <summary>Token ids of <paramref name="text"/>; an empty prompt starts from BOS.</summary>
-    public static int[] Encode(TextTokenizer tokenizer, string text) => FromBos(tokenizer, tokenizer.Encode(text));
+    /// <summary>Token ids of <paramref name="text"/>, its special-token look-alikes as plain text; an empty prompt starts from BOS.</summary>
+    public static int[] Encode(TextTokenizer tokenizer, string text) =>
+        FromBos(tokenizer, tokenizer.Encode(text, addSpecialTokens: true, parseSpecialTokens: false));
 
-    /// <summary>Token ids of UTF-8 bytes (invalid UTF-8 is an InvalidRequestException); an empty prompt starts from BOS.</summary>
-    public static int[] EncodeUtf8(TextTokenizer tokenizer, ReadOnlySpan<byte> utf8) => FromBos(tokenizer, tokenizer.EncodeUtf8(utf8));
+    /// <summary>
+    /// Token ids of UTF-8 bytes (invalid UTF-8 is an InvalidRequestException), special-token look-alikes as plain text;
+    /// an empty prompt starts from BOS.
+    /// </summary>
+    public static int[] EncodeUtf8(TextTokenizer tokenizer, ReadOnlySpan<byte> utf8) =>
+        FromBos(tokenizer, tokenizer.EncodeUtf8(utf8, addSpecialTokens: true, parseSpecialTokens: false));
 
     /// <summary>UTF-8 bytes to text, refusing invalid UTF-8 (naming the byte offset) instead of replacing it.</summary>
     public static string DecodeUtf8(ReadOnlySpan<byte> utf8) => InputText.DecodeUtf8(utf8);

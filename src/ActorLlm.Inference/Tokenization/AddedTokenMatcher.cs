@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace ActorLlm.Inference.Tokenization;
 
 /// <summary>A token matched whole in the input before any other processing (tokenizer.json <c>added_tokens</c>).</summary>
@@ -6,7 +8,7 @@ namespace ActorLlm.Inference.Tokenization;
 /// <param name="Special">Whether Decode skips it when asked to skip special tokens.</param>
 /// <param name="LeftStrip">Whether whitespace before it is swallowed by the match.</param>
 /// <param name="RightStrip">Whether whitespace after it is swallowed by the match.</param>
-/// <param name="SingleWord">Whether it only matches when not inside a word.</param>
+/// <param name="SingleWord">Whether it only matches when no word character touches it on either side.</param>
 internal sealed record AddedToken(string Content, int Id, bool Special, bool LeftStrip = false, bool RightStrip = false, bool SingleWord = false);
 
 /// <summary>
@@ -57,6 +59,13 @@ internal sealed class AddedTokenMatcher
 
             var matchStart = i;
             var matchEnd = i + token.Content.Length;
+            if (token.SingleWord && !IsSingleWord(text, matchStart, matchEnd))
+            {
+                // As Hugging Face's matcher: the longest match here is passed over whole, and the search goes on
+                // after it (a shorter token at the same place, or one starting inside it, is not tried).
+                i = matchEnd - 1;
+                continue;
+            }
             if (token.LeftStrip)
             {
                 while (matchStart > textStart && char.IsWhiteSpace(text[matchStart - 1]))
@@ -91,22 +100,32 @@ internal sealed class AddedTokenMatcher
         return pieces;
     }
 
-    private static bool MatchesAt(string text, int index, AddedToken token)
+    private static bool MatchesAt(string text, int index, AddedToken token) =>
+        index + token.Content.Length <= text.Length
+        && string.CompareOrdinal(text, index, token.Content, 0, token.Content.Length) == 0;
+
+    /// <summary>Hugging Face's single_word test: no word character (regex <c>\w</c>) just before or just after the match.</summary>
+    private static bool IsSingleWord(string text, int start, int end)
     {
-        if (index + token.Content.Length > text.Length
-            || string.CompareOrdinal(text, index, token.Content, 0, token.Content.Length) != 0)
-        {
-            return false;
-        }
-
-        if (!token.SingleWord)
-        {
-            return true;
-        }
-
-        var end = index + token.Content.Length;
-        var startsWord = index == 0 || !char.IsLetterOrDigit(text[index - 1]);
-        var endsWord = end == text.Length || !char.IsLetterOrDigit(text[end]);
-        return startsWord && endsWord;
+        var endsWord = start > 0 && IsWordCharacter(start >= 2 && char.IsSurrogatePair(text[start - 2], text[start - 1])
+            ? char.ConvertToUtf32(text[start - 2], text[start - 1])
+            : text[start - 1]);
+        var startsWord = end < text.Length && IsWordCharacter(char.IsSurrogatePair(text, end) ? char.ConvertToUtf32(text, end) : text[end]);
+        return !endsWord && !startsWord;
     }
+
+    /// <summary>
+    /// Whether a code point is a word character in the sense of Rust's Unicode regex <c>\w</c>, which Hugging Face
+    /// uses: Alphabetic, a mark, a decimal digit, connector punctuation (<c>_</c>) or a join control (ZWNJ, ZWJ).
+    /// Alphabetic is the letters, letter numbers and Other_Alphabetic; the Other_Alphabetic characters that are not
+    /// marks are the circled and squared Latin letters listed here (checked against Hugging Face over every code
+    /// point). Code points, not UTF-16 units: a supplementary letter before a token is a letter.
+    /// </summary>
+    internal static bool IsWordCharacter(int codePoint) =>
+        CharUnicodeInfo.GetUnicodeCategory(codePoint) is UnicodeCategory.UppercaseLetter or UnicodeCategory.LowercaseLetter
+            or UnicodeCategory.TitlecaseLetter or UnicodeCategory.ModifierLetter or UnicodeCategory.OtherLetter
+            or UnicodeCategory.LetterNumber or UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark
+            or UnicodeCategory.EnclosingMark or UnicodeCategory.DecimalDigitNumber or UnicodeCategory.ConnectorPunctuation
+        || codePoint is 0x200C or 0x200D
+        || codePoint is >= 0x24B6 and <= 0x24E9 or >= 0x1F130 and <= 0x1F149 or >= 0x1F150 and <= 0x1F169 or >= 0x1F170 and <= 0x1F189;
 }

@@ -9,9 +9,8 @@ namespace ActorLlm.Inference.Tokenization;
 /// the Unicode normal forms (Qwen2 uses NFC), Lowercase and Strip.
 /// </summary>
 /// <remarks>
-/// The build sets InvariantGlobalization, under which .NET's <see cref="string.Normalize(NormalizationForm)"/>
-/// returns its input unchanged; the normal forms are then only applied where ICU is loaded. Text that is
-/// already in the normal form (nearly all typed text for NFC) is unaffected either way.
+/// The normal forms are <see cref="UnicodeNormalizer"/>'s own tables, not .NET's <see cref="string.Normalize(NormalizationForm)"/>,
+/// which returns its input unchanged under the build's InvariantGlobalization.
 /// </remarks>
 internal sealed class TextNormalizer
 {
@@ -63,16 +62,16 @@ internal sealed class TextNormalizer
                 steps.Add(ParseReplace(element));
                 break;
             case "NFC":
-                steps.Add(text => text.Normalize(NormalizationForm.FormC));
+                steps.Add(text => UnicodeNormalizer.Normalize(text, NormalizationForm.FormC));
                 break;
             case "NFD":
-                steps.Add(text => text.Normalize(NormalizationForm.FormD));
+                steps.Add(text => UnicodeNormalizer.Normalize(text, NormalizationForm.FormD));
                 break;
             case "NFKC":
-                steps.Add(text => text.Normalize(NormalizationForm.FormKC));
+                steps.Add(text => UnicodeNormalizer.Normalize(text, NormalizationForm.FormKC));
                 break;
             case "NFKD":
-                steps.Add(text => text.Normalize(NormalizationForm.FormKD));
+                steps.Add(text => UnicodeNormalizer.Normalize(text, NormalizationForm.FormKD));
                 break;
             case "Lowercase":
                 steps.Add(text => text.ToLowerInvariant());

@@ -10,10 +10,13 @@ namespace ActorLlm.Inference.Tokenization;
 /// Immutable after <see cref="Load"/> and safe to share between threads.
 /// </summary>
 /// <remarks>
-/// By default special tokens written in the input text (<c>&lt;s&gt;</c>, <c>&lt;|eot_id|&gt;</c>) are encoded as
-/// those tokens, as Hugging Face does; pass <c>parseSpecialTokens: false</c> for untrusted text so that a user
-/// cannot end a turn by typing <c>&lt;|eot_id|&gt;</c>. Decode returns the tokenizer.json decoder's output; the
-/// transformers-level <c>clean_up_tokenization_spaces</c> rewrite is not applied (it is lossy).
+/// <see cref="Encode"/> with its defaults is Hugging Face's <c>encode</c>: special tokens written in the input text
+/// (<c>&lt;s&gt;</c>, <c>&lt;|eot_id|&gt;</c>) are encoded as those tokens. That is for trusted text only (templates,
+/// tests). User text goes through <see cref="Generation.Prompt"/>, which passes <c>parseSpecialTokens: false</c>
+/// (Hugging Face's <c>split_special_tokens</c>), so that a user cannot end the sequence or a turn by typing
+/// <c>&lt;/s&gt;</c> or <c>&lt;|eot_id|&gt;</c>. Decode returns the tokenizer.json decoder's output; the
+/// transformers-level <c>clean_up_tokenization_spaces</c> rewrite is not applied (it is lossy). The ids and texts
+/// are held to Hugging Face's own tokenizer by a differential test (tests: HuggingFaceDifferentialTests).
 /// </remarks>
 public sealed class TextTokenizer
 {
@@ -80,9 +83,10 @@ public sealed class TextTokenizer
 
     /// <summary>
     /// Text to ids. With <paramref name="addSpecialTokens"/>, the template's tokens (BOS for Llama) are
-    /// added. With <paramref name="parseSpecialTokens"/> false, special tokens written in the text are
-    /// encoded as ordinary text (Hugging Face's split_special_tokens). A string holding a lone surrogate
-    /// throws <see cref="InvalidRequestException"/>.
+    /// added. With <paramref name="parseSpecialTokens"/> (the default, as in Hugging Face) special tokens written in
+    /// the text become those tokens, so leave it on only for trusted text; false encodes them as ordinary text
+    /// (Hugging Face's split_special_tokens; non-special added tokens still match), which is what prompts use
+    /// (<see cref="Generation.Prompt.Encode"/>). A string holding a lone surrogate throws <see cref="InvalidRequestException"/>.
     /// </summary>
     public int[] Encode(string text, bool addSpecialTokens = true, bool parseSpecialTokens = true)
     {

@@ -5,20 +5,23 @@ using System.Text.Json;
 namespace ActorLlm.Inference.Tokenization;
 
 /// <summary>
-/// What each id decodes to, as bytes, plus the one cross-token rule Llama-family decoders have: strip
-/// leading spaces at the very start of the output (the SentencePiece dummy prefix). Decoding is then
-/// "concatenate the bytes, UTF-8 decode", which both <see cref="TextTokenizer.Decode"/> and
-/// <see cref="StreamingDecoder"/> do, so the two agree by construction.
+/// What each id decodes to, as bytes, plus the cross-token rules Llama-family decoders have: strip
+/// leading spaces at the very start of the output (the SentencePiece dummy prefix), and Hugging Face's
+/// ByteFallback rule for runs of &lt;0xNN&gt; tokens (see <see cref="IsFallbackByte"/>). Decoding is then
+/// "concatenate the bytes, UTF-8 decode" with those rules, which <see cref="StreamingDecoder"/> does and
+/// <see cref="TextTokenizer.Decode"/> uses, so the two agree by construction.
 /// </summary>
 internal sealed class TokenDecodingTable
 {
     private readonly byte[]?[] _bytes;
     private readonly bool[] _special;
+    private readonly bool[] _fallbackByte;
 
-    public TokenDecodingTable(byte[]?[] bytes, bool[] special, int leadingSpacesToStrip)
+    public TokenDecodingTable(byte[]?[] bytes, bool[] special, bool[] fallbackByte, int leadingSpacesToStrip)
     {
         _bytes = bytes;
         _special = special;
+        _fallbackByte = fallbackByte;
         LeadingSpacesToStrip = leadingSpacesToStrip;
     }
 
@@ -33,19 +36,28 @@ internal sealed class TokenDecodingTable
 
     public bool IsSpecial(int id) => (uint)id < (uint)_special.Length && _special[id];
 
+    /// <summary>
+    /// Whether the id is a &lt;0xNN&gt; token under Hugging Face's ByteFallback decoder, which decodes each run
+    /// of consecutive such tokens as a whole: as its UTF-8 text when the run's bytes are valid UTF-8, otherwise
+    /// as one U+FFFD per byte of the run (so C3 A9 FF is three U+FFFD, not "é" and one U+FFFD).
+    /// </summary>
+    public bool IsFallbackByte(int id) => (uint)id < (uint)_fallbackByte.Length && _fallbackByte[id];
+
     /// <summary>Builds the table for ids 0..size-1 from each token's string and the decoder that turns it into bytes.</summary>
     public static TokenDecodingTable Build(
         int size, IEnumerable<(int Id, string Token, bool Special)> tokens, TokenByteDecoder decoder)
     {
         var bytes = new byte[]?[size];
         var special = new bool[size];
+        var fallbackByte = new bool[size];
         foreach (var (id, token, isSpecial) in tokens)
         {
             bytes[id] = decoder.ToBytes(token);
             special[id] = isSpecial;
+            fallbackByte[id] = decoder.IsFallbackByteRun(token);
         }
 
-        return new TokenDecodingTable(bytes, special, decoder.LeadingSpacesToStrip);
+        return new TokenDecodingTable(bytes, special, fallbackByte, decoder.LeadingSpacesToStrip);
     }
 }
 
@@ -58,6 +70,7 @@ internal sealed class TokenByteDecoder
 {
     private readonly List<(string From, string To)> _replacements = [];
     private bool _byteFallback;
+    private bool _byteFallbackRuns;
     private bool _byteLevel;
     private bool _fused;
 
@@ -82,11 +95,7 @@ internal sealed class TokenByteDecoder
 
     public byte[] ToBytes(string token)
     {
-        foreach (var (from, to) in _replacements)
-        {
-            token = token.Replace(from, to, StringComparison.Ordinal);
-        }
-
+        token = Replaced(token);
         if (_byteLevel)
         {
             return ByteLevelAlphabet.TryDecode(token) ?? Encoding.UTF8.GetBytes(token);
@@ -98,6 +107,23 @@ internal sealed class TokenByteDecoder
         }
 
         return Encoding.UTF8.GetBytes(token);
+    }
+
+    /// <summary>
+    /// Whether the token is a byte that Hugging Face's ByteFallback decoder joins with its neighbours into one run
+    /// (<see cref="TokenDecodingTable.IsFallbackByte"/>). Only tokenizer.json's ByteFallback step does this; the
+    /// SentencePiece decoding of tokenizer.model keeps decoding bytes as one UTF-8 stream.
+    /// </summary>
+    public bool IsFallbackByteRun(string token) => _byteFallbackRuns && !_byteLevel && IsByteToken(Replaced(token), out _);
+
+    private string Replaced(string token)
+    {
+        foreach (var (from, to) in _replacements)
+        {
+            token = token.Replace(from, to, StringComparison.Ordinal);
+        }
+
+        return token;
     }
 
     /// <summary>Whether the token is written &lt;0xNN&gt; (Hugging Face's ByteFallback test).</summary>
@@ -134,6 +160,7 @@ internal sealed class TokenByteDecoder
                 break;
             case "ByteFallback":
                 _byteFallback = true;
+                _byteFallbackRuns = true;
                 break;
             case "Fuse":
                 // Joining the tokens' text is what decoding bytes in order does anyway.

@@ -90,18 +90,78 @@ public class Stories260KTokenizerTests
     }
 
     [Fact]
-    public void Streaming_holds_back_an_emoji_until_its_last_byte()
+    public void Streaming_holds_back_a_run_of_byte_tokens_until_it_ends()
     {
         var decoder = Tokenizer.CreateStreamingDecoder();
         Assert.Equal(string.Empty, decoder.Push(1));
         Assert.Equal("Hi", string.Concat(Tokenizer.Encode("Hi", addSpecialTokens: false).Select(decoder.Push)));
 
-        // " 🙂": "▁" then the four byte tokens; the space shows at once, the emoji only when complete.
+        // " 🙂 🙂": "▁" then the four byte tokens, twice. The space shows at once; the emoji when the run of byte
+        // tokens ends, because one more byte could still make the whole run invalid (see Decode_of_a_byte_run_*).
         Assert.Equal(" ", decoder.Push(410));
         Assert.Equal(string.Empty, decoder.Push(0xF0 + 3));
         Assert.Equal(string.Empty, decoder.Push(0x9F + 3));
         Assert.Equal(string.Empty, decoder.Push(0x99 + 3));
-        Assert.Equal("🙂", decoder.Push(0x82 + 3));
+        Assert.Equal(string.Empty, decoder.Push(0x82 + 3));
+        Assert.Equal("🙂 ", decoder.Push(410));
+        foreach (var id in new[] { 0xF0 + 3, 0x9F + 3, 0x99 + 3, 0x82 + 3 })
+        {
+            Assert.Equal(string.Empty, decoder.Push(id));
+        }
+
+        Assert.Equal("🙂", decoder.Flush());
+    }
+
+    [Theory]
+    // Regression (found by HuggingFaceDifferentialTests): Hugging Face's ByteFallback decoder turns a run of
+    // <0xNN> tokens that is not valid UTF-8 into one U+FFFD per byte of the whole run, complete characters in it
+    // included; a plain UTF-8 decoder would give "é" and one U+FFFD. <0xNN> is id 3 + NN here, "▁" is 410.
+    [InlineData(new[] { 0xC3 + 3, 0xA9 + 3, 0xFF + 3 }, "\uFFFD\uFFFD\uFFFD")]
+    [InlineData(new[] { 0x69 + 3, 0xCA + 3, 0x0E + 3 }, "\uFFFD\uFFFD\uFFFD")]
+    [InlineData(new[] { 0xE2 + 3, 0x82 + 3, 430, 0xE2 + 3 }, "\uFFFD\uFFFDb\uFFFD")]
+    // A token that is not a byte ends the run; so does the end of the ids.
+    [InlineData(new[] { 0xC3 + 3, 0xA9 + 3, 410, 0xFF + 3 }, "é \uFFFD")]
+    // Skipped special tokens are dropped before decoding, so the run goes on across them.
+    [InlineData(new[] { 0xC3 + 3, 2, 0xA9 + 3 }, "é")]
+    // The leading-space strip applies to the decoded text: an invalid run starting with byte 0x20 is all U+FFFD.
+    [InlineData(new[] { 0x20 + 3, 0xFF + 3 }, "\uFFFD\uFFFD")]
+    [InlineData(new[] { 0x20 + 3, 0x61 + 3 }, "a")]
+    public void Decode_of_a_byte_run_follows_Hugging_Face_ByteFallback(int[] ids, string expected)
+    {
+        Assert.Equal(expected, Tokenizer.Decode(ids));
+
+        var decoder = Tokenizer.CreateStreamingDecoder();
+        var chunks = ids.Select(decoder.Push).ToList();
+        Assert.Equal(expected, string.Concat(chunks) + decoder.Flush());
+    }
+
+    [Fact]
+    public void Decode_keeps_a_special_token_between_byte_runs_when_asked()
+    {
+        // Not skipped, "</s>" ends the run: C3 alone and A9 alone are each invalid.
+        Assert.Equal("\uFFFD</s>\uFFFD", Tokenizer.Decode([0xC3 + 3, 2, 0xA9 + 3], skipSpecialTokens: false));
+    }
+
+    [Fact]
+    public void Streaming_returns_the_replacement_characters_of_an_invalid_run_at_once()
+    {
+        var decoder = Tokenizer.CreateStreamingDecoder();
+        Assert.Equal(string.Empty, decoder.Push(0xC3 + 3));
+        Assert.Equal(string.Empty, decoder.Push(0xA9 + 3));
+        Assert.Equal("\uFFFD\uFFFD\uFFFD", decoder.Push(0xFF + 3));
+        Assert.Equal("\uFFFD", decoder.Push(0x41 + 3));
+        Assert.Equal(" ", decoder.Push(410));
+        Assert.Equal(string.Empty, decoder.Flush());
+    }
+
+    [Fact]
+    public void Priming_with_a_prompt_that_ends_in_byte_tokens_returns_only_the_new_text()
+    {
+        // "I 🙂" ends with the emoji's four byte tokens; the text of the prompt is not repeated after it.
+        var decoder = Tokenizer.CreateStreamingDecoder();
+        decoder.Prime(Tokenizer.Encode("I 🙂"));
+
+        Assert.Equal(" a", decoder.Push(261));
         Assert.Equal(string.Empty, decoder.Flush());
     }
 

@@ -42,7 +42,9 @@ public static class TokenizerAssertions
     {
         var ids = tokenizer.Encode(text);
         var decoder = tokenizer.CreateStreamingDecoder();
-        var chunks = ids.Select(decoder.Push).Append(decoder.Flush()).ToList();
+        // Pushed first, flushed after: Append(decoder.Flush()) would run Flush before the lazy Select pushes anything.
+        var chunks = ids.Select(decoder.Push).ToList();
+        chunks.Add(decoder.Flush());
 
         Assert.Equal(tokenizer.Decode(ids), string.Concat(chunks));
         Assert.All(chunks, chunk => Assert.DoesNotContain('\uFFFD', chunk));
