@@ -157,42 +157,28 @@ public sealed record ModelConfig
     internal static string? Str(JsonObject c, string key) =>
         c.TryGetPropertyValue(key, out var v) && v is JsonValue jv && jv.TryGetValue(out string? s) ? s : null;
 
-    internal static int? Int(JsonObject c, string key)
+    internal static int? Int(JsonObject c, string key) => Double(c, key) switch
+    {
+        null => null,
+        double d when d == Math.Floor(d) && d >= int.MinValue && d <= int.MaxValue => (int)d,
+        _ => throw new ModelFormatException($"config key {key} must be an integer, got {c[key]!.ToJsonString()}"),
+    };
+
+    internal static double? Double(JsonObject c, string key) => Value<double>(c, key, "a number");
+
+    internal static bool? Bool(JsonObject c, string key) => Value<bool>(c, key, "true or false");
+
+    /// <summary>The value of <paramref name="key"/> as <typeparamref name="T"/>, null when absent or null, else an error naming <paramref name="what"/> it must be.</summary>
+    private static T? Value<T>(JsonObject c, string key, string what)
+        where T : struct
     {
         if (!c.TryGetPropertyValue(key, out var v) || v is null)
         {
             return null;
         }
 
-        if (v is JsonValue jv && jv.TryGetValue(out double d) && d == Math.Floor(d) && d >= int.MinValue && d <= int.MaxValue)
-        {
-            return (int)d;
-        }
-
-        throw new ModelFormatException($"config key {key} must be an integer, got {v.ToJsonString()}");
-    }
-
-    internal static double? Double(JsonObject c, string key)
-    {
-        if (!c.TryGetPropertyValue(key, out var v) || v is null)
-        {
-            return null;
-        }
-
-        return v is JsonValue jv && jv.TryGetValue(out double d)
-            ? d
-            : throw new ModelFormatException($"config key {key} must be a number, got {v.ToJsonString()}");
-    }
-
-    internal static bool? Bool(JsonObject c, string key)
-    {
-        if (!c.TryGetPropertyValue(key, out var v) || v is null)
-        {
-            return null;
-        }
-
-        return v is JsonValue jv && jv.TryGetValue(out bool b)
-            ? b
-            : throw new ModelFormatException($"config key {key} must be true or false, got {v.ToJsonString()}");
+        return v is JsonValue jv && jv.TryGetValue(out T value)
+            ? value
+            : throw new ModelFormatException($"config key {key} must be {what}, got {v.ToJsonString()}");
     }
 }
