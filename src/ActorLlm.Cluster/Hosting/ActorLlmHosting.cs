@@ -2,7 +2,6 @@ using ActorLlm.Cluster.Node;
 using ActorLlm.Cluster.Placement;
 using ActorLlm.Cluster.Session;
 using ActorLlm.Cluster.Weights;
-using ActorLlm.Protocol.Serialization;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Hosting;
@@ -24,7 +23,7 @@ public static class ActorLlmHosting
     public static AkkaConfigurationBuilder WithActorLlm(this AkkaConfigurationBuilder builder, ActorLlmSettings settings, NodeResources resources)
     {
         var node = settings.Node;
-        var limits = WireLimits.From(settings.Config.GetConfig("actorllm.wire"));
+        var limits = settings.Wire;
         builder
             .AddHocon(settings.Config, HoconAddMode.Prepend)
             .WithRemoting(node.Host, node.Port)

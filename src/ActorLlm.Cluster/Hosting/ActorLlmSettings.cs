@@ -1,5 +1,6 @@
 using Akka.Configuration;
 using ActorLlm.Inference;
+using ActorLlm.Protocol.Serialization;
 
 namespace ActorLlm.Cluster.Hosting;
 
@@ -41,7 +42,8 @@ public static class ActorLlmRoles
 
 /// <summary>
 /// Everything a node is configured with, read once from the merged HOCON (reference.conf, then a config file,
-/// environment, command line). The actor system is built from the same config.
+/// environment, command line). The actor system is built from the same config. Every key is read without a
+/// fallback in code: reference.conf is always merged underneath, so a missing key is a bug, refused with its name.
 /// </summary>
 public sealed record ActorLlmSettings(
     NodeSettings Node,
@@ -49,6 +51,7 @@ public sealed record ActorLlmSettings(
     WorkerSettings Worker,
     PlacementSettings Placement,
     SessionSettings Session,
+    WireLimits Wire,
     Config Config)
 {
     public const string SystemName = "actorllm";
@@ -67,17 +70,19 @@ public sealed record ActorLlmSettings(
 
     private static ActorLlmSettings Read(Config config)
     {
-        var a = config.GetConfig("actorllm") ?? throw new InvalidRequestException("configuration has no actorllm section");
-        string Str(string path) => a.GetString(path, "") ?? "";
-        IReadOnlyList<string> List(string path) => [.. a.GetStringList(path, []) ?? []];
-        TimeSpan Time(string path) => a.GetTimeSpan(path, null, allowInfinite: false);
-        long Bytes(string path) => a.GetByteSize(path, 0) ?? 0;
+        var reader = SettingsReader.Of(config);
+        string Str(string path) => reader.Str(path);
+        IReadOnlyList<string> List(string path) => reader.List(path);
+        TimeSpan Time(string path) => reader.Time(path);
+        long Bytes(string path) => reader.Bytes(path);
+        int Int(string path) => reader.Int(path);
+        double Double(string path) => reader.Double(path);
 
         var settings = new ActorLlmSettings(
             new NodeSettings(
                 List("node.roles").Select(r => r.Trim().ToLowerInvariant()).Where(r => r.Length > 0).Distinct().ToArray(),
                 Str("node.host"),
-                a.GetInt("node.port", 0),
+                Int("node.port"),
                 List("node.seeds"),
                 Str("node.machine") is { Length: > 0 } m ? m : Environment.MachineName),
             new ModelSettings(Str("model.store"), Str("model.cache-dir") is { Length: > 0 } c ? c : DefaultCacheDir()),
@@ -85,23 +90,24 @@ public sealed record ActorLlmSettings(
                 List("worker.devices"),
                 Str("worker.dtype"),
                 Bytes("worker.memory-limit"),
-                a.GetInt("worker.torch-threads", 1),
-                a.GetInt("worker.max-sessions", 16),
-                a.GetInt("worker.max-context", 2048),
+                Int("worker.torch-threads"),
+                Int("worker.max-sessions"),
+                Int("worker.max-context"),
                 Time("worker.register-retry"),
                 Time("worker.load-report-interval"),
                 Time("worker.drain-timeout")),
             new PlacementSettings(
-                a.GetInt("placement.redundancy", 1),
-                a.GetDouble("placement.memory-headroom", 0.9),
+                Int("placement.redundancy"),
+                Double("placement.memory-headroom"),
                 Time("placement.settle"),
                 Time("placement.unreachable-grace"),
                 Time("placement.load-timeout")),
             new SessionSettings(
                 Time("session.step-timeout"),
-                a.GetInt("session.max-failovers", 3),
-                a.GetInt("session.prefill-chunk", 256),
+                Int("session.max-failovers"),
+                Int("session.prefill-chunk"),
                 Time("session.route-wait")),
+            WireLimits.From(reader.Section("wire")),
             config);
         return settings;
     }
@@ -137,6 +143,11 @@ public sealed record ActorLlmSettings(
         if (Placement.MemoryHeadroom is <= 0 or > 1)
         {
             throw new InvalidRequestException($"placement.memory-headroom must be in (0, 1], got {Placement.MemoryHeadroom}");
+        }
+
+        if (Wire.MaxPayloadBytes < 1 || Wire.MaxPromptBytes < 1 || Wire.MaxTokensPerStep < 1 || Wire.MaxChunkBytes < 1 || Wire.MaxChoices < 1)
+        {
+            throw new InvalidRequestException($"wire.* bounds must be positive: {Wire}");
         }
 
         return this;
