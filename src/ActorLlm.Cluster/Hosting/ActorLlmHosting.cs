@@ -55,7 +55,7 @@ public static class ActorLlmHosting
                 gateway,
                 createProxyToo: true);
             builder.WithActors((system, registry) => registry.Register<RouteCacheKey>(
-                system.ActorOf(RouteCache.Props(registry.Get<CoordinatorKey>(), DistributedPubSub.Get(system).Mediator), "routes")));
+                system.ActorOf(RouteCache.Props(settings.RouteCache, registry.Get<CoordinatorKey>(), DistributedPubSub.Get(system).Mediator), "routes")));
             var config = store.Config;
             builder.WithShardRegion<SessionRegionKey>(
                 GenerationSession.TypeName,

@@ -43,7 +43,13 @@ public sealed class ConfigTests
         Assert.Equal(3, s.Session.MaxFailovers);
         Assert.Equal(256, s.Session.PrefillChunk);
         Assert.Equal(TimeSpan.FromSeconds(60), s.Session.RouteWait);
+        Assert.Equal(TimeSpan.FromSeconds(10), s.Model.ManifestTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(2), s.Model.ManifestRetry);
         Assert.Equal(new WireLimits(6L * 1024 * 1024, 1024 * 1024, 32768, 4 * 1024 * 1024, 256), s.Wire);
+        Assert.Equal(new RouteCacheSettings(TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(1)), s.RouteCache);
+        Assert.Equal(new FetchSettings(1024 * 1024, 4, TimeSpan.FromSeconds(10)), s.Fetch);
+        Assert.Equal(new ProbeSettings(0.5, 1.0, 8, 3, 15, TimeSpan.FromSeconds(2), 3, TimeSpan.FromSeconds(10)), s.Probe);
+        Assert.Equal(new ClientSettings(TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(250)), s.Client);
 
         var akka = s.Config;
         Assert.Equal("cluster", akka.GetString("akka.actor.provider"));
@@ -87,6 +93,10 @@ public sealed class ConfigTests
     [InlineData("actorllm.node.seeds", "nohost", "host:port")]
     [InlineData("actorllm.node.port", "70000", "out of range")]
     [InlineData("actorllm.placement.redundancy", "0", "redundancy")]
+    [InlineData("actorllm.fetch.window", "0", "fetch.window")]
+    [InlineData("actorllm.probe.cpu-memory-fraction", "1.5", "probe.cpu-memory-fraction")]
+    [InlineData("actorllm.route-cache.suspicion-lapse", "0s", "route-cache")]
+    [InlineData("actorllm.fetch.chunk-bytes", "4 GiB", "fetch.chunk-bytes")]
     [InlineData("actorllm.wire.max-chunk-bytes", "4 GiB", "wire.max-chunk-bytes")]
     [InlineData("actorllm.session.step-timeout", "soon", "invalid configuration")]
     [InlineData("actorllm.placement.memory-headroom", "1.5", "memory-headroom")]
@@ -136,6 +146,8 @@ public sealed class ConfigTests
         ["node.machine"] = "",
         ["model.store"] = "",
         ["model.cache-dir"] = "",
+        ["model.manifest-timeout"] = TimeSpan.FromSeconds(10),
+        ["model.manifest-retry"] = TimeSpan.FromSeconds(2),
         ["worker.devices"] = new[] { "cpu" },
         ["worker.dtype"] = "f32",
         ["worker.memory-limit"] = new Size(0),
@@ -159,6 +171,21 @@ public sealed class ConfigTests
         ["wire.max-tokens-per-step"] = 32768,
         ["wire.max-chunk-bytes"] = new Size(4 * 1024 * 1024),
         ["wire.max-choices"] = 256,
+        ["route-cache.suspicion-lapse"] = TimeSpan.FromSeconds(20),
+        ["route-cache.table-request-interval"] = TimeSpan.FromSeconds(1),
+        ["fetch.chunk-bytes"] = new Size(1024 * 1024),
+        ["fetch.window"] = 4,
+        ["fetch.chunk-timeout"] = TimeSpan.FromSeconds(10),
+        ["probe.cpu-memory-fraction"] = 0.5,
+        ["probe.gpu-memory-fraction"] = 1.0,
+        ["probe.prompt-tokens"] = 8,
+        ["probe.warmup-steps"] = 3,
+        ["probe.timed-steps"] = 15,
+        ["probe.timing-budget"] = TimeSpan.FromSeconds(2),
+        ["probe.min-timed-steps"] = 3,
+        ["probe.nvidia-smi-timeout"] = TimeSpan.FromSeconds(10),
+        ["client.status-timeout"] = TimeSpan.FromSeconds(5),
+        ["client.status-poll-interval"] = TimeSpan.FromMilliseconds(250),
         ["stage-dispatcher.type"] = "PinnedDispatcher",
         ["stage-dispatcher.executor"] = "thread-pool-executor",
     };
