@@ -80,6 +80,9 @@ public sealed record ProbeSettings(
     }
 }
 
+/// <summary>Cluster sharding of the sessions (<c>actorllm.sharding</c>); the same on every node.</summary>
+public sealed record ShardingSettings(int SessionShards);
+
 /// <summary>Plain clients of a pool (<c>actorllm.client</c>).</summary>
 public sealed record ClientSettings(TimeSpan StatusTimeout, TimeSpan StatusPollInterval);
 
@@ -105,6 +108,7 @@ public sealed record ActorLlmSettings(
     RouteCacheSettings RouteCache,
     FetchSettings Fetch,
     ProbeSettings Probe,
+    ShardingSettings Sharding,
     ClientSettings Client,
     Config Config)
 {
@@ -177,6 +181,7 @@ public sealed record ActorLlmSettings(
                 Time("probe.timing-budget"),
                 Int("probe.min-timed-steps"),
                 Time("probe.nvidia-smi-timeout")),
+            new ShardingSettings(Int("sharding.session-shards")),
             new ClientSettings(Time("client.status-timeout"), Time("client.status-poll-interval")),
             config);
         return settings;
@@ -224,6 +229,11 @@ public sealed record ActorLlmSettings(
         if (Wire.MaxPayloadBytes < 1 || Wire.MaxPromptBytes < 1 || Wire.MaxTokensPerStep < 1 || Wire.MaxChunkBytes < 1 || Wire.MaxChoices < 1)
         {
             throw new InvalidRequestException($"wire.* bounds must be positive: {Wire}");
+        }
+
+        if (Sharding.SessionShards < 1)
+        {
+            throw new InvalidRequestException($"sharding.session-shards must be at least 1, got {Sharding.SessionShards}");
         }
 
         _ = Fetch.Validate();

@@ -49,6 +49,7 @@ public sealed class ConfigTests
         Assert.Equal(new RouteCacheSettings(TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(1)), s.RouteCache);
         Assert.Equal(new FetchSettings(1024 * 1024, 4, TimeSpan.FromSeconds(10)), s.Fetch);
         Assert.Equal(new ProbeSettings(0.5, 1.0, 8, 3, 15, TimeSpan.FromSeconds(2), 3, TimeSpan.FromSeconds(10)), s.Probe);
+        Assert.Equal(new ShardingSettings(64), s.Sharding);
         Assert.Equal(new ClientSettings(TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(250)), s.Client);
 
         var akka = s.Config;
@@ -95,6 +96,7 @@ public sealed class ConfigTests
     [InlineData("actorllm.placement.redundancy", "0", "redundancy")]
     [InlineData("actorllm.fetch.window", "0", "fetch.window")]
     [InlineData("actorllm.probe.cpu-memory-fraction", "1.5", "probe.cpu-memory-fraction")]
+    [InlineData("actorllm.sharding.session-shards", "0", "sharding.session-shards")]
     [InlineData("actorllm.route-cache.suspicion-lapse", "0s", "route-cache")]
     [InlineData("actorllm.fetch.chunk-bytes", "4 GiB", "fetch.chunk-bytes")]
     [InlineData("actorllm.wire.max-chunk-bytes", "4 GiB", "wire.max-chunk-bytes")]
@@ -184,6 +186,7 @@ public sealed class ConfigTests
         ["probe.timing-budget"] = TimeSpan.FromSeconds(2),
         ["probe.min-timed-steps"] = 3,
         ["probe.nvidia-smi-timeout"] = TimeSpan.FromSeconds(10),
+        ["sharding.session-shards"] = 64,
         ["client.status-timeout"] = TimeSpan.FromSeconds(5),
         ["client.status-poll-interval"] = TimeSpan.FromMilliseconds(250),
         ["stage-dispatcher.type"] = "PinnedDispatcher",
