@@ -21,13 +21,15 @@ public sealed class PoolClient : IAsyncDisposable
     private readonly ActorSystem _system;
     private readonly IActorRef _sessions;
     private readonly IActorRef _coordinator;
+    private readonly ClientSettings _settings;
 
-    private PoolClient(IHost host, ActorSystem system, IActorRef sessions, IActorRef coordinator)
+    private PoolClient(IHost host, ActorSystem system, IActorRef sessions, IActorRef coordinator, ClientSettings settings)
     {
         _host = host;
         _system = system;
         _sessions = sessions;
         _coordinator = coordinator;
+        _settings = settings;
     }
 
     /// <summary>Joins the pool whose seed is <paramref name="seed"/> ("host:port") and waits until this node is a member.</summary>
@@ -59,7 +61,7 @@ public sealed class PoolClient : IAsyncDisposable
         }
 
         var registry = host.Services.GetRequiredService<ActorRegistry>();
-        return new PoolClient(host, system, registry.Get<SessionRegionKey>(), registry.Get<CoordinatorKey>());
+        return new PoolClient(host, system, registry.Get<SessionRegionKey>(), registry.Get<CoordinatorKey>(), settings.Client);
     }
 
     /// <summary>
@@ -92,7 +94,7 @@ public sealed class PoolClient : IAsyncDisposable
         {
             try
             {
-                last = await StatusAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                last = await StatusAsync(_settings.StatusTimeout).ConfigureAwait(false);
                 if (ready(last))
                 {
                     return last;
@@ -103,7 +105,7 @@ public sealed class PoolClient : IAsyncDisposable
                 // The coordinator singleton may still be starting.
             }
 
-            await Task.Delay(TimeSpan.FromMilliseconds(250)).ConfigureAwait(false);
+            await Task.Delay(_settings.StatusPollInterval).ConfigureAwait(false);
         }
 
         throw new TimeoutException($"the pool was not ready within {timeout.TotalSeconds:F0} s: {(last is null ? "no status" : PlacementStatuses.Describe(last.PlacementStatus, last.Loading))}");

@@ -2,7 +2,7 @@ using ActorLlm.Cluster.Node;
 using ActorLlm.Cluster.Placement;
 using ActorLlm.Cluster.Session;
 using ActorLlm.Cluster.Weights;
-using ActorLlm.Protocol.Serialization;
+using ActorLlm.Inference.Checkpoints;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Hosting;
@@ -11,21 +11,54 @@ using Akka.Remote.Hosting;
 namespace ActorLlm.Cluster.Hosting;
 
 /// <summary>
-/// The one composition root: everything an ActorLlm node runs, by role, on an Akka.Hosting builder.
+/// The one composition root: everything an ActorLlm node runs, on an Akka.Hosting builder, one extension per role.
 /// <code>services.AddAkka(ActorLlmSettings.SystemName, b => b.WithActorLlm(settings, resources));</code>
-/// Every node: remoting, clustering, our serializer. Workers and gateways: a UnitServer at /user/units.
-/// Gateways: the PlacementCoordinator singleton, a RouteCache, the session shard region. Workers: a NodeAgent.
-/// Everyone else (clients): proxies to the coordinator and the session region.
+/// <see cref="WithActorLlm"/> decides once, from the node's roles, which of the others a node gets:
+/// <list type="bullet">
+/// <item>every node: <see cref="WithActorLlmNode"/> (config and serializer, remoting, clustering);</item>
+/// <item>workers and gateways, the nodes with a model: <see cref="WithActorLlmUnitServer"/>;</item>
+/// <item>gateways: <see cref="WithActorLlmGateway"/> (the PlacementCoordinator singleton, a RouteCache, the session
+/// shard region); every other node, clients included: <see cref="WithActorLlmGatewayProxies"/>;</item>
+/// <item>workers: <see cref="WithActorLlmWorker"/> (a NodeAgent).</item>
+/// </list>
+/// The role extensions expect the registry keys of the ones before them (a worker's NodeAgent needs the
+/// coordinator and the UnitServer), so they are composed in this order.
 /// </summary>
 public static class ActorLlmHosting
 {
-    private const int SessionShards = 64;
-
     public static AkkaConfigurationBuilder WithActorLlm(this AkkaConfigurationBuilder builder, ActorLlmSettings settings, NodeResources resources)
     {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(resources);
         var node = settings.Node;
-        var limits = WireLimits.From(settings.Config.GetConfig("actorllm.wire"));
-        builder
+        builder.WithActorLlmNode(settings);
+        if (node.IsWorker || node.IsGateway)
+        {
+            builder.WithActorLlmUnitServer(settings, resources.Store);
+        }
+
+        if (node.IsGateway)
+        {
+            builder.WithActorLlmGateway(settings, resources);
+        }
+        else
+        {
+            builder.WithActorLlmGatewayProxies(settings);
+        }
+
+        if (node.IsWorker)
+        {
+            builder.WithActorLlmWorker(settings, resources.Store);
+        }
+
+        return builder;
+    }
+
+    /// <summary>Every node: the merged config (with our serializer's bindings), remoting, and clustering with the node's roles and seeds.</summary>
+    public static AkkaConfigurationBuilder WithActorLlmNode(this AkkaConfigurationBuilder builder, ActorLlmSettings settings)
+    {
+        var node = settings.Node;
+        return builder
             .AddHocon(settings.Config, HoconAddMode.Prepend)
             .WithRemoting(node.Host, node.Port)
             .WithClustering(new ClusterOptions
@@ -33,61 +66,79 @@ public static class ActorLlmHosting
                 Roles = [.. node.Roles],
                 SeedNodes = [.. node.Seeds.Select(ActorLlmSettings.SeedAddress)],
             });
-
-        if (node.IsWorker || node.IsGateway)
-        {
-            builder.WithActors((system, registry) =>
-                registry.Register<UnitServerKey>(system.ActorOf(UnitServer.Props(resources.Store, limits), UnitServer.Name)));
-        }
-
-        var gateway = new ClusterSingletonOptions { Role = ActorLlmRoles.Gateway };
-        var extractor = new GenerationSession.MessageExtractor(SessionShards);
-        if (node.IsGateway)
-        {
-            var store = resources.Store!;
-            builder.WithSingleton<CoordinatorKey>(
-                PlacementCoordinator.SingletonName,
-                (system, registry, _) => PlacementCoordinator.Props(
-                    resources.Model!,
-                    settings.Placement,
-                    registry.Get<UnitServerKey>(),
-                    [.. store.PresentUnits()],
-                    DistributedPubSub.Get(system).Mediator),
-                gateway,
-                createProxyToo: true);
-            builder.WithActors((system, registry) => registry.Register<RouteCacheKey>(
-                system.ActorOf(RouteCache.Props(registry.Get<CoordinatorKey>(), DistributedPubSub.Get(system).Mediator), "routes")));
-            var config = store.Config;
-            builder.WithShardRegion<SessionRegionKey>(
-                GenerationSession.TypeName,
-                (_, registry) =>
-                {
-                    var context = new SessionContext(
-                        resources.Tokenizer!,
-                        settings.Session,
-                        config.HiddenSize,
-                        config.NumLayers,
-                        Math.Min(settings.Worker.MaxContext, config.MaxPositionEmbeddings),
-                        limits.MaxPayloadBytes,
-                        registry.Get<RouteCacheKey>());
-                    return _ => GenerationSession.Props(context);
-                },
-                extractor,
-                new ShardOptions { Role = ActorLlmRoles.Gateway });
-        }
-        else
-        {
-            builder.WithSingletonProxy<CoordinatorKey>(PlacementCoordinator.SingletonName, gateway);
-            builder.WithShardRegionProxy<SessionRegionKey>(GenerationSession.TypeName, ActorLlmRoles.Gateway, extractor);
-        }
-
-        if (node.IsWorker)
-        {
-            builder.WithActors((system, registry) => registry.Register<NodeAgentKey>(system.ActorOf(
-                NodeAgent.Props(settings, resources.Store, registry.Get<CoordinatorKey>(), registry.Get<UnitServerKey>()),
-                NodeAgent.Name)));
-        }
-
-        return builder;
     }
+
+    /// <summary>
+    /// A node with a model (a worker or a gateway): a UnitServer at <see cref="UnitServer.Path"/> serving
+    /// <paramref name="store"/> to peers (none yet on a worker that creates its store from a peer's manifest; its
+    /// NodeAgent hands it over later). Registered as <see cref="UnitServerKey"/>.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithActorLlmUnitServer(this AkkaConfigurationBuilder builder, ActorLlmSettings settings, UnitStore? store) =>
+        builder.WithActors((system, registry) =>
+            registry.Register<UnitServerKey>(system.ActorOf(UnitServer.Props(store, settings.Wire), UnitServer.Name)));
+
+    /// <summary>
+    /// A gateway: the PlacementCoordinator singleton (and its proxy, <see cref="CoordinatorKey"/>), a RouteCache
+    /// (<see cref="RouteCacheKey"/>) and the session shard region (<see cref="SessionRegionKey"/>). Needs the model
+    /// (store, tokenizer and units in <paramref name="resources"/>) and the node's UnitServer.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithActorLlmGateway(this AkkaConfigurationBuilder builder, ActorLlmSettings settings, NodeResources resources)
+    {
+        var store = resources.Store ?? throw new ArgumentException("a gateway needs the model's store", nameof(resources));
+        var model = resources.Model ?? throw new ArgumentException("a gateway needs the model's units", nameof(resources));
+        var tokenizer = resources.Tokenizer ?? throw new ArgumentException("a gateway needs the model's tokenizer", nameof(resources));
+        builder.WithSingleton<CoordinatorKey>(
+            PlacementCoordinator.SingletonName,
+            (system, registry, _) => PlacementCoordinator.Props(
+                model,
+                settings.Placement,
+                registry.Get<UnitServerKey>(),
+                [.. store.PresentUnits()],
+                DistributedPubSub.Get(system).Mediator),
+            OnGateways(),
+            createProxyToo: true);
+        builder.WithActors((system, registry) => registry.Register<RouteCacheKey>(system.ActorOf(
+            RouteCache.Props(settings.RouteCache, registry.Get<CoordinatorKey>(), DistributedPubSub.Get(system).Mediator),
+            "routes")));
+        var config = store.Config;
+        return builder.WithShardRegion<SessionRegionKey>(
+            GenerationSession.TypeName,
+            (_, registry) =>
+            {
+                var context = new SessionContext(
+                    tokenizer,
+                    settings.Session,
+                    config.HiddenSize,
+                    config.NumLayers,
+                    Math.Min(settings.Worker.MaxContext, config.MaxPositionEmbeddings),
+                    settings.Wire.MaxPayloadBytes,
+                    registry.Get<RouteCacheKey>());
+                return _ => GenerationSession.Props(context);
+            },
+            SessionExtractor(settings),
+            new ShardOptions { Role = ActorLlmRoles.Gateway });
+    }
+
+    /// <summary>
+    /// A node without the gateway role (a worker, a client): proxies to the PlacementCoordinator singleton
+    /// (<see cref="CoordinatorKey"/>) and to the session shard region (<see cref="SessionRegionKey"/>) on the gateways.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithActorLlmGatewayProxies(this AkkaConfigurationBuilder builder, ActorLlmSettings settings) =>
+        builder
+            .WithSingletonProxy<CoordinatorKey>(PlacementCoordinator.SingletonName, OnGateways())
+            .WithShardRegionProxy<SessionRegionKey>(GenerationSession.TypeName, ActorLlmRoles.Gateway, SessionExtractor(settings));
+
+    /// <summary>
+    /// A worker: its NodeAgent (<see cref="NodeAgentKey"/>), which measures the devices and starts their
+    /// StageWorkers. Needs the coordinator (singleton or proxy) and the node's UnitServer registered before it.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithActorLlmWorker(this AkkaConfigurationBuilder builder, ActorLlmSettings settings, UnitStore? store) =>
+        builder.WithActors((system, registry) => registry.Register<NodeAgentKey>(system.ActorOf(
+            NodeAgent.Props(settings, store, registry.Get<CoordinatorKey>(), registry.Get<UnitServerKey>()),
+            NodeAgent.Name)));
+
+    private static ClusterSingletonOptions OnGateways() => new() { Role = ActorLlmRoles.Gateway };
+
+    /// <summary>Every node must shard sessions alike: a proxy computes the shard of a job as the region does.</summary>
+    private static GenerationSession.MessageExtractor SessionExtractor(ActorLlmSettings settings) => new(settings.Sharding.SessionShards);
 }

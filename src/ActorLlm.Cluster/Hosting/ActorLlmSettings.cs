@@ -1,5 +1,6 @@
 using Akka.Configuration;
 using ActorLlm.Inference;
+using ActorLlm.Protocol.Serialization;
 
 namespace ActorLlm.Cluster.Hosting;
 
@@ -11,8 +12,8 @@ public sealed record NodeSettings(IReadOnlyList<string> Roles, string Host, int 
     public bool IsGateway => Roles.Contains(ActorLlmRoles.Gateway);
 }
 
-/// <summary>Where the model comes from (<c>actorllm.model</c>).</summary>
-public sealed record ModelSettings(string Store, string CacheDir);
+/// <summary>Where the model comes from (<c>actorllm.model</c>); a worker without a store asks its peers.</summary>
+public sealed record ModelSettings(string Store, string CacheDir, TimeSpan ManifestTimeout, TimeSpan ManifestRetry);
 
 /// <summary>Stage workers (<c>actorllm.worker</c>).</summary>
 public sealed record WorkerSettings(
@@ -32,6 +33,59 @@ public sealed record PlacementSettings(int Redundancy, double MemoryHeadroom, Ti
 /// <summary>Generation sessions (<c>actorllm.session</c>).</summary>
 public sealed record SessionSettings(TimeSpan StepTimeout, int MaxFailovers, int PrefillChunk, TimeSpan RouteWait);
 
+/// <summary>The RouteCache on each gateway (<c>actorllm.route-cache</c>).</summary>
+public sealed record RouteCacheSettings(TimeSpan SuspicionLapse, TimeSpan TableRequestInterval);
+
+/// <summary>Pulling unit files from peers (<c>actorllm.fetch</c>).</summary>
+public sealed record FetchSettings(int ChunkBytes, int Window, TimeSpan ChunkTimeout)
+{
+    /// <summary>Just <c>actorllm.fetch</c> of <paramref name="config"/> (a merged config: reference.conf underneath).</summary>
+    public static FetchSettings From(Config config) => Read(SettingsReader.Of(config));
+
+    internal static FetchSettings Read(SettingsReader reader) =>
+        new(reader.IntBytes("fetch.chunk-bytes"), reader.Int("fetch.window"), reader.Time("fetch.chunk-timeout"));
+
+    internal FetchSettings Validate() =>
+        ChunkBytes > 0 && Window > 0 && ChunkTimeout > TimeSpan.Zero
+            ? this
+            : throw new ArgumentException($"fetch.chunk-bytes, fetch.window and fetch.chunk-timeout must be positive: {this}");
+}
+
+/// <summary>How a worker measures a device before registering it (<c>actorllm.probe</c>).</summary>
+public sealed record ProbeSettings(
+    double CpuMemoryFraction,
+    double GpuMemoryFraction,
+    int PromptTokens,
+    int WarmupSteps,
+    int TimedSteps,
+    TimeSpan TimingBudget,
+    int MinTimedSteps,
+    TimeSpan NvidiaSmiTimeout)
+{
+    internal ProbeSettings Validate()
+    {
+        if (CpuMemoryFraction is not (> 0 and <= 1) || GpuMemoryFraction is not (> 0 and <= 1))
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(CpuMemoryFraction), $"probe.cpu-memory-fraction and probe.gpu-memory-fraction must be in (0, 1], got {CpuMemoryFraction} and {GpuMemoryFraction}");
+        }
+
+        if (PromptTokens < 1 || WarmupSteps < 0 || TimedSteps < 1 || MinTimedSteps < 1 || TimingBudget <= TimeSpan.Zero || NvidiaSmiTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(PromptTokens), $"probe: prompt-tokens, timed-steps and min-timed-steps must be at least 1, warmup-steps at least 0, timing-budget and nvidia-smi-timeout positive: {this}");
+        }
+
+        return this;
+    }
+}
+
+/// <summary>Cluster sharding of the sessions (<c>actorllm.sharding</c>); the same on every node.</summary>
+public sealed record ShardingSettings(int SessionShards);
+
+/// <summary>Plain clients of a pool (<c>actorllm.client</c>).</summary>
+public sealed record ClientSettings(TimeSpan StatusTimeout, TimeSpan StatusPollInterval);
+
 /// <summary>Cluster roles.</summary>
 public static class ActorLlmRoles
 {
@@ -41,7 +95,8 @@ public static class ActorLlmRoles
 
 /// <summary>
 /// Everything a node is configured with, read once from the merged HOCON (reference.conf, then a config file,
-/// environment, command line). The actor system is built from the same config.
+/// environment, command line). The actor system is built from the same config. Every key is read without a
+/// fallback in code: reference.conf is always merged underneath, so a missing key is a bug, refused with its name.
 /// </summary>
 public sealed record ActorLlmSettings(
     NodeSettings Node,
@@ -49,6 +104,12 @@ public sealed record ActorLlmSettings(
     WorkerSettings Worker,
     PlacementSettings Placement,
     SessionSettings Session,
+    WireLimits Wire,
+    RouteCacheSettings RouteCache,
+    FetchSettings Fetch,
+    ProbeSettings Probe,
+    ShardingSettings Sharding,
+    ClientSettings Client,
     Config Config)
 {
     public const string SystemName = "actorllm";
@@ -67,41 +128,61 @@ public sealed record ActorLlmSettings(
 
     private static ActorLlmSettings Read(Config config)
     {
-        var a = config.GetConfig("actorllm") ?? throw new InvalidRequestException("configuration has no actorllm section");
-        string Str(string path) => a.GetString(path, "") ?? "";
-        IReadOnlyList<string> List(string path) => [.. a.GetStringList(path, []) ?? []];
-        TimeSpan Time(string path) => a.GetTimeSpan(path, null, allowInfinite: false);
-        long Bytes(string path) => a.GetByteSize(path, 0) ?? 0;
+        var reader = SettingsReader.Of(config);
+        string Str(string path) => reader.Str(path);
+        IReadOnlyList<string> List(string path) => reader.List(path);
+        TimeSpan Time(string path) => reader.Time(path);
+        long Bytes(string path) => reader.Bytes(path);
+        int Int(string path) => reader.Int(path);
+        double Double(string path) => reader.Double(path);
 
         var settings = new ActorLlmSettings(
             new NodeSettings(
                 List("node.roles").Select(r => r.Trim().ToLowerInvariant()).Where(r => r.Length > 0).Distinct().ToArray(),
                 Str("node.host"),
-                a.GetInt("node.port", 0),
+                Int("node.port"),
                 List("node.seeds"),
                 Str("node.machine") is { Length: > 0 } m ? m : Environment.MachineName),
-            new ModelSettings(Str("model.store"), Str("model.cache-dir") is { Length: > 0 } c ? c : DefaultCacheDir()),
+            new ModelSettings(
+                Str("model.store"),
+                Str("model.cache-dir") is { Length: > 0 } c ? c : DefaultCacheDir(),
+                Time("model.manifest-timeout"),
+                Time("model.manifest-retry")),
             new WorkerSettings(
                 List("worker.devices"),
                 Str("worker.dtype"),
                 Bytes("worker.memory-limit"),
-                a.GetInt("worker.torch-threads", 1),
-                a.GetInt("worker.max-sessions", 16),
-                a.GetInt("worker.max-context", 2048),
+                Int("worker.torch-threads"),
+                Int("worker.max-sessions"),
+                Int("worker.max-context"),
                 Time("worker.register-retry"),
                 Time("worker.load-report-interval"),
                 Time("worker.drain-timeout")),
             new PlacementSettings(
-                a.GetInt("placement.redundancy", 1),
-                a.GetDouble("placement.memory-headroom", 0.9),
+                Int("placement.redundancy"),
+                Double("placement.memory-headroom"),
                 Time("placement.settle"),
                 Time("placement.unreachable-grace"),
                 Time("placement.load-timeout")),
             new SessionSettings(
                 Time("session.step-timeout"),
-                a.GetInt("session.max-failovers", 3),
-                a.GetInt("session.prefill-chunk", 256),
+                Int("session.max-failovers"),
+                Int("session.prefill-chunk"),
                 Time("session.route-wait")),
+            WireLimits.From(reader.Section("wire")),
+            new RouteCacheSettings(Time("route-cache.suspicion-lapse"), Time("route-cache.table-request-interval")),
+            FetchSettings.Read(reader),
+            new ProbeSettings(
+                Double("probe.cpu-memory-fraction"),
+                Double("probe.gpu-memory-fraction"),
+                Int("probe.prompt-tokens"),
+                Int("probe.warmup-steps"),
+                Int("probe.timed-steps"),
+                Time("probe.timing-budget"),
+                Int("probe.min-timed-steps"),
+                Time("probe.nvidia-smi-timeout")),
+            new ShardingSettings(Int("sharding.session-shards")),
+            new ClientSettings(Time("client.status-timeout"), Time("client.status-poll-interval")),
             config);
         return settings;
     }
@@ -138,6 +219,25 @@ public sealed record ActorLlmSettings(
         {
             throw new InvalidRequestException($"placement.memory-headroom must be in (0, 1], got {Placement.MemoryHeadroom}");
         }
+
+        TimeSpan[] periods = [Model.ManifestTimeout, Model.ManifestRetry, RouteCache.SuspicionLapse, RouteCache.TableRequestInterval, Client.StatusTimeout, Client.StatusPollInterval];
+        if (periods.Any(t => t <= TimeSpan.Zero))
+        {
+            throw new InvalidRequestException("model.manifest-timeout, model.manifest-retry, route-cache.* and client.* must be positive durations");
+        }
+
+        if (Wire.MaxPayloadBytes < 1 || Wire.MaxPromptBytes < 1 || Wire.MaxTokensPerStep < 1 || Wire.MaxChunkBytes < 1 || Wire.MaxChoices < 1)
+        {
+            throw new InvalidRequestException($"wire.* bounds must be positive: {Wire}");
+        }
+
+        if (Sharding.SessionShards < 1)
+        {
+            throw new InvalidRequestException($"sharding.session-shards must be at least 1, got {Sharding.SessionShards}");
+        }
+
+        _ = Fetch.Validate();
+        _ = Probe.Validate();
 
         return this;
     }

@@ -1,3 +1,4 @@
+using ActorLlm.Cluster.Hosting;
 using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
 using Akka.Actor;
@@ -11,10 +12,14 @@ namespace ActorLlm.Cluster.Session;
 /// </summary>
 public static class RouteCache
 {
+    /// <param name="settings">How long a suspicion lasts, how often to ask for the table (<c>actorllm.route-cache</c>).</param>
     /// <param name="coordinator">The PlacementCoordinator singleton proxy (asked for the table until one is published).</param>
     /// <param name="mediator">The distributed pub-sub mediator (subscribed to the routes topic); null to skip (tests).</param>
-    public static Props Props(IActorRef coordinator, IActorRef? mediator) =>
-        Akka.Actor.Props.Create(() => new Internal.RouteCacheActor(coordinator, mediator));
+    public static Props Props(RouteCacheSettings settings, IActorRef coordinator, IActorRef? mediator)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return Akka.Actor.Props.Create(() => new Internal.RouteCacheActor(settings, coordinator, mediator));
+    }
 
     /// <summary>
     /// Session → RouteCache: a route covering the whole model, avoiding the <paramref name="Excluded"/> device keys when

@@ -1,41 +1,10 @@
+using ActorLlm.Cluster.Hosting;
 using ActorLlm.Cluster.Weights.Internal;
 using ActorLlm.Inference.Checkpoints;
 using ActorLlm.Protocol.Messages;
 using Akka.Actor;
 
 namespace ActorLlm.Cluster.Weights;
-
-/// <summary>How a <see cref="UnitFetcher"/> pulls a unit: chunk size, requests in flight, patience, attempts.</summary>
-public sealed record FetchOptions
-{
-    public static FetchOptions Default { get; } = new();
-
-    /// <summary>
-    /// Bytes asked for per <see cref="WeightMessages.FetchUnitChunk"/>. Capped at the actor system's configured
-    /// <c>actorllm.wire.max-chunk-bytes</c>, since a peer refuses anything larger.
-    /// </summary>
-    public int ChunkBytes { get; init; } = 1024 * 1024;
-
-    /// <summary>Chunk requests in flight at once: enough to keep a link busy across its round trip.</summary>
-    public int Window { get; init; } = 4;
-
-    /// <summary>How long one chunk may take before its holder is given up on.</summary>
-    public TimeSpan ChunkTimeout { get; init; } = TimeSpan.FromSeconds(10);
-
-    /// <summary>
-    /// Holders tried in all, in order and round again from the first while attempts remain; null tries each
-    /// holder once. Every attempt starts the unit over.
-    /// </summary>
-    public int? MaxAttempts { get; init; }
-
-    internal void Validate()
-    {
-        if (ChunkBytes <= 0 || Window <= 0 || ChunkTimeout <= TimeSpan.Zero || MaxAttempts <= 0)
-        {
-            throw new ArgumentException($"fetch options need a positive chunk size, window, timeout and attempt count: {this}");
-        }
-    }
-}
 
 /// <summary>
 /// Pulls one unit's file from nodes that hold it into the local <see cref="UnitStore"/>, then stops. Chunks are
@@ -52,15 +21,23 @@ public static class UnitFetcher
     /// A fetcher of <paramref name="unit"/> from <paramref name="holders"/> (typically their <see cref="UnitServer"/>s),
     /// which must answer chunk requests themselves (replies from any other sender are ignored).
     /// </summary>
-    public static Props Props(UnitStore store, int unit, IReadOnlyList<IActorRef> holders, IActorRef replyTo, FetchOptions? options = null)
+    /// <param name="settings">Chunk size, requests in flight, patience per chunk; null: the actor system's
+    /// <c>actorllm.fetch</c> (reference.conf's where the system has none), read when the fetcher starts.</param>
+    /// <param name="maxAttempts">Holders tried in all, in order and round again from the first while attempts remain;
+    /// null tries each holder once. Every attempt starts the unit over.</param>
+    public static Props Props(UnitStore store, int unit, IReadOnlyList<IActorRef> holders, IActorRef replyTo, FetchSettings? settings = null, int? maxAttempts = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(holders);
         ArgumentNullException.ThrowIfNull(replyTo);
-        options ??= FetchOptions.Default;
-        options.Validate();
+        settings?.Validate();
+        if (maxAttempts <= 0)
+        {
+            throw new ArgumentException($"a fetch needs at least one attempt, got {maxAttempts}", nameof(maxAttempts));
+        }
+
         var copy = holders.ToArray();
-        return Akka.Actor.Props.Create(() => new UnitFetcherActor(store, unit, copy, replyTo, options));
+        return Akka.Actor.Props.Create(() => new UnitFetcherActor(store, unit, copy, replyTo, settings, maxAttempts ?? copy.Length));
     }
 
     /// <summary>

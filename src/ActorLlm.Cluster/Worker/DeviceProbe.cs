@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using ActorLlm.Cluster.Hosting;
 using ActorLlm.Inference.Checkpoints;
 using ActorLlm.Inference.Config;
 using ActorLlm.Inference.Devices;
@@ -8,42 +9,6 @@ using ActorLlm.Protocol;
 using static TorchSharp.torch;
 
 namespace ActorLlm.Cluster.Worker;
-
-/// <summary>How <see cref="DeviceProbe.Measure"/> measures.</summary>
-public sealed record ProbeOptions
-{
-    public static ProbeOptions Default { get; } = new();
-
-    /// <summary>Bytes the device offers for weights, as the operator says; when set the machine is not asked.</summary>
-    public long? MemoryLimitBytes { get; init; }
-
-    /// <summary>
-    /// Share of the machine's available memory a CPU device offers, in (0, 1]: the rest stays with the operating
-    /// system, other processes and this one's own heap.
-    /// </summary>
-    public double CpuMemoryFraction { get; init; } = 0.5;
-
-    /// <summary>
-    /// Share of a GPU's free memory offered, in (0, 1]. All of it by default: the planner already keeps
-    /// <c>PlannerOptions.MemoryHeadroom</c> back for the KV cache and activations.
-    /// </summary>
-    public double GpuMemoryFraction { get; init; } = 1.0;
-
-    /// <summary>Tokens prefilled before timing, so that attention has a context as in decode.</summary>
-    public int PromptTokens { get; init; } = 8;
-
-    /// <summary>Single-token steps run and thrown away first (kernel selection, caches, lazy initialisation).</summary>
-    public int WarmupSteps { get; init; } = 3;
-
-    /// <summary>Single-token steps timed; the speed is that of the median one.</summary>
-    public int Steps { get; init; } = 15;
-
-    /// <summary>
-    /// Timing stops early once this much time went into timed steps (with at least 3 done), so that a slow device
-    /// with large layers is not probed for minutes.
-    /// </summary>
-    public TimeSpan MaxTimedDuration { get; init; } = TimeSpan.FromSeconds(2);
-}
 
 /// <summary>What a device measured: the speed and memory its <c>DeviceDescriptor</c> announces.</summary>
 /// <param name="Speed">Decoder-layer forwards per second for one token (1 / the median step time).</param>
@@ -63,23 +28,29 @@ public sealed record MemInfo(long TotalBytes, long AvailableBytes);
 public static class DeviceProbe
 {
     private const long MiB = 1024 * 1024;
-    private static readonly TimeSpan s_nvidiaSmiTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// Measures memory first (before the probe's own allocations), then speed: a stage of one decoder layer with
     /// random weights of <paramref name="config"/>'s shape on <paramref name="target"/>, a short prefill, warm-up
-    /// steps, then single-token steps timed one by one.
+    /// steps, then single-token steps timed one by one, as <paramref name="settings"/> say.
     /// </summary>
+    /// <param name="memoryLimitBytes">Bytes the device offers for weights, as the operator says; when given the
+    /// machine is not asked.</param>
     /// <exception cref="InvalidOperationException">The memory could not be read (no /proc/meminfo, nvidia-smi
-    /// missing or failing); the message asks for <see cref="ProbeOptions.MemoryLimitBytes"/>.</exception>
-    public static DeviceMeasurement Measure(ModelConfig config, ComputeTarget target, ProbeOptions? options = null)
+    /// missing or failing); the message asks for <paramref name="memoryLimitBytes"/>.</exception>
+    public static DeviceMeasurement Measure(ModelConfig config, ComputeTarget target, ProbeSettings settings, long? memoryLimitBytes = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(target);
-        options ??= ProbeOptions.Default;
-        Validate(options);
-        var (bytes, source) = MeasureMemory(target, options);
-        var (median, steps) = MeasureStep(config, target, options);
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.Validate();
+        if (memoryLimitBytes is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(memoryLimitBytes), $"the memory limit must be at least 0, got {memoryLimitBytes}");
+        }
+
+        var (bytes, source) = memoryLimitBytes is long limit ? (limit, "explicit limit") : MeasureMemory(target, settings);
+        var (median, steps) = MeasureStep(config, target, settings);
         return new DeviceMeasurement(1 / median, bytes, source, median, steps);
     }
 
@@ -176,33 +147,8 @@ public static class DeviceProbe
         return (long)(Math.Max(0, available) * fraction);
     }
 
-    private static void Validate(ProbeOptions options)
-    {
-        if (options.MemoryLimitBytes is < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), $"MemoryLimitBytes must be at least 0, got {options.MemoryLimitBytes}");
-        }
-
-        if (options.CpuMemoryFraction is not (> 0 and <= 1) || options.GpuMemoryFraction is not (> 0 and <= 1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), $"memory fractions must be in (0, 1], got cpu {options.CpuMemoryFraction}, gpu {options.GpuMemoryFraction}");
-        }
-
-        if (options.PromptTokens < 1 || options.WarmupSteps < 0 || options.Steps < 1 || options.MaxTimedDuration <= TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), "PromptTokens and Steps must be at least 1, WarmupSteps at least 0, MaxTimedDuration positive");
-        }
-    }
-
-    private static (long Bytes, string Source) MeasureMemory(ComputeTarget target, ProbeOptions options)
-    {
-        if (options.MemoryLimitBytes is long limit)
-        {
-            return (limit, "explicit limit");
-        }
-
-        return target.IsCuda ? GpuMemory(target, options.GpuMemoryFraction) : CpuMemory(options.CpuMemoryFraction);
-    }
+    private static (long Bytes, string Source) MeasureMemory(ComputeTarget target, ProbeSettings settings) =>
+        target.IsCuda ? GpuMemory(target, settings.GpuMemoryFraction, settings.NvidiaSmiTimeout) : CpuMemory(settings.CpuMemoryFraction);
 
     private static (long, string) CpuMemory(double fraction)
     {
@@ -224,13 +170,13 @@ public static class DeviceProbe
             + (processLimit > 0 && processLimit < info.AvailableBytes ? $" capped by the process limit {processLimit / MiB} MiB" : ""));
     }
 
-    private static (long, string) GpuMemory(ComputeTarget target, double fraction)
+    private static (long, string) GpuMemory(ComputeTarget target, double fraction, TimeSpan timeout)
     {
         string id = NvidiaSmiDeviceId(target.Device.index, Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES"));
         long free;
         try
         {
-            free = ParseNvidiaSmi(RunNvidiaSmi(id));
+            free = ParseNvidiaSmi(RunNvidiaSmi(id, timeout));
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException or System.ComponentModel.Win32Exception or IOException)
         {
@@ -242,7 +188,7 @@ public static class DeviceProbe
         return ((long)(free * fraction), $"{fraction:0.##} of nvidia-smi memory.free {free / MiB} MiB of GPU {id}");
     }
 
-    private static string RunNvidiaSmi(string id)
+    private static string RunNvidiaSmi(string id, TimeSpan timeout)
     {
         var start = new ProcessStartInfo("nvidia-smi")
         {
@@ -258,10 +204,10 @@ public static class DeviceProbe
         using var process = Process.Start(start) ?? throw new InvalidOperationException("nvidia-smi did not start");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(s_nvidiaSmiTimeout))
+        if (!process.WaitForExit(timeout))
         {
             process.Kill();
-            throw new InvalidOperationException($"nvidia-smi did not answer within {s_nvidiaSmiTimeout.TotalSeconds:0} s");
+            throw new InvalidOperationException($"nvidia-smi did not answer within {timeout.TotalSeconds:0.###} s");
         }
 
         return process.ExitCode == 0
@@ -270,7 +216,7 @@ public static class DeviceProbe
     }
 
     /// <summary>The median seconds of a single-token step through one decoder layer, and how many steps were timed.</summary>
-    private static (double Median, int Steps) MeasureStep(ModelConfig config, ComputeTarget target, ProbeOptions options)
+    private static (double Median, int Steps) MeasureStep(ModelConfig config, ComputeTarget target, ProbeSettings settings)
     {
         if (config.MaxPositionEmbeddings < 2)
         {
@@ -278,10 +224,10 @@ public static class DeviceProbe
         }
 
         // A model with a short context gets fewer warm-up steps first, then fewer timed ones.
-        int prompt = Math.Min(options.PromptTokens, config.MaxPositionEmbeddings - 1);
+        int prompt = Math.Min(settings.PromptTokens, config.MaxPositionEmbeddings - 1);
         int room = config.MaxPositionEmbeddings - prompt;
-        int timedSteps = Math.Min(options.Steps, room);
-        int warmup = Math.Min(options.WarmupSteps, room - timedSteps);
+        int timedSteps = Math.Min(settings.TimedSteps, room);
+        int warmup = Math.Min(settings.WarmupSteps, room - timedSteps);
         using var weights = new RandomWeightSource(config);
         using var stage = StageExecutor.Load(weights, new UnitRange(1, 2), target, new KvCacheOptions(MaxSessions: 1, MaxContext: prompt + warmup + timedSteps));
         var session = SessionId.New();
@@ -296,7 +242,7 @@ public static class DeviceProbe
 
         var times = new List<double>();
         var timed = TimeSpan.Zero;
-        while (times.Count < timedSteps && (timed < options.MaxTimedDuration || times.Count < 3))
+        while (times.Count < timedSteps && (timed < settings.TimingBudget || times.Count < settings.MinTimedSteps))
         {
             double seconds = RunStep(stage, target, session, prompt + warmup + times.Count, [Token()]);
             times.Add(seconds);

@@ -8,6 +8,11 @@ namespace ActorLlm.Protocol.Serialization;
 /// </summary>
 public sealed record WireLimits(long MaxPayloadBytes, int MaxPromptBytes, int MaxTokensPerStep, int MaxChunkBytes, int MaxChoices)
 {
+    /// <summary>
+    /// reference.conf's values, for actor systems built without ActorLlm's configuration (the serializer in a test's
+    /// or a tool's system; this assembly cannot read reference.conf, which lives with the cluster). A test pins
+    /// this to reference.conf.
+    /// </summary>
     public static WireLimits Default { get; } = new(
         MaxPayloadBytes: 6L * 1024 * 1024,
         MaxPromptBytes: 1024 * 1024,
@@ -15,6 +20,10 @@ public sealed record WireLimits(long MaxPayloadBytes, int MaxPromptBytes, int Ma
         MaxChunkBytes: 4 * 1024 * 1024,
         MaxChoices: 256);
 
+    /// <summary>
+    /// The limits of an <c>actorllm.wire</c> section; <see cref="Default"/> when there is none. A section that
+    /// is there must have every key: a missing one is refused with its name, never filled in.
+    /// </summary>
     public static WireLimits From(Config? config)
     {
         if (config is null || config.IsEmpty)
@@ -22,11 +31,21 @@ public sealed record WireLimits(long MaxPayloadBytes, int MaxPromptBytes, int Ma
             return Default;
         }
 
+        string Need(string path) =>
+            config.HasPath(path) ? path : throw new ConfigurationException($"actorllm.wire.{path} is missing");
+        long Bytes(string path) =>
+            config.GetByteSize(Need(path)) ?? throw new ConfigurationException($"actorllm.wire.{path} is not a size");
+        int IntBytes(string path)
+        {
+            long bytes = Bytes(path);
+            return bytes <= int.MaxValue ? (int)bytes : throw new ConfigurationException($"actorllm.wire.{path} is {bytes} bytes, more than {int.MaxValue}");
+        }
+
         return new WireLimits(
-            config.GetByteSize("max-payload-bytes", Default.MaxPayloadBytes) ?? Default.MaxPayloadBytes,
-            (int)(config.GetByteSize("max-prompt-bytes", Default.MaxPromptBytes) ?? Default.MaxPromptBytes),
-            config.GetInt("max-tokens-per-step", Default.MaxTokensPerStep),
-            (int)(config.GetByteSize("max-chunk-bytes", Default.MaxChunkBytes) ?? Default.MaxChunkBytes),
-            config.GetInt("max-choices", Default.MaxChoices));
+            Bytes("max-payload-bytes"),
+            IntBytes("max-prompt-bytes"),
+            config.GetInt(Need("max-tokens-per-step")),
+            IntBytes("max-chunk-bytes"),
+            config.GetInt(Need("max-choices")));
     }
 }

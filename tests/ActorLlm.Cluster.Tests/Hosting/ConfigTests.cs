@@ -1,10 +1,17 @@
 using ActorLlm.Cluster.Hosting;
+using ActorLlm.Cluster.Placement;
 using ActorLlm.Inference;
+using ActorLlm.Protocol.Serialization;
+using Akka.Configuration;
+using Akka.Configuration.Hocon;
 using Xunit;
 
 namespace ActorLlm.Cluster.Tests.Hosting;
 
-/// <summary>reference.conf's defaults, the override order, and refusal of bad settings.</summary>
+/// <summary>
+/// reference.conf's defaults (every key under actorllm pinned, and each read without a fallback in code), the
+/// override order, and refusal of bad settings.
+/// </summary>
 public sealed class ConfigTests
 {
     private static ActorLlmSettings Defaults() => ActorLlmSettings.From(ActorLlmConfig.Build(null, null, _ => null));
@@ -25,6 +32,7 @@ public sealed class ConfigTests
         Assert.Equal(16, s.Worker.MaxSessions);
         Assert.Equal(2048, s.Worker.MaxContext);
         Assert.Equal(TimeSpan.FromSeconds(1), s.Worker.RegisterRetry);
+        Assert.Equal(TimeSpan.FromSeconds(2), s.Worker.LoadReportInterval);
         Assert.Equal(TimeSpan.FromSeconds(60), s.Worker.DrainTimeout);
         Assert.Equal(1, s.Placement.Redundancy);
         Assert.Equal(0.9, s.Placement.MemoryHeadroom);
@@ -35,6 +43,14 @@ public sealed class ConfigTests
         Assert.Equal(3, s.Session.MaxFailovers);
         Assert.Equal(256, s.Session.PrefillChunk);
         Assert.Equal(TimeSpan.FromSeconds(60), s.Session.RouteWait);
+        Assert.Equal(TimeSpan.FromSeconds(10), s.Model.ManifestTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(2), s.Model.ManifestRetry);
+        Assert.Equal(new WireLimits(6L * 1024 * 1024, 1024 * 1024, 32768, 4 * 1024 * 1024, 256), s.Wire);
+        Assert.Equal(new RouteCacheSettings(TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(1)), s.RouteCache);
+        Assert.Equal(new FetchSettings(1024 * 1024, 4, TimeSpan.FromSeconds(10)), s.Fetch);
+        Assert.Equal(new ProbeSettings(0.5, 1.0, 8, 3, 15, TimeSpan.FromSeconds(2), 3, TimeSpan.FromSeconds(10)), s.Probe);
+        Assert.Equal(new ShardingSettings(64), s.Sharding);
+        Assert.Equal(new ClientSettings(TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(250)), s.Client);
 
         var akka = s.Config;
         Assert.Equal("cluster", akka.GetString("akka.actor.provider"));
@@ -78,6 +94,12 @@ public sealed class ConfigTests
     [InlineData("actorllm.node.seeds", "nohost", "host:port")]
     [InlineData("actorllm.node.port", "70000", "out of range")]
     [InlineData("actorllm.placement.redundancy", "0", "redundancy")]
+    [InlineData("actorllm.fetch.window", "0", "fetch.window")]
+    [InlineData("actorllm.probe.cpu-memory-fraction", "1.5", "probe.cpu-memory-fraction")]
+    [InlineData("actorllm.sharding.session-shards", "0", "sharding.session-shards")]
+    [InlineData("actorllm.route-cache.suspicion-lapse", "0s", "route-cache")]
+    [InlineData("actorllm.fetch.chunk-bytes", "4 GiB", "fetch.chunk-bytes")]
+    [InlineData("actorllm.wire.max-chunk-bytes", "4 GiB", "wire.max-chunk-bytes")]
     [InlineData("actorllm.session.step-timeout", "soon", "invalid configuration")]
     [InlineData("actorllm.placement.memory-headroom", "1.5", "memory-headroom")]
     public void Bad_settings_are_refused_with_the_reason(string path, string value, string expected)
@@ -108,5 +130,154 @@ public sealed class ConfigTests
     {
         Assert.Equal("akka.tcp://actorllm@10.1.2.3:4050", ActorLlmSettings.SeedAddress("10.1.2.3:4050"));
         Assert.Equal("akka.tcp://actorllm@host:1", ActorLlmSettings.SeedAddress("akka.tcp://actorllm@host:1"));
+    }
+
+    /// <summary>A size in bytes, as HOCON reads "1 MiB".</summary>
+    private sealed record Size(long Bytes);
+
+    /// <summary>
+    /// Every leaf key under <c>actorllm</c> in reference.conf and its value there. A key added to reference.conf
+    /// without a line here fails <see cref="Every_actorllm_key_in_reference_conf_is_pinned"/>.
+    /// </summary>
+    private static readonly Dictionary<string, object> s_pinned = new()
+    {
+        ["node.roles"] = new[] { "worker" },
+        ["node.host"] = "127.0.0.1",
+        ["node.port"] = 0,
+        ["node.seeds"] = Array.Empty<string>(),
+        ["node.machine"] = "",
+        ["model.store"] = "",
+        ["model.cache-dir"] = "",
+        ["model.manifest-timeout"] = TimeSpan.FromSeconds(10),
+        ["model.manifest-retry"] = TimeSpan.FromSeconds(2),
+        ["worker.devices"] = new[] { "cpu" },
+        ["worker.dtype"] = "f32",
+        ["worker.memory-limit"] = new Size(0),
+        ["worker.torch-threads"] = 1,
+        ["worker.max-sessions"] = 16,
+        ["worker.max-context"] = 2048,
+        ["worker.register-retry"] = TimeSpan.FromSeconds(1),
+        ["worker.load-report-interval"] = TimeSpan.FromSeconds(2),
+        ["worker.drain-timeout"] = TimeSpan.FromSeconds(60),
+        ["placement.redundancy"] = 1,
+        ["placement.memory-headroom"] = 0.9,
+        ["placement.settle"] = TimeSpan.FromMilliseconds(500),
+        ["placement.unreachable-grace"] = TimeSpan.FromSeconds(3),
+        ["placement.load-timeout"] = TimeSpan.FromMinutes(10),
+        ["session.step-timeout"] = TimeSpan.FromSeconds(20),
+        ["session.max-failovers"] = 3,
+        ["session.prefill-chunk"] = 256,
+        ["session.route-wait"] = TimeSpan.FromSeconds(60),
+        ["wire.max-payload-bytes"] = new Size(6L * 1024 * 1024),
+        ["wire.max-prompt-bytes"] = new Size(1024 * 1024),
+        ["wire.max-tokens-per-step"] = 32768,
+        ["wire.max-chunk-bytes"] = new Size(4 * 1024 * 1024),
+        ["wire.max-choices"] = 256,
+        ["route-cache.suspicion-lapse"] = TimeSpan.FromSeconds(20),
+        ["route-cache.table-request-interval"] = TimeSpan.FromSeconds(1),
+        ["fetch.chunk-bytes"] = new Size(1024 * 1024),
+        ["fetch.window"] = 4,
+        ["fetch.chunk-timeout"] = TimeSpan.FromSeconds(10),
+        ["probe.cpu-memory-fraction"] = 0.5,
+        ["probe.gpu-memory-fraction"] = 1.0,
+        ["probe.prompt-tokens"] = 8,
+        ["probe.warmup-steps"] = 3,
+        ["probe.timed-steps"] = 15,
+        ["probe.timing-budget"] = TimeSpan.FromSeconds(2),
+        ["probe.min-timed-steps"] = 3,
+        ["probe.nvidia-smi-timeout"] = TimeSpan.FromSeconds(10),
+        ["sharding.session-shards"] = 64,
+        ["client.status-timeout"] = TimeSpan.FromSeconds(5),
+        ["client.status-poll-interval"] = TimeSpan.FromMilliseconds(250),
+        ["stage-dispatcher.type"] = "PinnedDispatcher",
+        ["stage-dispatcher.executor"] = "thread-pool-executor",
+    };
+
+    /// <summary>The keys Akka reads itself rather than <see cref="ActorLlmSettings"/>.</summary>
+    private static readonly string[] s_readByAkka = ["stage-dispatcher.type", "stage-dispatcher.executor"];
+
+    public static TheoryData<string> SettingsKeys => [.. s_pinned.Keys.Except(s_readByAkka)];
+
+    [Fact]
+    public void Every_actorllm_key_in_reference_conf_is_pinned()
+    {
+        var keys = Leaves(ActorLlmConfig.Reference.GetConfig("actorllm").Root, "").ToHashSet();
+        Assert.True(keys.SetEquals(s_pinned.Keys), $"not pinned: [{string.Join(", ", keys.Except(s_pinned.Keys))}]; pinned but not in reference.conf: [{string.Join(", ", s_pinned.Keys.Except(keys))}]");
+
+        var a = ActorLlmConfig.Reference.GetConfig("actorllm");
+        var wrong = s_pinned
+            .Select(p => (p.Key, Actual: Read(a, p.Key, p.Value), Pinned: p.Value))
+            .Where(p => !Equals(p.Actual, p.Pinned) && !(p.Actual is string[] x && p.Pinned is string[] y && x.SequenceEqual(y)))
+            .Select(p => $"actorllm.{p.Key} = {Show(p.Actual)}, pinned {Show(p.Pinned)}");
+        Assert.Empty(wrong);
+    }
+
+    /// <summary>reference.conf defines every key, so none is filled in by code: without the key, the settings are refused with its name.</summary>
+    [Theory]
+    [MemberData(nameof(SettingsKeys))]
+    public void Each_key_is_read_without_a_fallback(string key)
+    {
+        string text = WithoutKey(File.ReadAllText(Path.Combine(RepoPaths.Root, "config", "reference.conf")), "actorllm." + key);
+        var error = Assert.Throws<InvalidRequestException>(() => ActorLlmSettings.From(ConfigurationFactory.ParseString(text)));
+        Assert.Contains($"actorllm.{key} is missing", error.Message);
+    }
+
+    [Fact]
+    public void The_defaults_code_keeps_for_systems_without_this_config_are_reference_confs()
+    {
+        // The serializer in an actor system built without reference.conf (tests, tools) uses WireLimits.Default.
+        Assert.Equal(WireLimits.From(ActorLlmConfig.Reference.GetConfig("actorllm.wire")), WireLimits.Default);
+        Assert.Equal(Defaults().Wire, WireLimits.Default);
+
+        // The planner's tests run it without options.
+        Assert.Equal(Defaults().Placement.MemoryHeadroom, PlannerOptions.Default.MemoryHeadroom);
+    }
+
+    private static IEnumerable<string> Leaves(HoconValue value, string prefix) =>
+        value.IsObject()
+            ? value.GetObject().Items.SelectMany(i => Leaves(i.Value, prefix.Length == 0 ? i.Key : $"{prefix}.{i.Key}"))
+            : [prefix];
+
+    private static object Read(Config a, string key, object pinned) => pinned switch
+    {
+        string => a.GetString(key),
+        int => a.GetInt(key),
+        double => a.GetDouble(key),
+        TimeSpan => a.GetTimeSpan(key),
+        Size => new Size(a.GetByteSize(key) ?? -1),
+        string[] => a.GetStringList(key).ToArray(),
+        _ => throw new ArgumentException($"no reader for {pinned.GetType()}"),
+    };
+
+    private static string Show(object value) => value is string[] list ? $"[{string.Join(", ", list)}]" : $"{value}";
+
+    /// <summary>The HOCON <paramref name="text"/> without the line that sets <paramref name="path"/> (a full path).</summary>
+    private static string WithoutKey(string text, string path)
+    {
+        var scope = new Stack<string>();
+        var kept = new List<string>();
+        bool removed = false;
+        foreach (string line in text.Split('\n'))
+        {
+            string t = line.Trim();
+            if (t.EndsWith('{'))
+            {
+                scope.Push(t[..^1].Trim());
+            }
+            else if (t == "}")
+            {
+                scope.Pop();
+            }
+            else if (!t.StartsWith('#') && t.IndexOf('=') is > 0 and int eq && string.Join(".", scope.Reverse().Append(t[..eq].Trim())) == path)
+            {
+                removed = true;
+                continue;
+            }
+
+            kept.Add(line);
+        }
+
+        Assert.True(removed, $"reference.conf has no line setting {path}");
+        return string.Join('\n', kept);
     }
 }

@@ -46,7 +46,7 @@ public sealed class RemoteFetchTests : TestKit
             Assert.Equal(File.ReadAllBytes(Path.Combine(_storeA.Directory, "tokenizer.json")), File.ReadAllBytes(Path.Combine(storeB.Directory, "tokenizer.json")));
 
             var serverA = await OnNodeA(UnitServer.Name).ResolveOne(TimeSpan.FromSeconds(5));
-            var options = new FetchOptions { ChunkBytes = maxChunk, Window = 2 };
+            var options = ReferenceSettings.Fetch with { ChunkBytes = maxChunk, Window = 2 };
             for (int unit = 0; unit < storeB.UnitCount; unit++)
             {
                 Sys.ActorOf(UnitFetcher.Props(storeB, unit, [serverA], TestActor, options));
@@ -72,7 +72,7 @@ public sealed class RemoteFetchTests : TestKit
         using var storeB = TestModels.EmptyCopy(_storeA, _dir["storeB"]);
 
         // A timeout far beyond the ExpectMsg's: only the remote death watch can move the fetcher on in time.
-        Sys.ActorOf(UnitFetcher.Props(storeB, 1, [remoteSilent, serverA], TestActor, new FetchOptions { ChunkTimeout = TimeSpan.FromMinutes(5) }));
+        Sys.ActorOf(UnitFetcher.Props(storeB, 1, [remoteSilent, serverA], TestActor, ReferenceSettings.Fetch with { ChunkTimeout = TimeSpan.FromMinutes(5) }));
         var fetched = ExpectMsg<UnitFetcher.Fetched>(TimeSpan.FromSeconds(20));
         Assert.StartsWith(_addressA.ToString(), fetched.From);
         Assert.EndsWith("/user/" + UnitServer.Name, fetched.From);

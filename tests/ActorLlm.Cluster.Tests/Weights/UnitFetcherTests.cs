@@ -1,3 +1,4 @@
+using ActorLlm.Cluster.Hosting;
 using ActorLlm.Cluster.Weights;
 using ActorLlm.Inference.Checkpoints;
 using ActorLlm.Protocol.Serialization;
@@ -14,7 +15,7 @@ namespace ActorLlm.Cluster.Tests.Weights;
 public sealed class UnitFetcherTests : TestKit
 {
     /// <summary>Short enough to keep the tests quick, long enough for a local reply on a loaded machine.</summary>
-    private static readonly FetchOptions s_impatient = new() { ChunkTimeout = TimeSpan.FromSeconds(1) };
+    private static readonly FetchSettings s_impatient = ReferenceSettings.Fetch with { ChunkTimeout = TimeSpan.FromSeconds(1) };
 
     private readonly TempDir _dir = new();
     private readonly UnitStore _source;
@@ -30,9 +31,9 @@ public sealed class UnitFetcherTests : TestKit
     }
 
     /// <summary>Runs a fetcher to its end: its one reply, after it has stopped (so its clean-up is done too).</summary>
-    private object Fetch(int unit, IReadOnlyList<IActorRef> holders, FetchOptions? options = null)
+    private object Fetch(int unit, IReadOnlyList<IActorRef> holders, FetchSettings? settings = null, int? maxAttempts = null)
     {
-        var fetcher = Sys.ActorOf(UnitFetcher.Props(_target, unit, holders, TestActor, options));
+        var fetcher = Sys.ActorOf(UnitFetcher.Props(_target, unit, holders, TestActor, settings, maxAttempts));
         Watch(fetcher);
         var reply = ExpectMsg<object>(TimeSpan.FromSeconds(10));
         ExpectTerminated(fetcher);
@@ -52,7 +53,7 @@ public sealed class UnitFetcherTests : TestKit
         Assert.Empty(_target.PresentUnits());
 
         // A chunk size that divides no unit evenly, so every unit ends on a short chunk.
-        var options = new FetchOptions { ChunkBytes = 7000, Window = 3 };
+        var options = ReferenceSettings.Fetch with { ChunkBytes = 7000, Window = 3 };
         for (int unit = 0; unit < _target.UnitCount; unit++)
         {
             var fetched = Assert.IsType<UnitFetcher.Fetched>(Fetch(unit, [_server], options));
@@ -104,7 +105,7 @@ public sealed class UnitFetcherTests : TestKit
         ExpectTerminated(gone);
 
         // A timeout far beyond the ExpectMsg's: only the death watch can move the fetcher on in time.
-        var fetched = Assert.IsType<UnitFetcher.Fetched>(Fetch(0, [gone, _server], new FetchOptions { ChunkTimeout = TimeSpan.FromMinutes(5) }));
+        var fetched = Assert.IsType<UnitFetcher.Fetched>(Fetch(0, [gone, _server], ReferenceSettings.Fetch with { ChunkTimeout = TimeSpan.FromMinutes(5) }));
         Assert.Equal(_server.Path.ToString(), fetched.From);
     }
 
@@ -139,7 +140,7 @@ public sealed class UnitFetcherTests : TestKit
     public void Attempts_can_go_round_the_holders_again()
     {
         var silent = Sys.ActorOf(FakeHolders.Silent(), "quiet");
-        var failed = Assert.IsType<UnitFetcher.Failed>(Fetch(3, [silent], s_impatient with { MaxAttempts = 2 }));
+        var failed = Assert.IsType<UnitFetcher.Failed>(Fetch(3, [silent], s_impatient, maxAttempts: 2));
         Assert.Equal(2, failed.Reason.Split("/user/quiet:").Length - 1);
     }
 
@@ -166,10 +167,11 @@ public sealed class UnitFetcherTests : TestKit
     }
 
     [Fact]
-    public void Invalid_options_are_refused_when_the_props_are_made()
+    public void Invalid_settings_are_refused_when_the_props_are_made()
     {
-        Assert.Throws<ArgumentException>(() => UnitFetcher.Props(_target, 0, [_server], TestActor, new FetchOptions { Window = 0 }));
-        Assert.Throws<ArgumentException>(() => UnitFetcher.Props(_target, 0, [_server], TestActor, new FetchOptions { ChunkTimeout = TimeSpan.Zero }));
+        Assert.Throws<ArgumentException>(() => UnitFetcher.Props(_target, 0, [_server], TestActor, ReferenceSettings.Fetch with { Window = 0 }));
+        Assert.Throws<ArgumentException>(() => UnitFetcher.Props(_target, 0, [_server], TestActor, ReferenceSettings.Fetch with { ChunkTimeout = TimeSpan.Zero }));
+        Assert.Throws<ArgumentException>(() => UnitFetcher.Props(_target, 0, [_server], TestActor, ReferenceSettings.Fetch, maxAttempts: 0));
     }
 
     protected override void AfterAll()

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ActorLlm.Cluster.Hosting;
 using ActorLlm.Cluster.Worker;
 using ActorLlm.Inference.Config;
 using ActorLlm.Inference.Devices;
@@ -14,6 +15,7 @@ public class DeviceProbeTests(ITestOutputHelper output)
     private const long MiB = 1024 * 1024;
 
     private static readonly ModelConfig s_stories = ModelConfig.Load(Stories260K());
+    private static readonly ProbeSettings s_probe = ReferenceSettings.Probe;
 
     private const string MemInfoSample = """
         MemTotal:       16314756 kB
@@ -107,16 +109,16 @@ public class DeviceProbeTests(ITestOutputHelper output)
     [Fact]
     public void Measuring_the_cpu_gives_a_finite_speed_and_memory_within_the_machine()
     {
-        DeviceProbe.Measure(s_stories, ComputeTarget.Cpu);                     // loads libtorch, warms the JIT
+        DeviceProbe.Measure(s_stories, ComputeTarget.Cpu, s_probe);            // loads libtorch, warms the JIT
         long liveBefore = DisposeScopeManager.Statistics.TensorStatistics.ThreadTotalLiveCount;
         var clock = Stopwatch.StartNew();
-        var m = DeviceProbe.Measure(s_stories, ComputeTarget.Cpu);
+        var m = DeviceProbe.Measure(s_stories, ComputeTarget.Cpu, s_probe);
         clock.Stop();
         output.WriteLine($"{m} in {clock.Elapsed.TotalMilliseconds:0} ms");
 
         Assert.True(double.IsFinite(m.Speed) && m.Speed > 0, $"speed {m.Speed}");
         Assert.Equal(1.0, m.Speed * m.MedianStepSeconds, 9);
-        Assert.Equal(ProbeOptions.Default.Steps, m.TimedSteps);
+        Assert.Equal(s_probe.TimedSteps, m.TimedSteps);
         var machine = DeviceProbe.ParseMemInfo(File.ReadAllText("/proc/meminfo"));
         Assert.InRange(m.MemoryBytes, 1, machine.TotalBytes);
         Assert.Contains("MemAvailable", m.MemorySource);
@@ -129,22 +131,22 @@ public class DeviceProbeTests(ITestOutputHelper output)
     [Fact]
     public void An_explicit_limit_is_taken_as_given()
     {
-        var m = DeviceProbe.Measure(s_stories, ComputeTarget.Cpu, new ProbeOptions { MemoryLimitBytes = 3 * MiB });
+        var m = DeviceProbe.Measure(s_stories, ComputeTarget.Cpu, s_probe, 3 * MiB);
         Assert.Equal(3 * MiB, m.MemoryBytes);
         Assert.Equal("explicit limit", m.MemorySource);
     }
 
     [Fact]
-    public void Timing_stops_early_past_its_time_budget_but_after_three_steps()
+    public void Timing_stops_early_past_its_time_budget_but_after_the_minimum_steps()
     {
-        var m = DeviceProbe.Measure(s_stories, ComputeTarget.Cpu, new ProbeOptions { MemoryLimitBytes = MiB, MaxTimedDuration = TimeSpan.FromTicks(1) });
-        Assert.Equal(3, m.TimedSteps);
+        var m = DeviceProbe.Measure(s_stories, ComputeTarget.Cpu, s_probe with { TimingBudget = TimeSpan.FromTicks(1) }, MiB);
+        Assert.Equal(s_probe.MinTimedSteps, m.TimedSteps);
     }
 
     [Fact]
     public void A_short_context_shortens_warm_up_and_timing_instead_of_failing()
     {
-        var m = DeviceProbe.Measure(s_stories with { MaxPositionEmbeddings = 4 }, ComputeTarget.Cpu, new ProbeOptions { MemoryLimitBytes = MiB });
+        var m = DeviceProbe.Measure(s_stories with { MaxPositionEmbeddings = 4 }, ComputeTarget.Cpu, s_probe, MiB);
         Assert.Equal(1, m.TimedSteps);                 // 3 prompt tokens, then one step
         Assert.True(m.Speed > 0);
     }
@@ -155,5 +157,5 @@ public class DeviceProbeTests(ITestOutputHelper output)
     [InlineData(null, 1.5)]
     public void Bad_options_are_refused(long? limit, double fraction) =>
         Assert.Throws<ArgumentOutOfRangeException>(() =>
-            DeviceProbe.Measure(s_stories, ComputeTarget.Cpu, new ProbeOptions { MemoryLimitBytes = limit, CpuMemoryFraction = fraction }));
+            DeviceProbe.Measure(s_stories, ComputeTarget.Cpu, s_probe with { CpuMemoryFraction = fraction }, limit));
 }

@@ -14,7 +14,6 @@ namespace ActorLlm.Cluster.Node.Internal;
 /// <summary>See <see cref="NodeAgent"/>.</summary>
 internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
 {
-    private static readonly TimeSpan s_manifestTimeout = TimeSpan.FromSeconds(10);
     private readonly ActorLlmSettings _settings;
     private readonly IActorRef _coordinator;
     private readonly IActorRef _unitServer;
@@ -53,7 +52,7 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
         {
             _bootstrapping = false;
             _log.Warning("node: no model yet ({0}); asking peers again shortly", f.Reason);
-            Timers.StartSingleTimer("bootstrap", TryBootstrap.Instance, TimeSpan.FromSeconds(2));
+            Timers.StartSingleTimer("bootstrap", TryBootstrap.Instance, _settings.Model.ManifestRetry);
         });
         Receive<DevicesMeasured>(StartWorkers);
         Receive<Status.Failure>(f => _log.Error(f.Cause, "node: could not measure the devices; no stage workers on this node"));
@@ -104,7 +103,7 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
 
         _bootstrapping = true;
         _log.Info("node: no local model; asking {0} peer(s) for the manifest", peers.Count);
-        ModelBootstrap.CreateStoreFromPeersAsync(peers, _settings.Model.CacheDir, s_manifestTimeout, m => _log.Info("node: {0}", m))
+        ModelBootstrap.CreateStoreFromPeersAsync(peers, _settings.Model.CacheDir, _settings.Model.ManifestTimeout, m => _log.Info("node: {0}", m))
             .PipeTo(Self, success: s => new StoreReady(s), failure: e => new BootstrapFailed(e.GetBaseException().Message));
     }
 
@@ -113,6 +112,7 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
     {
         var store = _store!;
         var worker = _settings.Worker;
+        var probe = _settings.Probe;
         var specs = ExpandDevices(worker.Devices);
         Task.Run(() =>
         {
@@ -120,7 +120,7 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
             foreach (var spec in specs)
             {
                 var target = ComputeTarget.Parse(spec, worker.DType);
-                var m = DeviceProbe.Measure(store.Config, target, new ProbeOptions { MemoryLimitBytes = worker.MemoryLimit > 0 ? worker.MemoryLimit : null });
+                var m = DeviceProbe.Measure(store.Config, target, probe, worker.MemoryLimit > 0 ? worker.MemoryLimit : null);
 
                 // The planner counts weights in stored bytes; a stage computing in a wider dtype than the store's
                 // (f32 on a CPU, bf16 on disk) needs more memory per stored byte, so it offers proportionally less.

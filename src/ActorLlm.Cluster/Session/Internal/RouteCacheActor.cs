@@ -1,3 +1,4 @@
+using ActorLlm.Cluster.Hosting;
 using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
 using Akka.Actor;
@@ -11,6 +12,7 @@ namespace ActorLlm.Cluster.Session.Internal;
 /// <summary>See <see cref="RouteCache"/>.</summary>
 internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
 {
+    private readonly RouteCacheSettings _settings;
     private readonly IActorRef _coordinator;
     private readonly IActorRef? _mediator;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -26,11 +28,9 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
 
     private sealed record Unsuspect(NodeAddress Node);
 
-    /// <summary>A dropped connection alone is not proof of death: the suspicion lapses unless the node is unreachable by then.</summary>
-    private static readonly TimeSpan s_suspicionLapses = TimeSpan.FromSeconds(20);
-
-    public RouteCacheActor(IActorRef coordinator, IActorRef? mediator)
+    public RouteCacheActor(RouteCacheSettings settings, IActorRef coordinator, IActorRef? mediator)
     {
+        _settings = settings;
         _coordinator = coordinator;
         _mediator = mediator;
         Receive<PlacementMessages.RouteTable>(OnTable);
@@ -68,7 +68,7 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
             var cluster = Akka.Cluster.Cluster.Get(Context.System);
             if (cluster.State.Unreachable.Any(m => NodeAddress.Of(m.Address) == u.Node))
             {
-                Timers.StartSingleTimer("suspect-" + u.Node, u, s_suspicionLapses);
+                Timers.StartSingleTimer("suspect-" + u.Node, u, _settings.SuspicionLapse);
                 return;
             }
 
@@ -87,7 +87,7 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
         Context.System.EventStream.Subscribe(Self, typeof(DisassociatedEvent));
 
         // Until a table is published to us, ask for it: a node that joins late has missed the last publication.
-        Timers.StartPeriodicTimer("ask", AskAgain.Instance, TimeSpan.Zero, TimeSpan.FromSeconds(1));
+        Timers.StartPeriodicTimer("ask", AskAgain.Instance, TimeSpan.Zero, _settings.TableRequestInterval);
     }
 
     protected override void PostStop()
@@ -115,8 +115,9 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
             return;
         }
 
+        // A dropped connection alone is not proof of death: the suspicion lapses unless the node is unreachable by then.
         _log.Info("routes: {0} suspected ({1})", node, why);
-        Timers.StartSingleTimer("suspect-" + node, new Unsuspect(node), s_suspicionLapses);
+        Timers.StartSingleTimer("suspect-" + node, new Unsuspect(node), _settings.SuspicionLapse);
         Context.System.EventStream.Publish(new RouteCache.NodeSuspected(node, why));
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ActorLlm.Cluster.Hosting;
 using ActorLlm.Inference;
 using ActorLlm.Inference.Checkpoints;
 using ActorLlm.Protocol.Messages;
@@ -20,13 +21,14 @@ internal sealed class UnitFetcherActor : ReceiveActor, IWithTimers
     private readonly int _unit;
     private readonly IActorRef[] _holders;
     private readonly IActorRef _replyTo;
-    private readonly FetchOptions _options;
+    private readonly FetchSettings? _givenSettings;
     private readonly int _maxAttempts;
     private readonly List<string> _reasons = [];
     private readonly Dictionary<long, int> _inFlight = [];
     private readonly Stopwatch _clock = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private UnitManifestEntry _entry = null!;
+    private FetchSettings _settings = null!;
     private int _chunkBytes;
 
     // The current attempt.
@@ -39,14 +41,14 @@ internal sealed class UnitFetcherActor : ReceiveActor, IWithTimers
     private bool _installing;
     private bool _finished;
 
-    public UnitFetcherActor(UnitStore store, int unit, IActorRef[] holders, IActorRef replyTo, FetchOptions options)
+    public UnitFetcherActor(UnitStore store, int unit, IActorRef[] holders, IActorRef replyTo, FetchSettings? settings, int maxAttempts)
     {
         _store = store;
         _unit = unit;
         _holders = holders;
         _replyTo = replyTo;
-        _options = options;
-        _maxAttempts = options.MaxAttempts ?? holders.Length;
+        _givenSettings = settings;
+        _maxAttempts = maxAttempts;
         Receive<WeightMessages.UnitChunk>(OnChunk);
         Receive<WeightMessages.UnitUnavailable>(u =>
         {
@@ -59,7 +61,7 @@ internal sealed class UnitFetcherActor : ReceiveActor, IWithTimers
         {
             if (t.Attempt == _attempt && !_installing && _inFlight.ContainsKey(t.Offset))
             {
-                GiveUpOnHolder($"no reply for the chunk at offset {t.Offset} within {_options.ChunkTimeout.TotalSeconds:0.###} s");
+                GiveUpOnHolder($"no reply for the chunk at offset {t.Offset} within {_settings.ChunkTimeout.TotalSeconds:0.###} s");
             }
         });
         Receive<Terminated>(t =>
@@ -84,8 +86,10 @@ internal sealed class UnitFetcherActor : ReceiveActor, IWithTimers
         }
 
         _entry = _store.Unit(_unit);
-        var limits = WireLimits.From(Context.System.Settings.Config.GetConfig("actorllm.wire"));
-        _chunkBytes = Math.Min(_options.ChunkBytes, limits.MaxChunkBytes);
+        var config = Context.System.Settings.Config;
+        _settings = _givenSettings ?? FetchSettings.From(config.WithFallback(ActorLlmConfig.Reference)).Validate();
+        var limits = WireLimits.From(config.GetConfig("actorllm.wire"));
+        _chunkBytes = Math.Min(_settings.ChunkBytes, limits.MaxChunkBytes);
         if (_store.HasUnit(_unit))
         {
             Finish(new UnitFetcher.Fetched(_unit, _entry.Bytes, TimeSpan.Zero, "local store"));
@@ -147,7 +151,7 @@ internal sealed class UnitFetcherActor : ReceiveActor, IWithTimers
             return;
         }
 
-        for (int i = 0; i < _options.Window; i++)
+        for (int i = 0; i < _settings.Window; i++)
         {
             RequestNext();
         }
@@ -163,7 +167,7 @@ internal sealed class UnitFetcherActor : ReceiveActor, IWithTimers
         int length = (int)Math.Min(_chunkBytes, _entry.Bytes - _nextOffset);
         _inFlight[_nextOffset] = length;
         _holder!.Tell(new WeightMessages.FetchUnitChunk(_unit, _nextOffset, length), Self);
-        Timers.StartSingleTimer(_nextOffset, new ChunkTimedOut(_attempt, _nextOffset), _options.ChunkTimeout);
+        Timers.StartSingleTimer(_nextOffset, new ChunkTimedOut(_attempt, _nextOffset), _settings.ChunkTimeout);
         _nextOffset += length;
     }
 

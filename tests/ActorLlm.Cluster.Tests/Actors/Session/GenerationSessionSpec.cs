@@ -30,7 +30,7 @@ public abstract class GenerationSessionSpec : TestKit
         Front1 = CreateTestProbe("front-m1");
         Back2 = CreateTestProbe("back-m2");
         Back3 = CreateTestProbe("back-m3");
-        RouteCacheRef = Sys.ActorOf(RouteCache.Props(CreateTestProbe("coordinator").Ref, null));
+        RouteCacheRef = Sys.ActorOf(RouteCache.Props(ReferenceSettings.RouteCache, CreateTestProbe("coordinator").Ref, null));
     }
 
     protected StoriesModel Model { get; }

@@ -13,7 +13,8 @@ namespace ActorLlm.Cluster.Tests.Actors.Session;
 /// <summary>
 /// The RouteCache keeps the newest table, answers Select with the least loaded covering route (counting what it
 /// routed until Done), makes requesters wait for a table that has one, honours exclusions, and routes around a node
-/// whose connection dropped. Its stages are probes; no mediator (tables are sent to it directly).
+/// whose connection dropped until the suspicion lapses. Its stages are probes; no mediator (tables are sent to it
+/// directly).
 /// </summary>
 public sealed class RouteCacheTests : TestKit
 {
@@ -28,7 +29,7 @@ public sealed class RouteCacheTests : TestKit
         : base(ActorTestConfig.Hocon)
     {
         _coordinator = CreateTestProbe("coordinator");
-        _cache = Sys.ActorOf(RouteCache.Props(_coordinator.Ref, null));
+        _cache = Sys.ActorOf(RouteCache.Props(ReferenceSettings.RouteCache, _coordinator.Ref, null));
         _front = Entry(CreateTestProbe("a").Ref, "m1", Front);
         _back = Entry(CreateTestProbe("b").Ref, "m2", Back);
         _replica = Entry(CreateTestProbe("b2").Ref, "m3", Back);
@@ -141,5 +142,29 @@ public sealed class RouteCacheTests : TestKit
         // Even with m3's stage busier, m2's is not used while suspected.
         _cache.Tell(Table(2, _front, _back, _replica with { ActiveSessions = 5 }));
         Assert.Equal([_front, _replica with { ActiveSessions = 5 }], Select(CreateTestProbe()).Route);
+    }
+
+    [Fact]
+    public void A_suspicion_lapses_when_the_node_has_not_become_unreachable_by_then()
+    {
+        var lapse = TimeSpan.FromMilliseconds(300);
+        var cache = Sys.ActorOf(RouteCache.Props(ReferenceSettings.RouteCache with { SuspicionLapse = lapse }, _coordinator.Ref, null));
+        var busy = _replica with { ActiveSessions = 5 };
+        cache.Tell(Table(1, _front, _back, busy));
+        var requester = CreateTestProbe();
+        IReadOnlyList<RouteEntry> Route()
+        {
+            cache.Tell(new RouteCache.Select(s_none), requester.Ref);
+            return requester.ExpectMsg<RouteCache.Selected>().Route;
+        }
+
+        Assert.Equal([_front, _back], Route());
+
+        // Published synchronously: the event is in the cache's mailbox before the next Select.
+        Sys.EventStream.Publish(new DisassociatedEvent(Akka.Cluster.Cluster.Get(Sys).SelfAddress, Address.Parse(NodeOf("m2").Value), inbound: false));
+        Assert.Equal([_front, busy], Route());
+
+        // The test system's cluster never marks m2 unreachable, so the suspicion lapses and m2 (less loaded) is back.
+        AwaitAssert(() => Assert.Equal([_front, _back], Route()), lapse * 10, TimeSpan.FromMilliseconds(100));
     }
 }
