@@ -99,8 +99,8 @@ public sealed record ActorLlmSettings(
                 Time("placement.load-timeout")),
             new SessionSettings(
                 Time("session.step-timeout"),
-                a.GetInt("session.max-failovers", 3),
-                a.GetInt("session.prefill-chunk", 256),
+                a.GetInt("session.max-failovers"),
+                a.GetInt("session.prefill-chunk"),
                 Time("session.route-wait")),
             config);
         return settings;
