@@ -6,9 +6,10 @@ using Akka.Actor;
 namespace ActorLlm.Cluster.Session;
 
 /// <summary>
-/// One per node: keeps the newest route table the PlacementCoordinator published, picks routes for the sessions of
-/// this node (least loaded, counting the jobs this node has routed), and tells them when a node they use is suspected
-/// dead (unreachable, or its connection dropped), so they fail over without waiting for a timeout. Local messages only.
+/// One per gateway, beside the session shard region (only gateways host sessions): keeps the newest route table the
+/// PlacementCoordinator published, picks routes for this gateway's sessions (least loaded, counting the jobs this
+/// gateway has routed), and tells them when a node they use is suspected dead (unreachable, or its connection
+/// dropped), so they fail over without waiting for a timeout. Local messages only.
 /// </summary>
 public static class RouteCache
 {

@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using ActorLlm.Inference;
-using ActorLlm.Inference.Generation;
 using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
 using Akka.Actor;
@@ -9,36 +7,33 @@ using Akka.Event;
 
 namespace ActorLlm.Cluster.Session.Internal;
 
-/// <summary>See <see cref="GenerationSession"/>. Generation and scoring share routing, replay and failover.</summary>
+/// <summary>
+/// See <see cref="GenerationSession"/>. Idle until a job starts, then running it (<see cref="ISessionJob"/>: a
+/// generation or a scoring), then finished until the shard region stops it. What the job kinds share lives here:
+/// the client, the route and its step numbers, the step and route-wait timers, statistics, failover (decided by
+/// <see cref="FailoverPolicy"/>), releasing the stages' state, passivation.
+/// </summary>
 internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
 {
+    private const string StepTimer = "step";
+    private const string RouteWaitTimer = "route-wait";
+
     private readonly SessionContext _ctx;
     private readonly SessionId _id;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly HashSet<DeviceKey> _excluded = [];
     private readonly HashSet<IActorRef> _used = [];
-    private readonly List<string> _failures = [];
-    private readonly Stopwatch _clock = new();
     private readonly JobStats _stats = new();
     private IActorRef _client = ActorRefs.Nobody;
-    private IReadOnlyList<RouteEntry>? _route;
-
-    // The route as message hops, built once per route (not per token): all of them, and all but the first.
-    private RouteHop[] _hops = [];
-    private RouteHop[] _rest = [];
-    private long _step;
-    private int _failovers;
-    private bool _started;
-    private TimeSpan? _prefillDone;
+    private IReadOnlyList<SessionId> _stageSessions = [];
+    private FailoverPolicy.History _failovers = FailoverPolicy.History.None;
     private TimeSpan? _suspendedAt;
 
-    // A generation job.
-    private GenerationProgress? _progress;
-    private WireSampling _sampling = WireSampling.Greedy;
-    private int _sequence;
+    // Null until a route is selected, while waiting for another after a failover, and once the job is over.
+    private ActiveRoute? _route;
 
-    // A scoring job.
-    private ScoringJob? _scoring;
+    // The step whose answers count. Each route, and each decode step on it, gets a new number, and so does the wait
+    // for a route after a failover: an answer or a timeout carrying another number belongs to a step given up on.
+    private long _step;
 
     private sealed record StepTimedOut(long Step);
 
@@ -48,34 +43,9 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
     {
         _ctx = ctx;
         _id = new SessionId(Uri.UnescapeDataString(Self.Path.Name));
-        Receive<JobMessages.StartGeneration>(StartGeneration);
-        Receive<JobMessages.StartScoring>(StartScoring);
-        Receive<RouteCache.Selected>(OnRoute);
-        Receive<RouteWaitOver>(_ => Fail($"no complete route to the model within {_ctx.Settings.RouteWait} ({string.Join("; ", _failures.DefaultIfEmpty("placement not ready"))})"));
-        Receive<StageMessages.TokenSampled>(t => t.Step == _step, OnToken);
-        Receive<StageMessages.PrefillDone>(p => p.Step == _step, p =>
-        {
-            _stats.Add(p.Timings, decode: false);
-
-            // A chunk's acknowledgement is an answer: the step timeout bounds each wait, not a whole long prompt.
-            ArmStepTimer();
-        });
-        Receive<StageMessages.ChoiceScored>(s => s.Step == _step, OnScored);
-        Receive<StageMessages.StageFailed>(f => f.Step == _step, OnStageFailed);
-        Receive<StepTimedOut>(t => t.Step == _step && _route is not null, _ => Failover($"no answer within {_ctx.Settings.StepTimeout}", _route!.Select(e => e.Device.Key)));
-        Receive<RouteCache.NodeSuspected>(OnSuspected);
-        Receive<Terminated>(t => t.ActorRef.Equals(_client), _ =>
-        {
-            _log.Info("session {0}: client gone, stopping", _id);
-            Finish();
-        });
-
-        // Late answers from a route given up on, and steps of other kinds, are dropped.
-        Receive<StageMessages.TokenSampled>(_ => { });
-        Receive<StageMessages.PrefillDone>(_ => { });
-        Receive<StageMessages.ChoiceScored>(_ => { });
-        Receive<StageMessages.StageFailed>(_ => { });
-        Receive<StepTimedOut>(_ => { });
+        Receive<JobMessages.StartGeneration>(g => Start(g.Client, () => GenerationJob.Create(_ctx, _id, g)));
+        Receive<JobMessages.StartScoring>(s => Start(s.Client, () => ScoringJob.Create(_ctx, _id, s)));
+        Receive<RouteCache.NodeSuspected>(_ => { });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -88,33 +58,15 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
         ReleaseStages();
     }
 
-    private bool Begin(IActorRef client)
+    private void Start(IActorRef client, Func<ISessionJob> create)
     {
-        if (_started)
-        {
-            client.Tell(new JobMessages.JobFailed(_id, "this session id is already running a job"));
-            return false;
-        }
-
-        _started = true;
         _client = client;
         Context.Watch(client);
-        _clock.Start();
-        return true;
-    }
-
-    private void StartGeneration(JobMessages.StartGeneration g)
-    {
-        if (!Begin(g.Client))
-        {
-            return;
-        }
-
+        _stats.Start();
+        ISessionJob job;
         try
         {
-            int[] ids = Prompt.EncodeUtf8(_ctx.Tokenizer, g.PromptUtf8);
-            _progress = new GenerationProgress(_ctx.Tokenizer, ids, WireOptions.ToOptions(g.Options), _ctx.ContextLimit);
-            _sampling = g.Options.Sampling;
+            job = create();
         }
         catch (InvalidRequestException e)
         {
@@ -122,198 +74,159 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
             return;
         }
 
-        if (_progress.Done)
+        _stageSessions = job.StageSessions;
+        Become(() => Running(job));
+        if (job.Complete)
         {
-            Complete();
+            Complete(job);
             return;
         }
 
         AskRoute();
     }
 
-    private void StartScoring(JobMessages.StartScoring s)
+    private void Running(ISessionJob job)
     {
-        if (!Begin(s.Client))
+        Receive<JobMessages.StartGeneration>(g => Refuse(g.Client));
+        Receive<JobMessages.StartScoring>(s => Refuse(s.Client));
+        Receive<RouteCache.Selected>(r => OnRoute(job, r));
+        Receive<StageMessages.TokenSampled>(t => t.Step == _step, t =>
         {
-            return;
-        }
+            _stats.Sampled(t.Timings);
+            if (_suspendedAt is TimeSpan since)
+            {
+                _log.Info("session {0}: resumed {1:F0} ms after the failure", _id, (_stats.Elapsed - since).TotalMilliseconds);
+                _suspendedAt = null;
+            }
 
-        try
+            OnAnswer(job, t);
+        });
+        Receive<StageMessages.ChoiceScored>(s => s.Step == _step, s =>
         {
-            _scoring = ScoringJob.Create(_ctx.Tokenizer, s.PromptUtf8, s.Choices, _ctx.ContextLimit, _id);
-        }
-        catch (InvalidRequestException e)
+            _stats.Acknowledged(s.Timings);
+            OnAnswer(job, s);
+        });
+        Receive<StageMessages.PrefillDone>(p => p.Step == _step, p =>
         {
-            Fail(e.Message);
-            return;
-        }
+            _stats.Acknowledged(p.Timings);
 
-        AskRoute();
+            // A chunk's acknowledgement is an answer: the step timeout bounds each wait, not a whole long prompt.
+            ArmStepTimer();
+        });
+
+        // Answers of steps given up on are dropped; failures and timeouts of any step go to the policy, which knows
+        // which ones still matter.
+        Receive<StageMessages.TokenSampled>(_ => { });
+        Receive<StageMessages.ChoiceScored>(_ => { });
+        Receive<StageMessages.PrefillDone>(_ => { });
+        Receive<StageMessages.StageFailed>(f => OnFailure(new FailoverPolicy.StageFailed(f.Step, f.Stage, f.Reason, f.Retryable)));
+        Receive<StepTimedOut>(t => OnFailure(new FailoverPolicy.StepTimedOut(t.Step)));
+        Receive<RouteCache.NodeSuspected>(s => OnFailure(new FailoverPolicy.NodeSuspected(s.Node, s.Why)));
+        Receive<RouteWaitOver>(_ => OnFailure(FailoverPolicy.RouteWaitOver.Instance));
+        Receive<Terminated>(t => t.ActorRef.Equals(_client), _ =>
+        {
+            _log.Info("session {0}: client gone, stopping", _id);
+            Finish();
+        });
     }
+
+    private void Refuse(IActorRef client) => client.Tell(new JobMessages.JobFailed(_id, "this session id is already running a job"));
 
     private void AskRoute()
     {
         _route = null;
-        _ctx.RouteCache.Tell(new RouteCache.Select(_excluded.ToHashSet()));
-        Timers.StartSingleTimer("route-wait", new RouteWaitOver(), _ctx.Settings.RouteWait);
+        _ctx.RouteCache.Tell(new RouteCache.Select(_failovers.Excluded));
+        Timers.StartSingleTimer(RouteWaitTimer, new RouteWaitOver(), _ctx.Settings.RouteWait);
     }
 
-    private void OnRoute(RouteCache.Selected selected)
+    private void OnRoute(ISessionJob job, RouteCache.Selected selected)
     {
-        Timers.Cancel("route-wait");
-        _route = selected.Route;
-        _hops = RouteSelection.Hops(_route);
-        _rest = _hops[1..];
-        _client.Tell(new JobMessages.JobRouted(
-            _id,
-            _failovers + 1,
-            [.. _route.Select(e => RouteSelection.Label(e, _ctx.Layers))],
-            [.. _route.Select(e => e.Device.Node)]));
-        foreach (var e in _route)
-        {
-            _used.Add(e.Worker);
-        }
-
+        Timers.Cancel(RouteWaitTimer);
+        var route = _route = new ActiveRoute(selected.Route);
+        _client.Tell(new JobMessages.JobRouted(_id, _failovers.Failovers + 1, route.Labels(_ctx.Layers), route.Nodes));
+        _used.UnionWith(route.Entries.Select(e => e.Worker));
         _step++;
-        if (_scoring is not null)
+        foreach (var f in job.Start(route.Steps(_step, Self)))
         {
-            foreach (var f in _scoring.Steps(_step, _hops, Self))
-            {
-                _route[0].Worker.Tell(f, Self);
-            }
-        }
-        else
-        {
-            // From position 0: a first run is the prefill; after a failover it replays everything generated so far
-            // through the new route, whose last chunk samples the next token exactly as the lost route would have.
-            int chunk = StepPlan.ChunkTokens(_ctx.Settings.PrefillChunk, _ctx.HiddenSize, _ctx.MaxPayloadBytes);
-            foreach (var f in StepPlan.Run(_id, _step, _hops, 0, _progress!.Tokens, chunk, _sampling, Self, StepKind.Generate))
-            {
-                _route[0].Worker.Tell(f, Self);
-            }
+            route.FirstStage.Tell(f, Self);
         }
 
         ArmStepTimer();
     }
 
-    private void OnToken(StageMessages.TokenSampled t)
+    /// <summary>An answer of the current step (so there is a route: no step is sent while waiting for one).</summary>
+    private void OnAnswer(ISessionJob job, object answer)
     {
-        var progress = _progress!;
-        _stats.Add(t.Timings, decode: _prefillDone is not null);
-        if (_prefillDone is null)
+        var route = _route!;
+        var next = route.Steps(_step + 1, Self);
+        switch (job.Accept(answer, next))
         {
-            _prefillDone = _clock.Elapsed;
-        }
-
-        if (_suspendedAt is TimeSpan since)
-        {
-            _log.Info("session {0}: resumed {1:F0} ms after the failure", _id, (_clock.Elapsed - since).TotalMilliseconds);
-            _suspendedAt = null;
-        }
-
-        string delta;
-        try
-        {
-            delta = progress.Accept(t.Token);
-        }
-        catch (InvalidRequestException e)
-        {
-            // E.g. a model whose vocabulary is padded beyond the tokenizer's emitted an id the tokenizer lacks.
-            Fail($"cannot decode token {t.Token}: {e.Message}");
-            return;
-        }
-
-        if (delta.Length > 0)
-        {
-            _client.Tell(new JobMessages.TextDelta(_id, _sequence++, delta));
-        }
-
-        if (progress.Done)
-        {
-            Complete();
-            return;
-        }
-
-        _step++;
-        _hops[0].Worker.Tell(StepPlan.Next(_id, _step, _hops, _rest, t.Position, t.Token, _sampling, Self), Self);
-        ArmStepTimer();
-    }
-
-    private void OnScored(StageMessages.ChoiceScored s)
-    {
-        _stats.Add(s.Timings, decode: false);
-        if (_scoring!.Record(s) && _scoring.Complete)
-        {
-            _client.Tell(new JobMessages.ScoringCompleted(_id, _scoring.Results()));
-            Finish();
-        }
-        else
-        {
-            ArmStepTimer();
+            case JobAnswer.Unusable u:
+                Fail(u.Reason);
+                break;
+            case JobAnswer.Waiting:
+                ArmStepTimer();
+                break;
+            case JobAnswer.Continue c:
+                Stream(c.Text);
+                _step = next.Step;
+                route.FirstStage.Tell(c.Next, Self);
+                ArmStepTimer();
+                break;
+            case JobAnswer.Completed c:
+                Stream(c.Text);
+                Complete(job);
+                break;
+            case JobAnswer.NotMine:
+                break;
         }
     }
 
-    private void OnStageFailed(StageMessages.StageFailed f)
+    private void Stream(IEnumerable<JobMessages.TextDelta> text)
     {
-        if (!f.Retryable)
+        foreach (var delta in text)
         {
-            Fail(f.Reason);
-            return;
-        }
-
-        Failover(f.Reason, [f.Stage]);
-    }
-
-    private void OnSuspected(RouteCache.NodeSuspected s)
-    {
-        var lost = _route?.Where(e => e.Device.Node == s.Node).Select(e => e.Device.Key).ToList();
-        if (lost is { Count: > 0 })
-        {
-            Failover($"{s.Node} {s.Why}", lost);
+            _client.Tell(delta);
         }
     }
 
-    /// <summary>Routes around <paramref name="devices"/> and replays the job through the new route.</summary>
-    private void Failover(string reason, IEnumerable<DeviceKey> devices)
+    private void OnFailure(FailoverPolicy.Failure failure)
     {
-        _failovers++;
-        _failures.Add(reason);
-        _suspendedAt ??= _clock.Elapsed;
-        if (_failovers > _ctx.Settings.MaxFailovers)
+        var now = new FailoverPolicy.Situation(_step, _route?.Devices);
+        switch (FailoverPolicy.Decide(failure, now, _failovers, _ctx.Settings))
         {
-            Fail($"gave up after {_ctx.Settings.MaxFailovers} failovers: {string.Join("; ", _failures)}");
-            return;
+            case FailoverPolicy.GiveUp g:
+                Fail(g.Reason);
+                break;
+            case FailoverPolicy.Failover f:
+                Failover(f);
+                break;
+            case FailoverPolicy.Ignore:
+                break;
         }
+    }
 
-        _log.Warning("session {0}: failover {1} ({2})", _id, _failovers, reason);
-        _excluded.UnionWith(devices);
-        Timers.Cancel("step");
+    /// <summary>Leaves the current route and asks for one avoiding the lost devices; the job replays on it.</summary>
+    private void Failover(FailoverPolicy.Failover decision)
+    {
+        _failovers = decision.History;
+        _suspendedAt ??= _stats.Elapsed;
+        _log.Warning("session {0}: failover {1} ({2})", _id, _failovers.Failovers, decision.Reason);
+        Timers.Cancel(StepTimer);
         _step++;
         if (_route is not null)
         {
-            _ctx.RouteCache.Tell(new RouteCache.Done(_route));
+            _ctx.RouteCache.Tell(new RouteCache.Done(_route.Entries));
         }
 
         AskRoute();
     }
 
-    private void ArmStepTimer() => Timers.StartSingleTimer("step", new StepTimedOut(_step), _ctx.Settings.StepTimeout);
+    private void ArmStepTimer() => Timers.StartSingleTimer(StepTimer, new StepTimedOut(_step), _ctx.Settings.StepTimeout);
 
-    private void Complete()
+    private void Complete(ISessionJob job)
     {
-        var p = _progress!;
-        var decode = _prefillDone is TimeSpan pre ? _clock.Elapsed - pre : TimeSpan.Zero;
-        _client.Tell(new JobMessages.GenerationCompleted(
-            _id,
-            p.Text,
-            p.PromptIds.Length,
-            p.GeneratedCount,
-            p.Finish!.Value,
-            (_prefillDone ?? TimeSpan.Zero).TotalMilliseconds,
-            decode.TotalMilliseconds,
-            _stats.ToArray(),
-            [.. (_route ?? []).Select(e => RouteSelection.Label(e, _ctx.Layers))],
-            _failovers));
+        _client.Tell(job.Result(_stats.Report(_route?.Labels(_ctx.Layers) ?? [], _failovers.Failovers)));
         Finish();
     }
 
@@ -330,7 +243,7 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
         _ctx.RouteCache.Tell(RouteCache.CancelSelect.Instance);
         if (_route is not null)
         {
-            _ctx.RouteCache.Tell(new RouteCache.Done(_route));
+            _ctx.RouteCache.Tell(new RouteCache.Done(_route.Entries));
         }
 
         ReleaseStages();
@@ -342,18 +255,17 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
         // id is refused as while it ran.
         Become(() =>
         {
-            Receive<JobMessages.StartGeneration>(g => Begin(g.Client));
-            Receive<JobMessages.StartScoring>(s => Begin(s.Client));
+            Receive<JobMessages.StartGeneration>(g => Refuse(g.Client));
+            Receive<JobMessages.StartScoring>(s => Refuse(s.Client));
             ReceiveAny(_ => { });
         });
     }
 
     private void ReleaseStages()
     {
-        var sessions = _scoring?.SubSessions ?? [_id];
         foreach (var worker in _used)
         {
-            foreach (var s in sessions)
+            foreach (var s in _stageSessions)
             {
                 worker.Tell(new StageMessages.ReleaseSession(s));
             }

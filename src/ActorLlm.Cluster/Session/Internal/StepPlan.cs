@@ -64,20 +64,3 @@ internal static class StepPlan
     public static StageMessages.Forward Score(SessionId session, long step, RouteHop[] hops, int[] padded, int choiceStart, int choiceEnd, IActorRef replyTo) =>
         new(session, step, hops[0].Range, 0, padded, null, hops[1..], replyTo, StepKind.Score, WireSampling.Greedy, choiceStart, choiceEnd, []);
 }
-
-/// <summary>Time per stage over a job, split into prefill and decode.</summary>
-internal sealed class JobStats
-{
-    private readonly Dictionary<string, (double Prefill, double Decode, int Steps)> _stages = [];
-
-    public void Add(IEnumerable<StageTiming> timings, bool decode)
-    {
-        foreach (var t in timings)
-        {
-            var s = _stages.GetValueOrDefault(t.Stage);
-            _stages[t.Stage] = decode ? (s.Prefill, s.Decode + t.ComputeMs, s.Steps + 1) : (s.Prefill + t.ComputeMs, s.Decode, s.Steps);
-        }
-    }
-
-    public StageStats[] ToArray() => [.. _stages.Select(p => new StageStats(p.Key, p.Value.Prefill, p.Value.Decode, p.Value.Steps))];
-}

@@ -21,8 +21,9 @@ public abstract class GenerationSessionSpec : TestKit
 {
     protected const string PromptText = "Once upon a time, there was a little girl";
 
-    protected GenerationSessionSpec(StoriesModel model)
-        : base(ActorTestConfig.Hocon)
+    /// <param name="hocon">Added to the actor system's config (e.g. a virtual-time scheduler).</param>
+    protected GenerationSessionSpec(StoriesModel model, string hocon = "")
+        : base(ActorTestConfig.Hocon + "\n" + hocon)
     {
         Model = model;
         Parent = CreateTestProbe("region");
@@ -48,6 +49,9 @@ public abstract class GenerationSessionSpec : TestKit
     protected IActorRef RouteCacheRef { get; }
 
     protected int[] PromptIds => Model.Tokenizer.Encode(PromptText);
+
+    /// <summary>What the test's last stage "samples": ordinary text tokens, no EOS.</summary>
+    protected int[] Sampled => Model.Tokenizer.Encode(" who loved to play", addSpecialTokens: false);
 
     protected void Publish(long version, params RouteEntry[] stages) => RouteCacheRef.Tell(Table(version, stages));
 
@@ -143,6 +147,31 @@ public abstract class GenerationSessionSpec : TestKit
                     return (text.ToString(), end, routes);
             }
         }
+    }
+
+    /// <summary>
+    /// Returns once <paramref name="session"/> has handled every message the test sent it before, and whatever it was
+    /// handling when the test saw its last output (it answers Identify in mailbox order): e.g. it has armed the step
+    /// timer that its last steps, or the answer just sent, start.
+    /// </summary>
+    protected void Settle(IActorRef session)
+    {
+        var probe = CreateTestProbe();
+        session.Tell(new Identify(null), probe.Ref);
+        probe.ExpectMsg<ActorIdentity>();
+    }
+
+    /// <summary>
+    /// Sends <paramref name="session"/> another job from another client and expects it refused (a session runs one
+    /// job, and refuses others until the region stops it). The session handles its mailbox in order, and probes
+    /// take a message as it is sent, so whatever the session sent in answer to messages the test sent before is
+    /// in the probes' queues by the time this returns: a cheap way to show something did not happen.
+    /// </summary>
+    protected void ExpectRefused(IActorRef session, SessionId id)
+    {
+        var other = CreateTestProbe();
+        session.Tell(Generate(id, maxTokens: 1) with { Client = other.Ref });
+        Assert.Contains("already running a job", other.ExpectMsg<JobMessages.JobFailed>().Reason);
     }
 
     /// <summary>What the session owes every stage it used when the job ends: ReleaseSession, and Passivate to its parent.</summary>

@@ -1,4 +1,5 @@
 using System.Text;
+using ActorLlm.Cluster.Session;
 using ActorLlm.Inference.Generation;
 using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
@@ -72,39 +73,48 @@ public sealed class ScoringAndBadJobTests(StoriesModel model) : GenerationSessio
         Parent.ExpectMsg<Akka.Cluster.Sharding.Passivate>();
     }
 
+    /// <summary>
+    /// Expects the session to have told its RouteCache (a probe here) only that it is done: it never asked for a
+    /// route, and a session reaches stages only through a route it asked for.
+    /// </summary>
+    private static void ExpectNoRouteAsked(TestProbe routes) => Assert.IsType<RouteCache.CancelSelect>(routes.ExpectMsg<object>());
+
     [Fact]
     public void A_prompt_that_is_not_valid_utf8_fails_the_job_with_the_reason_and_touches_no_stage()
     {
-        PublishDefault();
+        var routes = CreateTestProbe();
+        var context = Context() with { RouteCache = routes.Ref };
         byte[] invalid = [0x4F, 0x6E, 0xFF, 0x65];
         var generation = SessionId.New();
-        Spawn(generation).Tell(new JobMessages.StartGeneration(generation, invalid, new WireGenerationOptions(5, WireSampling.Greedy, [], true), Client.Ref));
+        Spawn(generation, context).Tell(new JobMessages.StartGeneration(generation, invalid, new WireGenerationOptions(5, WireSampling.Greedy, [], true), Client.Ref));
         Assert.Contains("not valid UTF-8", Client.ExpectMsg<JobMessages.JobFailed>().Reason);
         Parent.ExpectMsg<Akka.Cluster.Sharding.Passivate>();
+        ExpectNoRouteAsked(routes);
 
         var scoring = SessionId.New();
-        Spawn(scoring).Tell(new JobMessages.StartScoring(scoring, invalid, s_choices, Client.Ref));
+        Spawn(scoring, context).Tell(new JobMessages.StartScoring(scoring, invalid, s_choices, Client.Ref));
         Assert.Contains("not valid UTF-8", Client.ExpectMsg<JobMessages.JobFailed>().Reason);
         Parent.ExpectMsg<Akka.Cluster.Sharding.Passivate>();
-        Front1.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        ExpectNoRouteAsked(routes);
     }
 
     [Fact]
     public void A_prompt_longer_than_the_context_fails_the_job_saying_so()
     {
-        PublishDefault();
-        var context = Context(contextLimit: 8);
+        var routes = CreateTestProbe();
+        var context = Context(contextLimit: 8) with { RouteCache = routes.Ref };
         var generation = SessionId.New();
         Spawn(generation, context).Tell(Generate(generation, maxTokens: 5));
         var failed = Client.ExpectMsg<JobMessages.JobFailed>();
         Assert.Equal(generation, failed.Session);
         Assert.Equal($"the prompt has {PromptIds.Length} tokens but the context holds 8: shorten it", failed.Reason);
         Parent.ExpectMsg<Akka.Cluster.Sharding.Passivate>();
+        ExpectNoRouteAsked(routes);
 
         var scoring = SessionId.New();
         Spawn(scoring, context).Tell(new JobMessages.StartScoring(scoring, Encoding.UTF8.GetBytes(PromptText), s_choices, Client.Ref));
         Assert.Contains("but the context holds 8", Client.ExpectMsg<JobMessages.JobFailed>().Reason);
-        Front1.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        ExpectNoRouteAsked(routes);
     }
 
     [Fact]
