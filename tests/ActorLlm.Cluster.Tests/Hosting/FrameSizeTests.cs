@@ -31,11 +31,31 @@ public sealed class FrameSizeTests : IAsyncLifetime
 
     [Theory]
     [MemberData(nameof(HiddenSizes))]
-    public void The_largest_prompt_chunk_a_session_sends_is_within_the_payload_bound(int hidden)
+    public void The_largest_prompt_chunk_a_stage_forwards_fits_a_frame(int hidden)
     {
-        int tokens = StepPlan.ChunkTokens(256, hidden, s_limits.MaxPayloadBytes);
-        Assert.InRange(tokens * (long)hidden * 4, 1, s_limits.MaxPayloadBytes);
-        Assert.True(s_limits.MaxPayloadBytes + (64 * 1024) < s_frame, "the payload bound leaves room for the rest of the message");
+        // A long prompt cut as a session cuts it (the configured chunk, bounded by the payload limit), through a
+        // route of 32 stages; the largest message is a chunk leaving the first stage: its activations in f32 (the
+        // widest wire dtype), the rest of the route, and every stage's timing appended by the time it is last.
+        var someone = _a.ActorOf(Props.Create(() => new Echo()));
+        var hops = Enumerable.Range(0, 32).Select(i => new RouteHop(someone, new UnitRange(i, i + 1))).ToArray();
+        int chunk = StepPlan.ChunkTokens(ReferenceSettings.Value.Session.PrefillChunk, hidden, s_limits.MaxPayloadBytes);
+        int[] prompt = [.. Enumerable.Repeat(7, 3 * chunk)];
+        var steps = StepPlan.Run(new SessionId("big"), 1, hops, 0, prompt, chunk, WireSampling.Greedy, someone, StepKind.Generate);
+        var first = steps[0];
+        int tokens = first.TokenIds.Length;
+        var forwarded = first with
+        {
+            Hidden = new TensorPayload(DType.F32, [tokens, hidden], new byte[(long)tokens * hidden * 4]),
+            Timings = [.. hops.Select((_, i) => new StageTiming($"worker-{i}:cuda:0", 12.5, tokens))],
+        };
+
+        long size = new SerializerWithSize(_a).Size(forwarded);
+        Assert.True(size < s_frame, $"{size} bytes exceed the {s_frame}-byte frame");
+
+        // And the receiving side accepts it (the serializer validates every message as it is read).
+        var back = _a.Serialization.Deserialize(
+            _a.Serialization.FindSerializerFor(forwarded).ToBinary(forwarded), ActorLlmSerializer.SerializerId, ActorLlmSerializer.Manifests[typeof(StageMessages.Forward)]);
+        Assert.Equal(tokens, ((StageMessages.Forward)back).Hidden!.Shape[0]);
     }
 
     [Fact]

@@ -14,7 +14,7 @@ public class DeviceProbeTests(ITestOutputHelper output)
     private const long KiB = 1024;
     private const long MiB = 1024 * 1024;
 
-    private static readonly ModelConfig s_stories = ModelConfig.Load(Stories260K());
+    private static readonly ModelConfig s_stories = ModelConfig.Load(TestModels.Stories260K);
     private static readonly ProbeSettings s_probe = ReferenceSettings.Probe;
 
     private const string MemInfoSample = """
@@ -36,19 +36,6 @@ public class DeviceProbeTests(ITestOutputHelper output)
         Buffers:           20000 kB
         Cached:           300000 kB
         """;
-
-    private static string Stories260K()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "ActorLlm.sln")))
-            {
-                return Path.Combine(dir.FullName, "models", "stories260K");
-            }
-        }
-
-        throw new InvalidOperationException($"no ActorLlm.sln above {AppContext.BaseDirectory}");
-    }
 
     [Fact]
     public void Meminfo_gives_total_and_available_in_bytes()
@@ -117,15 +104,14 @@ public class DeviceProbeTests(ITestOutputHelper output)
         output.WriteLine($"{m} in {clock.Elapsed.TotalMilliseconds:0} ms");
 
         Assert.True(double.IsFinite(m.Speed) && m.Speed > 0, $"speed {m.Speed}");
-        Assert.Equal(1.0, m.Speed * m.MedianStepSeconds, 9);
+        Assert.True(m.MedianStepSeconds > 0 && m.MedianStepSeconds < clock.Elapsed.TotalSeconds, $"median step {m.MedianStepSeconds} s of a {clock.Elapsed.TotalSeconds} s probe");
         Assert.Equal(s_probe.TimedSteps, m.TimedSteps);
         var machine = DeviceProbe.ParseMemInfo(File.ReadAllText("/proc/meminfo"));
         Assert.InRange(m.MemoryBytes, 1, machine.TotalBytes);
         Assert.Contains("MemAvailable", m.MemorySource);
 
-        // Every tensor the probe made is gone; and it is short (about 20 tiny steps; generous for a busy machine).
+        // Every tensor the probe made is gone. (How long it takes is bounded by probe.timing-budget, tested below.)
         Assert.Equal(liveBefore, DisposeScopeManager.Statistics.TensorStatistics.ThreadTotalLiveCount);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"probe took {clock.Elapsed.TotalMilliseconds:0} ms");
     }
 
     [Fact]
