@@ -24,7 +24,8 @@ public sealed record WorkerSettings(
     int MaxContext,
     TimeSpan RegisterRetry,
     TimeSpan LoadReportInterval,
-    TimeSpan DrainTimeout);
+    TimeSpan DrainTimeout,
+    TimeSpan DrainCheckInterval);
 
 /// <summary>The placement coordinator (<c>actorllm.placement</c>).</summary>
 public sealed record PlacementSettings(int Redundancy, double MemoryHeadroom, TimeSpan Settle, TimeSpan UnreachableGrace, TimeSpan LoadTimeout);
@@ -90,7 +91,8 @@ public sealed record ActorLlmSettings(
                 a.GetInt("worker.max-context", 2048),
                 Time("worker.register-retry"),
                 Time("worker.load-report-interval"),
-                Time("worker.drain-timeout")),
+                Time("worker.drain-timeout"),
+                Time("worker.drain-check-interval")),
             new PlacementSettings(
                 a.GetInt("placement.redundancy", 1),
                 a.GetDouble("placement.memory-headroom", 0.9),

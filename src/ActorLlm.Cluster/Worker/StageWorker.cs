@@ -9,9 +9,10 @@ namespace ActorLlm.Cluster.Worker;
 /// <summary>What a device offers: bytes for weights and cache, and measured decoder-layer forwards per second.</summary>
 public sealed record DeviceCapacity(long Bytes, double Speed);
 
-/// <summary>What one StageWorker needs to know about its device and its node.</summary>
+/// <summary>What one StageWorker needs to know about its device and its node (timings from <c>actorllm.worker</c>).</summary>
 /// <param name="Device">"cpu", "cuda:0", ...</param>
 /// <param name="Memory">The device's measured (or configured) capacity.</param>
+/// <param name="DrainCheckInterval">How often draining ranges are checked against <paramref name="DrainTimeout"/>.</param>
 public sealed record StageWorkerSettings(
     string Device,
     ComputeTarget Target,
@@ -21,6 +22,7 @@ public sealed record StageWorkerSettings(
     TimeSpan RegisterRetry,
     TimeSpan LoadReportInterval,
     TimeSpan DrainTimeout,
+    TimeSpan DrainCheckInterval,
     ModelId ModelId);
 
 /// <summary>

@@ -25,7 +25,9 @@ public sealed class ConfigTests
         Assert.Equal(16, s.Worker.MaxSessions);
         Assert.Equal(2048, s.Worker.MaxContext);
         Assert.Equal(TimeSpan.FromSeconds(1), s.Worker.RegisterRetry);
+        Assert.Equal(TimeSpan.FromSeconds(2), s.Worker.LoadReportInterval);
         Assert.Equal(TimeSpan.FromSeconds(60), s.Worker.DrainTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(1), s.Worker.DrainCheckInterval);
         Assert.Equal(1, s.Placement.Redundancy);
         Assert.Equal(0.9, s.Placement.MemoryHeadroom);
         Assert.Equal(TimeSpan.FromMilliseconds(500), s.Placement.Settle);

@@ -141,7 +141,7 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
         Register();
         Timers.StartPeriodicTimer("register", Tick.Register, _settings.RegisterRetry);
         Timers.StartPeriodicTimer("report", Tick.Report, _settings.LoadReportInterval);
-        Timers.StartPeriodicTimer("collect", Tick.Collect, TimeSpan.FromSeconds(1));
+        Timers.StartPeriodicTimer("collect", Tick.Collect, _settings.DrainCheckInterval);
     }
 
     protected override void PostStop() => _stages.Dispose();
