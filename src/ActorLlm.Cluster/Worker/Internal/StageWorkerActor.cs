@@ -20,6 +20,7 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
     private readonly DeviceDescriptor _device;
     private readonly LoadedStages _stages = new();
     private readonly SessionHistories _histories = new();
+    private readonly StepRunner _runner;
     private readonly List<StageMessages.Forward> _pending = [];
     private readonly List<StageMessages.Forward> _waitingForSlot = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -63,6 +64,7 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
         _unitServer = unitServer;
         var node = NodeAddress.Of(Akka.Cluster.Cluster.Get(Context.System).SelfAddress);
         _device = new DeviceDescriptor(node, settings.Device, settings.Machine, settings.Memory.Bytes, settings.Memory.Speed, settings.Target.DType.ToDType());
+        _runner = new StepRunner(_device.Label, _device.Key, _histories);
 
         Receive<StageMessages.Forward>(f =>
         {
@@ -171,62 +173,33 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
     private void RunPending()
     {
         _flushScheduled = false;
-        var leftovers = new List<StageMessages.Forward>();
-        foreach (var group in _pending.GroupBy(f => f.Range).ToList())
+        var pass = BatchPlan.Plan(_pending, Describe, _stages.FreeSlots());
+        _pending.Clear();
+        foreach (var f in pass.Refused)
         {
-            var executor = _stages.Find(group.Key);
-            if (executor is null)
-            {
-                foreach (var f in group)
-                {
-                    f.ReplyTo.Tell(new StageMessages.StageFailed(f.Session, f.Step, _device.Key, $"{_device.Label} does not serve {f.Range}", Retryable: true), Self);
-                }
+            f.ReplyTo.Tell(new StageMessages.StageFailed(f.Session, f.Step, _device.Key, $"{_device.Label} does not serve {f.Range}", Retryable: true), Self);
+        }
 
-                continue;
-            }
-
-            // A session appears at most once per pass; its later steps (e.g. the next prompt chunk) wait their turn.
-            // New sessions beyond the free KV cache slots wait too, until a session here is released.
-            var seen = new HashSet<SessionId>();
-            var batch = new List<StageMessages.Forward>();
-            int free = executor.FreeSlots;
-            foreach (var f in group)
-            {
-                bool newSession = !executor.HasSession(f.Session) && !seen.Contains(f.Session);
-                if (!seen.Add(f.Session))
-                {
-                    leftovers.Add(f);
-                }
-                else if (newSession && free-- <= 0)
-                {
-                    _waitingForSlot.Add(f);
-                }
-                else
-                {
-                    batch.Add(f);
-                }
-            }
-
-            if (batch.Count == 0)
-            {
-                continue;
-            }
-
-            foreach (var o in new StepRunner(executor, _device.Label, _device.Key, _histories).Run(batch))
+        _waitingForSlot.AddRange(pass.WaitingForSlot);
+        foreach (var batch in pass.Batches)
+        {
+            foreach (var o in _runner.Run(_stages.Find(batch.Range)!, batch.Steps))
             {
                 o.To.Tell(o.Message, Self);
             }
 
-            _tokensSinceReport += batch.Sum(f => f.TokenIds.Length);
+            _tokensSinceReport += batch.Steps.Sum(f => f.TokenIds.Length);
         }
 
-        _pending.Clear();
-        _pending.AddRange(leftovers);
+        _pending.AddRange(pass.Deferred);
         if (_pending.Count > 0)
         {
             ScheduleFlush();
         }
     }
+
+    private QueuedStep Describe(StageMessages.Forward f) =>
+        new(f.Session, f.Range, f.TokenIds.Length, _stages.Find(f.Range)?.HasSession(f.Session) ?? false);
 
     private void Assign(PlacementMessages.AssignUnits a)
     {
