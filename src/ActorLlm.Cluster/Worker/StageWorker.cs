@@ -11,7 +11,7 @@ public sealed record DeviceCapacity(long Bytes, double Speed);
 
 /// <summary>What one StageWorker needs to know about its device and its node (timings from <c>actorllm.worker</c>).</summary>
 /// <param name="Device">"cpu", "cuda:0", ...</param>
-/// <param name="Memory">The device's measured (or configured) capacity.</param>
+/// <param name="Memory">The device's capacity, as its NodeAgent measured it (or as configured).</param>
 /// <param name="DrainCheckInterval">How often draining ranges are checked against <paramref name="DrainTimeout"/>.</param>
 public sealed record StageWorkerSettings(
     string Device,
@@ -26,10 +26,11 @@ public sealed record StageWorkerSettings(
     ModelId ModelId);
 
 /// <summary>
-/// One actor per device (each GPU; the CPU when configured), on its own pinned thread: it measures the device,
-/// registers with the PlacementCoordinator until acknowledged, loads the unit ranges it is assigned (pulling
-/// missing unit files from peers) while still serving the old ones, and runs the activations of every session
-/// routed through it, batching the requests that wait together into one forward pass.
+/// One actor per device (each GPU; the CPU when configured), on its own pinned thread, started by its node's
+/// NodeAgent with the device's measured figures in its settings. It registers with the PlacementCoordinator until
+/// acknowledged, loads the unit ranges it is assigned (pulling missing unit files from peers) while still serving
+/// the old ones, and runs the activations of every session routed through it, batching the requests that wait
+/// together (<see cref="BatchPlan"/>).
 /// Messages: PlacementMessages.AssignUnits / ReleaseUnits from the coordinator, StageMessages.Forward /
 /// ReleaseSession from sessions and upstream stages.
 /// </summary>

@@ -68,8 +68,8 @@ internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHisto
             catch (Exception e)
             {
                 // Anything else failing one request's answer (sampling, scoring: e.g. a score step with no token before
-                // its choice) is that request's failure, retryable as above. Escaping, it restarted the worker, which
-                // dropped every loaded range and session cache, and the rest of the batch got no answer.
+                // its choice) is that request's failure, retryable as above: nothing escapes Run, so the rest of the
+                // batch is answered and the worker keeps its ranges and session caches.
                 outgoing.Add(Failed(batch[i], $"{e.GetType().Name}: {e.Message}", retryable: true));
             }
         }
@@ -129,34 +129,4 @@ internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHisto
 
         inputs.Clear();
     }
-}
-
-/// <summary>
-/// The tokens each session has run through an end stage (prompt and generated), for the repetition penalty.
-/// A step starting earlier than the recorded length (a replay) replaces what follows it.
-/// </summary>
-internal sealed class SessionHistories
-{
-    private readonly Dictionary<SessionId, List<int>> _tokens = [];
-
-    public IReadOnlyCollection<int> Update(SessionId session, int start, int[] ids)
-    {
-        if (!_tokens.TryGetValue(session, out var list))
-        {
-            list = [];
-            _tokens[session] = list;
-        }
-
-        if (start < list.Count)
-        {
-            list.RemoveRange(start, list.Count - start);
-        }
-
-        list.AddRange(ids);
-        return list;
-    }
-
-    public void Release(SessionId session) => _tokens.Remove(session);
-
-    public int Count => _tokens.Count;
 }
