@@ -51,6 +51,20 @@ public static class StageWorker
         public static GetState Instance { get; } = new();
     }
 
+    /// <summary>
+    /// Ask a worker how many tensors live on its thread (tests, diagnostics): replies <see cref="LiveTensors"/>.
+    /// Local only. Every tensor of a step is created and disposed on the worker's pinned thread, so a count that grows
+    /// from step to step is a leak; weights and KV caches are built on other threads and do not count.
+    /// </summary>
+    public sealed record GetLiveTensors
+    {
+        public static GetLiveTensors Instance { get; } = new();
+    }
+
+    /// <param name="Count">Tensors created on the worker's thread and not disposed there (TorchSharp's per-thread count).</param>
+    /// <param name="ThreadId">The managed thread the count was read on: one and the same for every answer of a worker.</param>
+    public sealed record LiveTensors(long Count, int ThreadId);
+
     /// <summary>A worker's registration and the ranges it serves (draining ones included).</summary>
     public sealed record State(bool Registered, DeviceKey DeviceKey, IReadOnlyList<Protocol.UnitRange> Serving, IReadOnlyList<Protocol.UnitRange> Draining, int ActiveSessions);
 }

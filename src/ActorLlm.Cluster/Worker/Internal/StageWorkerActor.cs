@@ -5,6 +5,7 @@ using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
 using Akka.Actor;
 using Akka.Event;
+using TorchSharp;
 
 namespace ActorLlm.Cluster.Worker.Internal;
 
@@ -69,6 +70,9 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
         HoldRanges();
         StandWithTheCoordinator();
         Receive<StageWorker.GetState>(_ => Sender.Tell(new StageWorker.State(_registered, _device.Key, [.. _stages.Serving], [.. _stages.Draining], _stages.ActiveSessions)));
+        Receive<StageWorker.GetLiveTensors>(_ => Sender.Tell(new StageWorker.LiveTensors(
+            DisposeScopeManager.Statistics.TensorStatistics.ThreadTotalLiveCount,
+            Environment.CurrentManagedThreadId)));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
