@@ -25,7 +25,8 @@ public sealed record WorkerSettings(
     int MaxContext,
     TimeSpan RegisterRetry,
     TimeSpan LoadReportInterval,
-    TimeSpan DrainTimeout);
+    TimeSpan DrainTimeout,
+    TimeSpan DrainCheckInterval);
 
 /// <summary>The placement coordinator (<c>actorllm.placement</c>).</summary>
 public sealed record PlacementSettings(int Redundancy, double MemoryHeadroom, TimeSpan Settle, TimeSpan UnreachableGrace, TimeSpan LoadTimeout);
@@ -157,7 +158,8 @@ public sealed record ActorLlmSettings(
                 Int("worker.max-context"),
                 Time("worker.register-retry"),
                 Time("worker.load-report-interval"),
-                Time("worker.drain-timeout")),
+                Time("worker.drain-timeout"),
+                Time("worker.drain-check-interval")),
             new PlacementSettings(
                 Int("placement.redundancy"),
                 Double("placement.memory-headroom"),

@@ -9,9 +9,10 @@ namespace ActorLlm.Cluster.Worker;
 /// <summary>What a device offers: bytes for weights and cache, and measured decoder-layer forwards per second.</summary>
 public sealed record DeviceCapacity(long Bytes, double Speed);
 
-/// <summary>What one StageWorker needs to know about its device and its node.</summary>
+/// <summary>What one StageWorker needs to know about its device and its node (timings from <c>actorllm.worker</c>).</summary>
 /// <param name="Device">"cpu", "cuda:0", ...</param>
-/// <param name="Memory">The device's measured (or configured) capacity.</param>
+/// <param name="Memory">The device's capacity, as its NodeAgent measured it (or as configured).</param>
+/// <param name="DrainCheckInterval">How often draining ranges are checked against <paramref name="DrainTimeout"/>.</param>
 public sealed record StageWorkerSettings(
     string Device,
     ComputeTarget Target,
@@ -21,13 +22,15 @@ public sealed record StageWorkerSettings(
     TimeSpan RegisterRetry,
     TimeSpan LoadReportInterval,
     TimeSpan DrainTimeout,
+    TimeSpan DrainCheckInterval,
     ModelId ModelId);
 
 /// <summary>
-/// One actor per device (each GPU; the CPU when configured), on its own pinned thread: it measures the device,
-/// registers with the PlacementCoordinator until acknowledged, loads the unit ranges it is assigned (pulling
-/// missing unit files from peers) while still serving the old ones, and runs the activations of every session
-/// routed through it, batching the requests that wait together into one forward pass.
+/// One actor per device (each GPU; the CPU when configured), on its own pinned thread, started by its node's
+/// NodeAgent with the device's measured figures in its settings. It registers with the PlacementCoordinator until
+/// acknowledged, loads the unit ranges it is assigned (pulling missing unit files from peers) while still serving
+/// the old ones, and runs the activations of every session routed through it, batching the requests that wait
+/// together (<see cref="BatchPlan"/>).
 /// Messages: PlacementMessages.AssignUnits / ReleaseUnits from the coordinator, StageMessages.Forward /
 /// ReleaseSession from sessions and upstream stages.
 /// </summary>
@@ -47,6 +50,20 @@ public static class StageWorker
     {
         public static GetState Instance { get; } = new();
     }
+
+    /// <summary>
+    /// Ask a worker how many tensors live on its thread (tests, diagnostics): replies <see cref="LiveTensors"/>.
+    /// Local only. Every tensor of a step is created and disposed on the worker's pinned thread, so a count that grows
+    /// from step to step is a leak; weights and KV caches are built on other threads and do not count.
+    /// </summary>
+    public sealed record GetLiveTensors
+    {
+        public static GetLiveTensors Instance { get; } = new();
+    }
+
+    /// <param name="Count">Tensors created on the worker's thread and not disposed there (TorchSharp's per-thread count).</param>
+    /// <param name="ThreadId">The managed thread the count was read on: one and the same for every answer of a worker.</param>
+    public sealed record LiveTensors(long Count, int ThreadId);
 
     /// <summary>A worker's registration and the ranges it serves (draining ones included).</summary>
     public sealed record State(bool Registered, DeviceKey DeviceKey, IReadOnlyList<Protocol.UnitRange> Serving, IReadOnlyList<Protocol.UnitRange> Draining, int ActiveSessions);

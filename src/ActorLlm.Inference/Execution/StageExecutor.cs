@@ -216,7 +216,8 @@ public sealed class StageExecutor : IDisposable
             throw new InvalidRequestException($"session {input.Session}: hidden states must be floating point, got {h.dtype}");
         }
 
-        using var finite = h.isfinite().all();
+        using var isFinite = h.isfinite();
+        using var finite = isFinite.all();
         if (!finite.item<bool>())
         {
             throw new InvalidRequestException($"session {input.Session}: hidden states contain NaN or infinite values");

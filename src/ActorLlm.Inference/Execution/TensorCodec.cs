@@ -10,7 +10,8 @@ public static class TensorCodec
     /// <summary>Copies <paramref name="tensor"/> (any device) to the wire in <paramref name="dtype"/>.</summary>
     public static TensorPayload ToPayload(Tensor tensor, ScalarType dtype)
     {
-        using var cpu = tensor.to(dtype, CPU).contiguous();
+        using var converted = tensor.to(dtype, CPU);
+        using var cpu = converted.contiguous();
         return new TensorPayload(dtype.ToDType(), cpu.shape.Select(d => checked((int)d)).ToArray(), cpu.bytes.ToArray());
     }
 

@@ -34,6 +34,7 @@ public sealed class ConfigTests
         Assert.Equal(TimeSpan.FromSeconds(1), s.Worker.RegisterRetry);
         Assert.Equal(TimeSpan.FromSeconds(2), s.Worker.LoadReportInterval);
         Assert.Equal(TimeSpan.FromSeconds(60), s.Worker.DrainTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(1), s.Worker.DrainCheckInterval);
         Assert.Equal(1, s.Placement.Redundancy);
         Assert.Equal(0.9, s.Placement.MemoryHeadroom);
         Assert.Equal(TimeSpan.FromMilliseconds(500), s.Placement.Settle);

@@ -28,6 +28,18 @@ internal sealed class LoadedStages : IDisposable
 
     public StageExecutor? Find(UnitRange range) => _entries.FirstOrDefault(e => e.Executor.Range == range)?.Executor;
 
+    /// <summary>Free KV cache slots of each range held, draining ones included (they serve their sessions still).</summary>
+    public IReadOnlyDictionary<UnitRange, int> FreeSlots()
+    {
+        var free = new Dictionary<UnitRange, int>();
+        foreach (var e in _entries)
+        {
+            free.TryAdd(e.Executor.Range, e.Executor.FreeSlots);
+        }
+
+        return free;
+    }
+
     /// <summary>True if <paramref name="range"/> is loaded and not being released.</summary>
     public bool Serves(UnitRange range) => _entries.Any(e => e.Executor.Range == range && e.DrainingSince is null);
 

@@ -10,18 +10,16 @@ using Akka.Actor;
 namespace ActorLlm.Cluster.Worker.Internal;
 
 /// <summary>
-/// Runs a batch of steps on one executor and says what to send where: the next stage's Forward, or (at the end of
-/// the route) the sampled token, prefill acknowledgement or choice score for the session, or a StageFailed.
-/// No actor in here, so it is tested directly.
+/// Runs a batch of steps on one of the worker's executors and says what to send where: the next stage's Forward, or
+/// (at the end of the route) the sampled token, prefill acknowledgement or choice score for the session, or a
+/// StageFailed. One per worker (its label, key and end-stage histories); no actor in here, so it is tested directly.
 /// </summary>
-internal sealed class StepRunner(StageExecutor executor, string label, DeviceKey deviceKey, SessionHistories histories)
+internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHistories histories)
 {
     /// <summary>One message to send.</summary>
     public readonly record struct Outgoing(IActorRef To, object Message);
 
-    public StageExecutor Executor => executor;
-
-    public IReadOnlyList<Outgoing> Run(IReadOnlyList<StageMessages.Forward> batch)
+    public IReadOnlyList<Outgoing> Run(StageExecutor executor, IReadOnlyList<StageMessages.Forward> batch)
     {
         var outgoing = new List<Outgoing>(batch.Count);
         var clock = Stopwatch.StartNew();
@@ -40,7 +38,7 @@ internal sealed class StepRunner(StageExecutor executor, string label, DeviceKey
         {
             // One bad request must not fail the others batched with it: run each alone to find it.
             DisposeHidden(inputs);
-            return batch.SelectMany(f => Run([f])).ToList();
+            return batch.SelectMany(f => Run(executor, [f])).ToList();
         }
         catch (Exception e) when (e is InvalidRequestException or WireFormatException)
         {
@@ -61,7 +59,7 @@ internal sealed class StepRunner(StageExecutor executor, string label, DeviceKey
             using var output = outputs[i];
             try
             {
-                outgoing.Add(Next(batch[i], output, ms));
+                outgoing.Add(Next(executor, batch[i], output, ms));
             }
             catch (Exception e) when (e is InvalidRequestException or WireFormatException)
             {
@@ -70,8 +68,8 @@ internal sealed class StepRunner(StageExecutor executor, string label, DeviceKey
             catch (Exception e)
             {
                 // Anything else failing one request's answer (sampling, scoring: e.g. a score step with no token before
-                // its choice) is that request's failure, retryable as above. Escaping, it restarted the worker, which
-                // dropped every loaded range and session cache, and the rest of the batch got no answer.
+                // its choice) is that request's failure, retryable as above: nothing escapes Run, so the rest of the
+                // batch is answered and the worker keeps its ranges and session caches.
                 outgoing.Add(Failed(batch[i], $"{e.GetType().Name}: {e.Message}", retryable: true));
             }
         }
@@ -79,7 +77,7 @@ internal sealed class StepRunner(StageExecutor executor, string label, DeviceKey
         return outgoing;
     }
 
-    private Outgoing Next(StageMessages.Forward f, StageOutput output, double ms)
+    private Outgoing Next(StageExecutor executor, StageMessages.Forward f, StageOutput output, double ms)
     {
         var timings = f.Timings.Append(new StageTiming(label, ms, f.TokenIds.Length)).ToArray();
         if (f.Rest.Length > 0)
@@ -131,34 +129,4 @@ internal sealed class StepRunner(StageExecutor executor, string label, DeviceKey
 
         inputs.Clear();
     }
-}
-
-/// <summary>
-/// The tokens each session has run through an end stage (prompt and generated), for the repetition penalty.
-/// A step starting earlier than the recorded length (a replay) replaces what follows it.
-/// </summary>
-internal sealed class SessionHistories
-{
-    private readonly Dictionary<SessionId, List<int>> _tokens = [];
-
-    public IReadOnlyCollection<int> Update(SessionId session, int start, int[] ids)
-    {
-        if (!_tokens.TryGetValue(session, out var list))
-        {
-            list = [];
-            _tokens[session] = list;
-        }
-
-        if (start < list.Count)
-        {
-            list.RemoveRange(start, list.Count - start);
-        }
-
-        list.AddRange(ids);
-        return list;
-    }
-
-    public void Release(SessionId session) => _tokens.Remove(session);
-
-    public int Count => _tokens.Count;
 }

@@ -98,7 +98,7 @@ public sealed class StageWorkerHandOverTests(StoriesModel model) : StageWorkerSp
         worker.Tell(new PlacementMessages.ReleaseUnits(2, First), Coordinator.Ref);
         Assert.Equal([First], State(worker).Draining);
 
-        // Collection runs every second; the session still holds its cache, but the timeout has passed.
+        // Draining ranges are checked every 100 ms here; the session still holds its cache, but the timeout has passed.
         AwaitAssert(() => Assert.Empty(State(worker).Draining), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(100));
         Assert.Empty(State(worker).Serving);
     }

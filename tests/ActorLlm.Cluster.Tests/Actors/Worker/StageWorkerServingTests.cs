@@ -247,14 +247,15 @@ public sealed class StageWorkerServingTests(StoriesModel model) : StageWorkerSpe
     {
         // The actor batches whatever waits together, which a test cannot force; the batch runner can be given one.
         using var whole = StoriesModel.Reference(StoriesModel.Whole);
-        var runner = new StepRunner(whole, "m1:cpu", WorkerKey, new SessionHistories());
+        var runner = new StepRunner("m1:cpu", WorkerKey, new SessionHistories());
         var probes = Enumerable.Range(0, 3).Select(_ => CreateTestProbe()).ToArray();
-        var outgoing = runner.Run(
+        StageMessages.Forward[] batch =
         [
             Step(SessionId.New(), StoriesModel.Whole, 0, Prompt, probes[0].Ref),
             Step(SessionId.New(), StoriesModel.Whole, 0, [.. Prompt[..10], 600], probes[1].Ref),
             Step(SessionId.New(), StoriesModel.Whole, 0, Prompt[..7], probes[2].Ref),
-        ]);
+        ];
+        var outgoing = runner.Run(whole, batch);
 
         Assert.Equal(probes.Select(p => p.Ref), outgoing.Select(o => o.To));
         using var reference = StoriesModel.Reference(StoriesModel.Whole);

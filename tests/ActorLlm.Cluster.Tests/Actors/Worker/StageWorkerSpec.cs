@@ -55,6 +55,7 @@ public abstract class StageWorkerSpec : TestKit
         Retry,
         loadReport ?? TimeSpan.FromHours(1),
         drainTimeout ?? TimeSpan.FromHours(1),
+        Retry,
         Model.ModelId);
 
     protected IActorRef Spawn(UnitStore? store = null, TimeSpan? loadReport = null, TimeSpan? drainTimeout = null, int maxSessions = 8) =>
