@@ -160,6 +160,7 @@ public sealed class ConfigTests
         ["worker.register-retry"] = TimeSpan.FromSeconds(1),
         ["worker.load-report-interval"] = TimeSpan.FromSeconds(2),
         ["worker.drain-timeout"] = TimeSpan.FromSeconds(60),
+        ["worker.drain-check-interval"] = TimeSpan.FromSeconds(1),
         ["placement.redundancy"] = 1,
         ["placement.memory-headroom"] = 0.9,
         ["placement.settle"] = TimeSpan.FromMilliseconds(500),

@@ -193,6 +193,10 @@ public sealed class StageWorkerHandOverTests(StoriesModel model) : StageWorkerSp
         // The second refusal reaches the worker from a fetcher it has already stopped.
         var replacement = new UnitRange(5, StoriesModel.Units);
         worker.Tell(new PlacementMessages.AssignUnits(2, replacement, toHolder), Coordinator.Ref);
+
+        // The worker hands assignments to its range loader; once it has answered a later question, the new
+        // assignment is in the loader's mailbox ahead of anything the fetchers send it from here on.
+        State(worker);
         foreach (var (request, fetcher) in requests)
         {
             fetcher.Tell(new WeightMessages.UnitUnavailable(request.Unit, "shutting down"), holder.Ref);
