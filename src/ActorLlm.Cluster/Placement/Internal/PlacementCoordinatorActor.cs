@@ -234,7 +234,7 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         var devices = _registry.All.Where(d => d.Plannable).Select(d => d.PlanInput).ToList();
         var plan = Planner.Plan(devices, _model.Units, _settings.Redundancy, _plan, new PlannerOptions { MemoryHeadroom = _settings.MemoryHeadroom });
         // The same plan needs no new rollout only while every device still serves its range (one that restarted does not).
-        if (_plan is not null && plan.Describe() == _plan.Describe() && (_rollout?.Complete ?? true)
+        if (plan.Equals(_plan) && (_rollout?.Complete ?? true)
             && plan.Assignments.All(a => _registry.Find(a.Device)?.Serving.Contains(a.Range) == true))
         {
             return;
