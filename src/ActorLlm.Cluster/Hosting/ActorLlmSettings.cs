@@ -27,7 +27,14 @@ public sealed record WorkerSettings(
     TimeSpan DrainTimeout);
 
 /// <summary>The placement coordinator (<c>actorllm.placement</c>).</summary>
-public sealed record PlacementSettings(int Redundancy, double MemoryHeadroom, TimeSpan Settle, TimeSpan UnreachableGrace, TimeSpan LoadTimeout);
+public sealed record PlacementSettings(
+    int Redundancy,
+    double MemoryHeadroom,
+    TimeSpan Settle,
+    TimeSpan UnreachableGrace,
+    TimeSpan LoadTimeout,
+    TimeSpan ResendInterval,
+    TimeSpan FailedCooldown);
 
 /// <summary>Generation sessions (<c>actorllm.session</c>).</summary>
 public sealed record SessionSettings(TimeSpan StepTimeout, int MaxFailovers, int PrefillChunk, TimeSpan RouteWait);
@@ -92,11 +99,13 @@ public sealed record ActorLlmSettings(
                 Time("worker.load-report-interval"),
                 Time("worker.drain-timeout")),
             new PlacementSettings(
-                a.GetInt("placement.redundancy", 1),
-                a.GetDouble("placement.memory-headroom", 0.9),
+                a.GetInt("placement.redundancy"),
+                a.GetDouble("placement.memory-headroom"),
                 Time("placement.settle"),
                 Time("placement.unreachable-grace"),
-                Time("placement.load-timeout")),
+                Time("placement.load-timeout"),
+                Time("placement.resend-interval"),
+                Time("placement.failed-cooldown")),
             new SessionSettings(
                 Time("session.step-timeout"),
                 a.GetInt("session.max-failovers", 3),

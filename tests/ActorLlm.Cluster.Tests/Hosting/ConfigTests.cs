@@ -31,6 +31,8 @@ public sealed class ConfigTests
         Assert.Equal(TimeSpan.FromMilliseconds(500), s.Placement.Settle);
         Assert.Equal(TimeSpan.FromSeconds(3), s.Placement.UnreachableGrace);
         Assert.Equal(TimeSpan.FromMinutes(10), s.Placement.LoadTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(3), s.Placement.ResendInterval);
+        Assert.Equal(TimeSpan.FromSeconds(60), s.Placement.FailedCooldown);
         Assert.Equal(TimeSpan.FromSeconds(20), s.Session.StepTimeout);
         Assert.Equal(3, s.Session.MaxFailovers);
         Assert.Equal(256, s.Session.PrefillChunk);

@@ -11,8 +11,6 @@ namespace ActorLlm.Cluster.Placement.Internal;
 /// <summary>See <see cref="PlacementCoordinator"/>.</summary>
 internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
 {
-    private static readonly TimeSpan s_resendEvery = TimeSpan.FromSeconds(3);
-
     private readonly ModelUnits _model;
     private readonly PlacementSettings _settings;
     private readonly IActorRef _localUnitServer;
@@ -42,9 +40,6 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
     {
         public static RetryFailed Instance { get; } = new();
     }
-
-    /// <summary>A device whose load failed (out of memory, a peer that would not serve a unit) gets another chance after this.</summary>
-    private static readonly TimeSpan s_failedCooldown = TimeSpan.FromSeconds(60);
 
     public PlacementCoordinatorActor(ModelUnits model, PlacementSettings settings, IActorRef localUnitServer, IReadOnlyCollection<int> localUnits, IActorRef mediator)
     {
@@ -93,7 +88,7 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberRemoved));
-        Timers.StartPeriodicTimer("resend", Resend.Instance, s_resendEvery);
+        Timers.StartPeriodicTimer("resend", Resend.Instance, _settings.ResendInterval);
         _log.Info("placement: coordinating model {0} ({1} units, redundancy {2})", _model.ModelId, _model.UnitCount, _settings.Redundancy);
     }
 
@@ -159,7 +154,7 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         device.FailedReason = f.Reason;
         _rollout.Drop(device.Key);
         ScheduleReplan(TimeSpan.Zero);
-        Timers.StartSingleTimer("retry-failed", RetryFailed.Instance, s_failedCooldown);
+        Timers.StartSingleTimer("retry-failed", RetryFailed.Instance, _settings.FailedCooldown);
     }
 
     private void OnStageLoad(PlacementMessages.StageLoad s)
