@@ -34,6 +34,8 @@ internal sealed class RegisteredDevice(DeviceDescriptor descriptor, IActorRef wo
     public bool Plannable => Reachable && FailedReason is null;
 
     public DevicePlanInput PlanInput => new(Key, Descriptor.Machine, Descriptor.MemoryBytes, Descriptor.Speed);
+
+    public RouteCandidate RouteCandidate => new(Worker, Descriptor, Reachable, Serving, ActiveSessions);
 }
 
 /// <summary>The devices registered with the coordinator, by key.</summary>

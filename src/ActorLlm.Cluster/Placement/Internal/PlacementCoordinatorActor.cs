@@ -333,23 +333,14 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         PublishRoutes();
     }
 
-    /// <summary>Publishes the ranges served now (only reachable devices), if they differ from the last table.</summary>
+    /// <summary>Publishes the ranges served now (only reachable devices), if the table changed.</summary>
     private void PublishRoutes()
     {
-        var entries = _registry.All
-            .Where(d => d.Reachable)
-            .SelectMany(d => d.Serving.OrderBy(s => s.Start).Select(s => new RouteEntry(d.Worker, d.Descriptor, s, d.ActiveSessions)))
-            .ToArray();
-        var status = _plan?.Status ?? PlacementStatus.NoPlan;
-        bool loading = _rollout is { Complete: false };
-        if (entries.Select(Describe).SequenceEqual(_routes.Stages.Select(Describe)) && status == _routes.Status && loading == _routes.Loading)
+        var next = RouteTableBuilder.Next(_routes, _model.UnitCount, _registry.All.Select(d => d.RouteCandidate), _plan?.Status ?? PlacementStatus.NoPlan, _rollout is { Complete: false });
+        if (!ReferenceEquals(next, _routes))
         {
-            return;
+            _routes = next;
+            _mediator.Tell(new Publish(PlacementCoordinator.RoutesTopic, _routes));
         }
-
-        _routes = new PlacementMessages.RouteTable(_routes.Version + 1, _model.UnitCount, entries, status, loading);
-        _mediator.Tell(new Publish(PlacementCoordinator.RoutesTopic, _routes));
     }
-
-    private static string Describe(RouteEntry e) => $"{e.Device.Key}:{e.Range}";
 }
