@@ -29,7 +29,14 @@ public sealed record WorkerSettings(
     TimeSpan DrainCheckInterval);
 
 /// <summary>The placement coordinator (<c>actorllm.placement</c>).</summary>
-public sealed record PlacementSettings(int Redundancy, double MemoryHeadroom, TimeSpan Settle, TimeSpan UnreachableGrace, TimeSpan LoadTimeout);
+public sealed record PlacementSettings(
+    int Redundancy,
+    double MemoryHeadroom,
+    TimeSpan Settle,
+    TimeSpan UnreachableGrace,
+    TimeSpan LoadTimeout,
+    TimeSpan ResendInterval,
+    TimeSpan FailedCooldown);
 
 /// <summary>Generation sessions (<c>actorllm.session</c>).</summary>
 public sealed record SessionSettings(TimeSpan StepTimeout, int MaxFailovers, int PrefillChunk, TimeSpan RouteWait);
@@ -165,7 +172,9 @@ public sealed record ActorLlmSettings(
                 Double("placement.memory-headroom"),
                 Time("placement.settle"),
                 Time("placement.unreachable-grace"),
-                Time("placement.load-timeout")),
+                Time("placement.load-timeout"),
+                Time("placement.resend-interval"),
+                Time("placement.failed-cooldown")),
             new SessionSettings(
                 Time("session.step-timeout"),
                 Int("session.max-failovers"),

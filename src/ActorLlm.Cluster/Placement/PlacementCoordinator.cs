@@ -24,8 +24,9 @@ public sealed record ModelUnits(ModelId ModelId, int Layers, IReadOnlyList<UnitP
 /// <summary>
 /// The cluster singleton that decides which device serves which units. Devices register (PlacementMessages.RegisterDevice);
 /// on every join, leave, unreachable and failed load it re-plans with the pure <see cref="Planner"/> (moving as few
-/// units as possible), sends AssignUnits to the devices whose range changes, and once all of them have loaded it
-/// publishes the new versioned route table and releases the ranges no longer used (make-before-break).
+/// units as possible) and sends AssignUnits to the devices whose range changes. Each range is published in the
+/// versioned route table as soon as it is loaded, beside the old ones; once all of them have loaded, the ranges no
+/// longer used are released and the plan's own table is published (make-before-break, <see cref="Rollout"/>).
 /// Answers PlacementMessages.GetRoutes and StatusMessages.GetClusterStatus.
 /// </summary>
 public static class PlacementCoordinator

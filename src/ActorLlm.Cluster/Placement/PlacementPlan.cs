@@ -8,7 +8,7 @@ namespace ActorLlm.Cluster.Placement;
 /// The output of <see cref="Planner.Plan"/>: which device serves which units in which replica group, and how
 /// well that meets the requested redundancy. Named <c>PlacementPlan</c> rather than <c>Placement</c> because a
 /// type named like its namespace makes every <c>ActorLlm.Cluster.*</c> file that mentions it resolve the namespace.
-/// Lists are compared by reference (record equality); compare <see cref="Describe"/> for a value comparison.
+/// Equality is by value: two plans are equal when they say the same thing (see <see cref="Equals(PlacementPlan?)"/>).
 /// </summary>
 public sealed record PlacementPlan
 {
@@ -134,6 +134,36 @@ public sealed record PlacementPlan
         }
 
         return new PlacementPlan(unitCount, requestedRedundancy, ordered, spares.Order().ToArray(), replicas, reasons, isFresh, replannedGroups);
+    }
+
+    /// <summary>
+    /// True when both plans say the same thing, i.e. everything <see cref="Describe"/> shows: the model's unit count, the
+    /// redundancy asked, the assignments (kept in pipeline order, so equal sets compare equal), the spares (in key
+    /// order), the reasons, whether it is fresh and which groups were re-planned. Status and replica counts follow from
+    /// these.
+    /// </summary>
+    public bool Equals(PlacementPlan? other) =>
+        other is not null
+        && (ReferenceEquals(this, other)
+            || (UnitCount == other.UnitCount
+                && RequestedRedundancy == other.RequestedRedundancy
+                && IsFresh == other.IsFresh
+                && Assignments.SequenceEqual(other.Assignments)
+                && Spares.SequenceEqual(other.Spares)
+                && ReplannedGroups.SequenceEqual(other.ReplannedGroups)
+                && Reasons.SequenceEqual(other.Reasons, StringComparer.Ordinal)));
+
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.Add(UnitCount);
+        hash.Add(RequestedRedundancy);
+        foreach (var a in Assignments)
+        {
+            hash.Add(a);
+        }
+
+        return hash.ToHashCode();
     }
 
     /// <summary>A readable, complete rendering; equal plans render equally.</summary>

@@ -43,8 +43,9 @@ public static class Planner
             _ when previous.RequestedRedundancy != redundancy => (fresh, true, $"fresh plan: redundancy changed from {previous.RequestedRedundancy} to {redundancy}"),
 
             // An insufficient plan serves nothing (no route covers the model), so there is nothing in service to keep in
-            // place: repairing it would keep whatever it happened to cover and hand the rest to the newcomer, however
-            // slow (a GPU joining a CPU that could not hold the model left 15 of 32 layers on the CPU). Plan afresh by speed instead.
+            // place, and what it happened to cover says nothing about speed: plan afresh, so every device's share of the
+            // model follows its speed (a repair would leave the old devices their ranges and hand only the rest to the
+            // newcomers, however fast they are).
             _ when previous.Status == PlacementStatus.Insufficient => (fresh, true, "fresh plan: the previous plan could not serve the whole model"),
             _ => Repair(previous, sorted, table, redundancy, headroom, fresh),
         };

@@ -40,6 +40,8 @@ public sealed class ConfigTests
         Assert.Equal(TimeSpan.FromMilliseconds(500), s.Placement.Settle);
         Assert.Equal(TimeSpan.FromSeconds(3), s.Placement.UnreachableGrace);
         Assert.Equal(TimeSpan.FromMinutes(10), s.Placement.LoadTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(3), s.Placement.ResendInterval);
+        Assert.Equal(TimeSpan.FromSeconds(60), s.Placement.FailedCooldown);
         Assert.Equal(TimeSpan.FromSeconds(20), s.Session.StepTimeout);
         Assert.Equal(3, s.Session.MaxFailovers);
         Assert.Equal(256, s.Session.PrefillChunk);
@@ -166,6 +168,8 @@ public sealed class ConfigTests
         ["placement.settle"] = TimeSpan.FromMilliseconds(500),
         ["placement.unreachable-grace"] = TimeSpan.FromSeconds(3),
         ["placement.load-timeout"] = TimeSpan.FromMinutes(10),
+        ["placement.resend-interval"] = TimeSpan.FromSeconds(3),
+        ["placement.failed-cooldown"] = TimeSpan.FromSeconds(60),
         ["session.step-timeout"] = TimeSpan.FromSeconds(20),
         ["session.max-failovers"] = 3,
         ["session.prefill-chunk"] = 256,

@@ -52,7 +52,7 @@ internal static class PlanGen
          from events in Gen.Choose(0, (2 * pool.Devices.Count) - 1).ListOf(8)
          select new Churn(pool, present.ToList(), events.ToList())).ToArbitrary();
 
-    private static Gen<Pool> PoolGen(bool ample) =>
+    public static Gen<Pool> PoolGen(bool ample) =>
         from units in s_model
         from machines in Gen.Choose(1, 6)
         from count in Gen.Choose(1, 12)

@@ -22,7 +22,7 @@ internal sealed class RegisteredDevice(DeviceDescriptor descriptor, IActorRef wo
 
     public bool Reachable { get; set; } = true;
 
-    /// <summary>Set when a load failed; the device sits out of plans until it registers again.</summary>
+    /// <summary>Set when a load failed or timed out; the device sits out of plans until it registers again or the failed cooldown ends.</summary>
     public string? FailedReason { get; set; }
 
     public int ActiveSessions { get; set; }
@@ -34,6 +34,8 @@ internal sealed class RegisteredDevice(DeviceDescriptor descriptor, IActorRef wo
     public bool Plannable => Reachable && FailedReason is null;
 
     public DevicePlanInput PlanInput => new(Key, Descriptor.Machine, Descriptor.MemoryBytes, Descriptor.Speed);
+
+    public RouteCandidate RouteCandidate => new(Worker, Descriptor, Reachable, Serving, ActiveSessions);
 }
 
 /// <summary>The devices registered with the coordinator, by key.</summary>
@@ -44,6 +46,10 @@ internal sealed class DeviceRegistry
     public IEnumerable<RegisteredDevice> All => _devices.Values.OrderBy(d => d.Key);
 
     public RegisteredDevice? Find(DeviceKey key) => _devices.GetValueOrDefault(key);
+
+    /// <summary>What each registered device serves, by key: the rollout's view of the registry.</summary>
+    public IReadOnlyDictionary<DeviceKey, IReadOnlySet<UnitRange>> Serving() =>
+        _devices.ToDictionary(p => p.Key, p => (IReadOnlySet<UnitRange>)p.Value.Serving);
 
     public RegisteredDevice? FindByWorker(IActorRef worker) => _devices.Values.FirstOrDefault(d => d.Worker.Equals(worker));
 
@@ -87,7 +93,21 @@ internal sealed class DeviceRegistry
 
     public IReadOnlyList<DeviceKey> OnNode(NodeAddress node) => _devices.Values.Where(d => d.Descriptor.Node == node).Select(d => d.Key).ToList();
 
-    /// <summary>Unit servers (on reachable nodes) that hold <paramref name="unit"/>'s file.</summary>
-    public IEnumerable<IActorRef> Holders(int unit) =>
-        _devices.Values.Where(d => d.Reachable && d.LocalUnits.Contains(unit)).Select(d => d.UnitServer).Distinct();
+    /// <summary>
+    /// Where each unit of <paramref name="range"/> can be pulled from: the unit servers (on reachable nodes) that hold
+    /// its file, and <paramref name="localServer"/> for the units in <paramref name="localUnits"/>.
+    /// </summary>
+    public PlacementMessages.UnitSource[] Sources(UnitRange range, IActorRef localServer, IReadOnlyCollection<int> localUnits) =>
+        [.. Enumerable.Range(range.Start, range.Count).Select(u => new PlacementMessages.UnitSource(u, [.. Holders(u, localServer, localUnits)]))];
+
+    private IEnumerable<IActorRef> Holders(int unit, IActorRef localServer, IReadOnlyCollection<int> localUnits)
+    {
+        var holders = _devices.Values.Where(d => d.Reachable && d.LocalUnits.Contains(unit)).Select(d => d.UnitServer).Distinct().ToList();
+        if (localUnits.Contains(unit) && !holders.Contains(localServer))
+        {
+            holders.Add(localServer);
+        }
+
+        return holders;
+    }
 }

@@ -8,11 +8,13 @@ using Akka.Event;
 
 namespace ActorLlm.Cluster.Placement.Internal;
 
-/// <summary>See <see cref="PlacementCoordinator"/>.</summary>
+/// <summary>
+/// See <see cref="PlacementCoordinator"/>. Keeps the registry of devices; the decisions are pure functions it carries
+/// out: <see cref="Planner"/> (what to serve where), <see cref="Rollout"/> (make-before-break, as commands) and
+/// <see cref="RouteTableBuilder"/> (what to publish).
+/// </summary>
 internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
 {
-    private static readonly TimeSpan s_resendEvery = TimeSpan.FromSeconds(3);
-
     private readonly ModelUnits _model;
     private readonly PlacementSettings _settings;
     private readonly IActorRef _localUnitServer;
@@ -21,9 +23,7 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
     private readonly DeviceRegistry _registry = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
-    private PlacementPlan? _plan;
-    private Rollout? _rollout;
-    private long _planVersion;
+    private RolloutState _rollout = RolloutState.Initial;
     private PlacementMessages.RouteTable _routes = PlacementMessages.RouteTable.Empty;
 
     private sealed record Replan
@@ -43,9 +43,6 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         public static RetryFailed Instance { get; } = new();
     }
 
-    /// <summary>A device whose load failed (out of memory, a peer that would not serve a unit) gets another chance after this.</summary>
-    private static readonly TimeSpan s_failedCooldown = TimeSpan.FromSeconds(60);
-
     public PlacementCoordinatorActor(ModelUnits model, PlacementSettings settings, IActorRef localUnitServer, IReadOnlyCollection<int> localUnits, IActorRef mediator)
     {
         _model = model;
@@ -55,13 +52,26 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         _mediator = mediator;
 
         Receive<PlacementMessages.RegisterDevice>(OnRegister);
-        Receive<PlacementMessages.UnitsLoaded>(OnLoaded);
-        Receive<PlacementMessages.UnitsLoadFailed>(OnLoadFailed);
+        Receive<PlacementMessages.UnitsLoaded>(l =>
+        {
+            if (_registry.Find(l.DeviceKey) is not null)
+            {
+                Apply(new RolloutEvent.UnitsLoaded(l.DeviceKey, l.Version, l.Range));
+            }
+        });
+        Receive<PlacementMessages.UnitsLoadFailed>(f =>
+        {
+            if (_registry.Find(f.DeviceKey) is not null)
+            {
+                Apply(new RolloutEvent.UnitsLoadFailed(f.DeviceKey, f.Version, f.Range, f.Reason));
+            }
+        });
         Receive<PlacementMessages.StageLoad>(OnStageLoad);
         Receive<PlacementMessages.GetRoutes>(_ => Sender.Tell(_routes));
-        Receive<StatusMessages.GetClusterStatus>(_ => Sender.Tell(ClusterStatusView.Build(_cluster.State, _registry, _plan, _routes, _settings.Redundancy, _model)));
-        Receive<PlacementCoordinator.GetPlan>(_ => Sender.Tell(new PlacementCoordinator.PlanState(_plan, _planVersion, _rollout?.Complete ?? true, _routes.Version)));
+        Receive<StatusMessages.GetClusterStatus>(_ => Sender.Tell(ClusterStatusView.Build(_cluster.State, _registry, _rollout.Plan, _routes, _settings.Redundancy, _model)));
+        Receive<PlacementCoordinator.GetPlan>(_ => Sender.Tell(new PlacementCoordinator.PlanState(_rollout.Plan, _rollout.Version, !_rollout.IsLoading, _routes.Version)));
         Receive<Replan>(_ => DoReplan());
+        Receive<Resend>(_ => Apply(new RolloutEvent.ResendDue(DateTime.UtcNow, _settings.LoadTimeout)));
         Receive<RetryFailed>(_ =>
         {
             foreach (var d in _registry.All.Where(d => d.FailedReason is not null))
@@ -72,7 +82,6 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
 
             ScheduleReplan(TimeSpan.Zero);
         });
-        Receive<Resend>(_ => ResendAssignments());
         Receive<Terminated>(t => OnWorkerGone(t.ActorRef));
         Receive<ClusterEvent.UnreachableMember>(m => OnReachability(NodeAddress.Of(m.Member.Address), reachable: false));
         Receive<ClusterEvent.ReachableMember>(m => OnReachability(NodeAddress.Of(m.Member.Address), reachable: true));
@@ -93,7 +102,7 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberRemoved));
-        Timers.StartPeriodicTimer("resend", Resend.Instance, s_resendEvery);
+        Timers.StartPeriodicTimer("resend", Resend.Instance, _settings.ResendInterval);
         _log.Info("placement: coordinating model {0} ({1} units, redundancy {2})", _model.ModelId, _model.UnitCount, _settings.Redundancy);
     }
 
@@ -119,55 +128,13 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         PublishRoutes();
     }
 
-    private void OnLoaded(PlacementMessages.UnitsLoaded l)
-    {
-        var device = _registry.Find(l.DeviceKey);
-        if (device is null)
-        {
-            return;
-        }
-
-        if (_rollout is { } current && current.Version != l.Version && current.Target(device.Key) != l.Range && (_rollout.Complete || current.Plan.AssignmentOf(device.Key) is null))
-        {
-            // A load an older plan asked for, finished after that plan was superseded: nothing routes there.
-            device.Worker.Tell(new PlacementMessages.ReleaseUnits(current.Version, l.Range), Self);
-            return;
-        }
-
-        device.Serving.Add(l.Range);
-        if (_rollout is { } r && r.Version == l.Version && r.Loaded(device.Key, l.Range))
-        {
-            _log.Info("placement: {0} serves {1} (v{2}, {3} still loading)", device.Descriptor.Label, l.Range.Describe(_model.Layers), l.Version, r.Waiting.Count);
-            if (r.Complete)
-            {
-                FinishRollout(r);
-            }
-        }
-
-        PublishRoutes();
-    }
-
-    private void OnLoadFailed(PlacementMessages.UnitsLoadFailed f)
-    {
-        var device = _registry.Find(f.DeviceKey);
-        if (device is null || _rollout?.Version != f.Version)
-        {
-            return;
-        }
-
-        _log.Warning("placement: {0} failed to load {1}: {2}", device.Descriptor.Label, f.Range, f.Reason);
-        device.FailedReason = f.Reason;
-        _rollout.Drop(device.Key);
-        ScheduleReplan(TimeSpan.Zero);
-        Timers.StartSingleTimer("retry-failed", RetryFailed.Instance, s_failedCooldown);
-    }
-
     private void OnStageLoad(PlacementMessages.StageLoad s)
     {
         var device = _registry.Find(s.DeviceKey);
         if (device is null)
         {
-            // A coordinator that took over after a hand-over: ask the worker to register again.
+            // The device is unknown to this coordinator (e.g. one that took over after a hand-over): the refusal makes
+            // the worker register again.
             Sender.Tell(new PlacementMessages.DeviceRegistered(s.DeviceKey, false, "unknown device: register again"));
             return;
         }
@@ -187,9 +154,7 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
 
         _log.Info("placement: {0} left", device.Descriptor.Label);
         _registry.Remove(device.Key);
-        _rollout?.Drop(device.Key);
-        PublishRoutes();
-        ScheduleReplan(TimeSpan.Zero);
+        Apply(new RolloutEvent.DevicesLeft([device.Key]));
     }
 
     private void OnReachability(NodeAddress node, bool reachable)
@@ -217,14 +182,9 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         foreach (var key in keys)
         {
             _registry.Remove(key);
-            _rollout?.Drop(key);
         }
 
-        if (keys.Count > 0)
-        {
-            PublishRoutes();
-            ScheduleReplan(TimeSpan.Zero);
-        }
+        Apply(new RolloutEvent.DevicesLeft(keys));
     }
 
     private void ScheduleReplan(TimeSpan delay) => Timers.StartSingleTimer("replan", Replan.Instance, delay);
@@ -232,129 +192,79 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
     private void DoReplan()
     {
         var devices = _registry.All.Where(d => d.Plannable).Select(d => d.PlanInput).ToList();
-        var plan = Planner.Plan(devices, _model.Units, _settings.Redundancy, _plan, new PlannerOptions { MemoryHeadroom = _settings.MemoryHeadroom });
-        // The same plan needs no new rollout only while every device still serves its range (one that restarted does not).
-        if (_plan is not null && plan.Describe() == _plan.Describe() && (_rollout?.Complete ?? true)
-            && plan.Assignments.All(a => _registry.Find(a.Device)?.Serving.Contains(a.Range) == true))
-        {
-            return;
-        }
-
-        _plan = plan;
-        _planVersion++;
-        var rollout = new Rollout(_planVersion, plan, DateTime.UtcNow);
-        foreach (var a in plan.Assignments)
-        {
-            var device = _registry.Find(a.Device)!;
-            if (!device.Serving.Contains(a.Range))
-            {
-                rollout.Expect(a.Device);
-            }
-        }
-
-        _rollout = rollout;
-        _log.Info("placement: plan v{0} ({1}): {2}", _planVersion, plan.Status, plan.Describe());
-        foreach (var reason in plan.Reasons)
-        {
-            _log.Info("placement: {0}", reason);
-        }
-
-        ResendAssignments();
-        if (rollout.Complete)
-        {
-            FinishRollout(rollout);
-        }
-
-        // The status changes as the rollout starts ("..., loading"): without this the table (and the cluster status)
-        // kept saying "no plan yet", or the previous plan's status, until the first device reported its load.
-        PublishRoutes();
+        var plan = Planner.Plan(devices, _model.Units, _settings.Redundancy, _rollout.Plan, new PlannerOptions { MemoryHeadroom = _settings.MemoryHeadroom });
+        Apply(new RolloutEvent.PlanMade(plan, DateTime.UtcNow));
     }
 
-    private void ResendAssignments()
+    /// <summary>Takes the rollout's step for <paramref name="e"/> and carries out its commands, in order.</summary>
+    private void Apply(RolloutEvent e)
     {
-        if (_rollout is not { Complete: false } r)
+        var step = Rollout.Apply(_rollout, e, _registry.Serving());
+        _rollout = step.State;
+        foreach (var command in step.Commands)
         {
-            return;
+            Carry(command);
         }
+    }
 
-        if (DateTime.UtcNow - r.Started > _settings.LoadTimeout)
+    private void Carry(RolloutCommand command)
+    {
+        switch (command)
         {
-            foreach (var key in r.Waiting.ToList())
-            {
-                var late = _registry.Find(key);
-                if (late is not null)
+            case RolloutCommand.Assign a when _registry.Find(a.Device) is { } device:
+                device.Worker.Tell(new PlacementMessages.AssignUnits(a.Version, a.Range, _registry.Sources(a.Range, _localUnitServer, _localUnits)), Self);
+                break;
+            case RolloutCommand.Release r when _registry.Find(r.Device) is { } device:
+                device.Worker.Tell(new PlacementMessages.ReleaseUnits(r.Version, r.Range), Self);
+                break;
+            case RolloutCommand.Serve s:
+                _registry.Find(s.Device)?.Serving.Add(s.Range);
+                break;
+            case RolloutCommand.StopServing s:
+                _registry.Find(s.Device)?.Serving.Remove(s.Range);
+                break;
+            case RolloutCommand.MarkFailed f when _registry.Find(f.Device) is { } device:
+                device.FailedReason = f.Reason;
+                break;
+            case RolloutCommand.ReplanNow:
+                ScheduleReplan(TimeSpan.Zero);
+                break;
+            case RolloutCommand.StartFailedCooldown:
+                Timers.StartSingleTimer("retry-failed", RetryFailed.Instance, _settings.FailedCooldown);
+                break;
+            case RolloutCommand.PublishRoutes:
+                PublishRoutes();
+                break;
+            case RolloutCommand.ReportPlan p:
+                _log.Info("placement: plan v{0} ({1}): {2}", p.Version, p.Plan.Status, p.Plan.Describe());
+                foreach (var reason in p.Plan.Reasons)
                 {
-                    late.FailedReason = $"did not load its range within {_settings.LoadTimeout}";
+                    _log.Info("placement: {0}", reason);
                 }
 
-                r.Drop(key);
-            }
-
-            ScheduleReplan(TimeSpan.Zero);
-            return;
-        }
-
-        foreach (var key in r.Waiting)
-        {
-            var device = _registry.Find(key);
-            var range = r.Target(key);
-            if (device is null || range is not UnitRange target)
-            {
-                continue;
-            }
-
-            var sources = Enumerable.Range(target.Start, target.Count)
-                .Select(u => new PlacementMessages.UnitSource(u, [.. Holders(u)]))
-                .ToArray();
-            device.Worker.Tell(new PlacementMessages.AssignUnits(r.Version, target, sources), Self);
+                break;
+            case RolloutCommand.ReportLoaded l:
+                _log.Info("placement: {0} serves {1} (v{2}, {3} still loading)", Label(l.Device), l.Range.Describe(_model.Layers), l.Version, l.StillLoading);
+                break;
+            case RolloutCommand.ReportLoadFailed f:
+                _log.Warning("placement: {0} failed to load {1}: {2}", Label(f.Device), f.Range, f.Reason);
+                break;
+            case RolloutCommand.ReportInPlace p:
+                _log.Info("placement: plan v{0} in place", p.Version);
+                break;
         }
     }
 
-    private IEnumerable<IActorRef> Holders(int unit)
-    {
-        var holders = _registry.Holders(unit).ToList();
-        if (_localUnits.Contains(unit) && !holders.Contains(_localUnitServer))
-        {
-            holders.Add(_localUnitServer);
-        }
+    private string Label(DeviceKey device) => _registry.Find(device)?.Descriptor.Label ?? device.ToString();
 
-        return holders;
-    }
-
-    /// <summary>Every device of the plan serves its new range: release what the plan no longer uses.</summary>
-    private void FinishRollout(Rollout r)
-    {
-        foreach (var device in _registry.All)
-        {
-            var keep = r.Target(device.Key);
-            foreach (var range in device.Serving.Where(s => s != keep).ToList())
-            {
-                device.Worker.Tell(new PlacementMessages.ReleaseUnits(r.Version, range), Self);
-                device.Serving.Remove(range);
-            }
-        }
-
-        _log.Info("placement: plan v{0} in place", r.Version);
-        PublishRoutes();
-    }
-
-    /// <summary>Publishes the ranges served now (only reachable devices), if they differ from the last table.</summary>
+    /// <summary>Publishes the ranges served now (only reachable devices), if the table changed.</summary>
     private void PublishRoutes()
     {
-        var entries = _registry.All
-            .Where(d => d.Reachable)
-            .SelectMany(d => d.Serving.OrderBy(s => s.Start).Select(s => new RouteEntry(d.Worker, d.Descriptor, s, d.ActiveSessions)))
-            .ToArray();
-        var status = _plan?.Status ?? PlacementStatus.NoPlan;
-        bool loading = _rollout is { Complete: false };
-        if (entries.Select(Describe).SequenceEqual(_routes.Stages.Select(Describe)) && status == _routes.Status && loading == _routes.Loading)
+        var next = RouteTableBuilder.Next(_routes, _model.UnitCount, _registry.All.Select(d => d.RouteCandidate), _rollout.Status, _rollout.IsLoading);
+        if (!ReferenceEquals(next, _routes))
         {
-            return;
+            _routes = next;
+            _mediator.Tell(new Publish(PlacementCoordinator.RoutesTopic, _routes));
         }
-
-        _routes = new PlacementMessages.RouteTable(_routes.Version + 1, _model.UnitCount, entries, status, loading);
-        _mediator.Tell(new Publish(PlacementCoordinator.RoutesTopic, _routes));
     }
-
-    private static string Describe(RouteEntry e) => $"{e.Device.Key}:{e.Range}";
 }
