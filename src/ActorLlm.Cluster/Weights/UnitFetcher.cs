@@ -21,16 +21,16 @@ public static class UnitFetcher
     /// A fetcher of <paramref name="unit"/> from <paramref name="holders"/> (typically their <see cref="UnitServer"/>s),
     /// which must answer chunk requests themselves (replies from any other sender are ignored).
     /// </summary>
-    /// <param name="settings">Chunk size, requests in flight, patience per chunk; null: the actor system's
-    /// <c>actorllm.fetch</c> (reference.conf's where the system has none), read when the fetcher starts.</param>
+    /// <param name="settings">Chunk size, requests in flight, patience per chunk (<c>actorllm.fetch</c>).</param>
     /// <param name="maxAttempts">Holders tried in all, in order and round again from the first while attempts remain;
     /// null tries each holder once. Every attempt starts the unit over.</param>
-    public static Props Props(UnitStore store, int unit, IReadOnlyList<IActorRef> holders, IActorRef replyTo, FetchSettings? settings = null, int? maxAttempts = null)
+    public static Props Props(UnitStore store, int unit, IReadOnlyList<IActorRef> holders, IActorRef replyTo, FetchSettings settings, int? maxAttempts = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(holders);
         ArgumentNullException.ThrowIfNull(replyTo);
-        settings?.Validate();
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.Validate();
         if (maxAttempts <= 0)
         {
             throw new ArgumentException($"a fetch needs at least one attempt, got {maxAttempts}", nameof(maxAttempts));

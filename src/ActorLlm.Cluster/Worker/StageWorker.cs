@@ -1,3 +1,4 @@
+using ActorLlm.Cluster.Hosting;
 using ActorLlm.Inference.Checkpoints;
 using ActorLlm.Inference.Devices;
 using ActorLlm.Inference.Execution;
@@ -23,6 +24,7 @@ public sealed record StageWorkerSettings(
     TimeSpan LoadReportInterval,
     TimeSpan DrainTimeout,
     TimeSpan DrainCheckInterval,
+    FetchSettings Fetch,
     ModelId ModelId);
 
 /// <summary>

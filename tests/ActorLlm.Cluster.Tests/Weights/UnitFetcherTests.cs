@@ -33,7 +33,7 @@ public sealed class UnitFetcherTests : TestKit
     /// <summary>Runs a fetcher to its end: its one reply, after it has stopped (so its clean-up is done too).</summary>
     private object Fetch(int unit, IReadOnlyList<IActorRef> holders, FetchSettings? settings = null, int? maxAttempts = null)
     {
-        var fetcher = Sys.ActorOf(UnitFetcher.Props(_target, unit, holders, TestActor, settings, maxAttempts));
+        var fetcher = Sys.ActorOf(UnitFetcher.Props(_target, unit, holders, TestActor, settings ?? ReferenceSettings.Fetch, maxAttempts));
         Watch(fetcher);
         var reply = ExpectMsg<object>(TimeSpan.FromSeconds(10));
         ExpectTerminated(fetcher);
@@ -155,7 +155,7 @@ public sealed class UnitFetcherTests : TestKit
     public void A_fetcher_stopped_mid_transfer_leaves_no_temporary_file()
     {
         var silent = Sys.ActorOf(FakeHolders.Silent(), "hush");
-        var fetcher = Sys.ActorOf(UnitFetcher.Props(_target, 1, [silent], TestActor));
+        var fetcher = Sys.ActorOf(UnitFetcher.Props(_target, 1, [silent], TestActor, ReferenceSettings.Fetch));
         Watch(fetcher);
 
         // The temporary file exists once the first requests are out.

@@ -150,6 +150,7 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
                 _settings.Worker.LoadReportInterval,
                 _settings.Worker.DrainTimeout,
                 _settings.Worker.DrainCheckInterval,
+                _settings.Fetch,
                 modelId);
             string name = "stage-" + device.Replace(':', '-');
             Context.ActorOf(StageWorker.Props(settings, store, _coordinator, _unitServer), name);

@@ -21,14 +21,13 @@ internal sealed class UnitFetcherActor : ReceiveActor, IWithTimers
     private readonly int _unit;
     private readonly IActorRef[] _holders;
     private readonly IActorRef _replyTo;
-    private readonly FetchSettings? _givenSettings;
+    private readonly FetchSettings _settings;
     private readonly int _maxAttempts;
     private readonly List<string> _reasons = [];
     private readonly Dictionary<long, int> _inFlight = [];
     private readonly Stopwatch _clock = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private UnitManifestEntry _entry = null!;
-    private FetchSettings _settings = null!;
     private int _chunkBytes;
 
     // The current attempt.
@@ -41,13 +40,13 @@ internal sealed class UnitFetcherActor : ReceiveActor, IWithTimers
     private bool _installing;
     private bool _finished;
 
-    public UnitFetcherActor(UnitStore store, int unit, IActorRef[] holders, IActorRef replyTo, FetchSettings? settings, int maxAttempts)
+    public UnitFetcherActor(UnitStore store, int unit, IActorRef[] holders, IActorRef replyTo, FetchSettings settings, int maxAttempts)
     {
         _store = store;
         _unit = unit;
         _holders = holders;
         _replyTo = replyTo;
-        _givenSettings = settings;
+        _settings = settings;
         _maxAttempts = maxAttempts;
         Receive<WeightMessages.UnitChunk>(OnChunk);
         Receive<WeightMessages.UnitUnavailable>(u =>
@@ -87,7 +86,6 @@ internal sealed class UnitFetcherActor : ReceiveActor, IWithTimers
 
         _entry = _store.Unit(_unit);
         var config = Context.System.Settings.Config;
-        _settings = _givenSettings ?? FetchSettings.From(config.WithFallback(ActorLlmConfig.Reference)).Validate();
         var limits = WireLimits.From(config.GetConfig("actorllm.wire"));
         _chunkBytes = Math.Min(_settings.ChunkBytes, limits.MaxChunkBytes);
         if (_store.HasUnit(_unit))

@@ -123,7 +123,7 @@ internal sealed class RangeLoaderActor : ReceiveActor
                 return;
             }
 
-            _fetchers[unit] = Context.ActorOf(UnitFetcher.Props(_store, unit, holders, Self, null), $"fetch-{unit}-{load}");
+            _fetchers[unit] = Context.ActorOf(UnitFetcher.Props(_store, unit, holders, Self, _settings.Fetch), $"fetch-{unit}-{load}");
         }
 
         if (_fetchers.Count == 0)

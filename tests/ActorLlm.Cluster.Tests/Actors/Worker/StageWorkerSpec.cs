@@ -56,6 +56,7 @@ public abstract class StageWorkerSpec : TestKit
         loadReport ?? TimeSpan.FromHours(1),
         drainTimeout ?? TimeSpan.FromHours(1),
         Retry,
+        ReferenceSettings.Fetch,
         Model.ModelId);
 
     protected IActorRef Spawn(UnitStore? store = null, TimeSpan? loadReport = null, TimeSpan? drainTimeout = null, int maxSessions = 8) =>
