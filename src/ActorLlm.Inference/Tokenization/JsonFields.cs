@@ -62,6 +62,34 @@ internal static class JsonFields
     }
 
     /// <summary>
+    /// The components of a tokenizer.json pipeline stage (normalizer, pre_tokenizer, post_processor, decoder) in
+    /// order, each with its "type": nothing for null, the members of a "Sequence" (listed under
+    /// <paramref name="sequenceMembers"/>) flattened recursively, else the element itself.
+    /// </summary>
+    public static IEnumerable<(string Type, JsonElement Element)> Components(JsonElement element, string sequenceMembers)
+    {
+        if (element.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
+        {
+            yield break;
+        }
+
+        var type = RequiredString(element, "type");
+        if (type != "Sequence")
+        {
+            yield return (type, element);
+            yield break;
+        }
+
+        foreach (var inner in Required(element, sequenceMembers).EnumerateArray())
+        {
+            foreach (var component in Components(inner, sequenceMembers))
+            {
+                yield return component;
+            }
+        }
+    }
+
+    /// <summary>
     /// A token written either as a string or as a serialized AddedToken object
     /// (<c>{"__type": "AddedToken", "content": "&lt;s&gt;", ...}</c>), as tokenizer_config.json does both.
     /// </summary>

@@ -20,33 +20,23 @@ internal sealed record PostProcessorTemplate(IReadOnlyList<int> Prefix, IReadOnl
 
     private static void Add(JsonElement element, List<int> prefix, List<int> suffix)
     {
-        if (element.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
+        foreach (var (type, component) in JsonFields.Components(element, "processors"))
         {
-            return;
-        }
-
-        var type = JsonFields.RequiredString(element, "type");
-        switch (type)
-        {
-            case "Sequence":
-                foreach (var inner in JsonFields.Required(element, "processors").EnumerateArray())
-                {
-                    Add(inner, prefix, suffix);
-                }
-
-                break;
-            case "ByteLevel":
-                break; // adjusts offsets only
-            case "TemplateProcessing":
-                AddTemplate(element, prefix, suffix);
-                break;
-            case "RobertaProcessing" or "BertProcessing":
-                // {"cls": ["<s>", 0], "sep": ["</s>", 2]}: the id is written beside the token.
-                prefix.Add(JsonFields.Required(element, "cls")[1].GetInt32());
-                suffix.Add(JsonFields.Required(element, "sep")[1].GetInt32());
-                break;
-            default:
-                throw new ModelFormatException($"unsupported post_processor type '{type}'");
+            switch (type)
+            {
+                case "ByteLevel":
+                    break; // adjusts offsets only
+                case "TemplateProcessing":
+                    AddTemplate(component, prefix, suffix);
+                    break;
+                case "RobertaProcessing" or "BertProcessing":
+                    // {"cls": ["<s>", 0], "sep": ["</s>", 2]}: the id is written beside the token.
+                    prefix.Add(JsonFields.Required(component, "cls")[1].GetInt32());
+                    suffix.Add(JsonFields.Required(component, "sep")[1].GetInt32());
+                    break;
+                default:
+                    throw new ModelFormatException($"unsupported post_processor type '{type}'");
+            }
         }
     }
 

@@ -45,32 +45,22 @@ internal sealed class PreTokenizerPipeline
 
     private static void AddSteps(JsonElement element, List<Func<List<Word>, List<Word>>> steps)
     {
-        if (element.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
+        foreach (var (type, component) in JsonFields.Components(element, "pretokenizers"))
         {
-            return;
-        }
-
-        var type = JsonFields.RequiredString(element, "type");
-        switch (type)
-        {
-            case "Sequence":
-                foreach (var inner in JsonFields.Required(element, "pretokenizers").EnumerateArray())
-                {
-                    AddSteps(inner, steps);
-                }
-
-                break;
-            case "Split":
-                steps.Add(ParseSplit(element));
-                break;
-            case "ByteLevel":
-                steps.Add(ParseByteLevel(element));
-                break;
-            case "Metaspace":
-                steps.Add(ParseMetaspace(element));
-                break;
-            default:
-                throw new ModelFormatException($"unsupported pre_tokenizer type '{type}'");
+            switch (type)
+            {
+                case "Split":
+                    steps.Add(ParseSplit(component));
+                    break;
+                case "ByteLevel":
+                    steps.Add(ParseByteLevel(component));
+                    break;
+                case "Metaspace":
+                    steps.Add(ParseMetaspace(component));
+                    break;
+                default:
+                    throw new ModelFormatException($"unsupported pre_tokenizer type '{type}'");
+            }
         }
     }
 

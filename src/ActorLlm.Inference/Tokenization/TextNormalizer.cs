@@ -38,57 +38,47 @@ internal sealed class TextNormalizer
 
     private static void AddSteps(JsonElement element, List<Func<string, string>> steps)
     {
-        if (element.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
+        foreach (var (type, component) in JsonFields.Components(element, "normalizers"))
         {
-            return;
-        }
-
-        var type = JsonFields.RequiredString(element, "type");
-        switch (type)
-        {
-            case "Sequence":
-                foreach (var inner in JsonFields.Required(element, "normalizers").EnumerateArray())
-                {
-                    AddSteps(inner, steps);
-                }
-
-                break;
-            case "Prepend":
-                // Hugging Face prepends only to non-empty text, so an empty prompt stays empty.
-                var prefix = JsonFields.RequiredString(element, "prepend");
-                steps.Add(text => text.Length == 0 ? text : prefix + text);
-                break;
-            case "Replace":
-                steps.Add(ParseReplace(element));
-                break;
-            case "NFC":
-                steps.Add(text => UnicodeNormalizer.Normalize(text, NormalizationForm.FormC));
-                break;
-            case "NFD":
-                steps.Add(text => UnicodeNormalizer.Normalize(text, NormalizationForm.FormD));
-                break;
-            case "NFKC":
-                steps.Add(text => UnicodeNormalizer.Normalize(text, NormalizationForm.FormKC));
-                break;
-            case "NFKD":
-                steps.Add(text => UnicodeNormalizer.Normalize(text, NormalizationForm.FormKD));
-                break;
-            case "Lowercase":
-                steps.Add(text => text.ToLowerInvariant());
-                break;
-            case "Strip":
-                var left = JsonFields.OptionalBool(element, "strip_left") ?? true;
-                var right = JsonFields.OptionalBool(element, "strip_right") ?? true;
-                steps.Add(text => (left, right) switch
-                {
-                    (true, true) => text.Trim(),
-                    (true, false) => text.TrimStart(),
-                    (false, true) => text.TrimEnd(),
-                    _ => text,
-                });
-                break;
-            default:
-                throw new ModelFormatException($"unsupported normalizer type '{type}'");
+            switch (type)
+            {
+                case "Prepend":
+                    // Hugging Face prepends only to non-empty text, so an empty prompt stays empty.
+                    var prefix = JsonFields.RequiredString(component, "prepend");
+                    steps.Add(text => text.Length == 0 ? text : prefix + text);
+                    break;
+                case "Replace":
+                    steps.Add(ParseReplace(component));
+                    break;
+                case "NFC":
+                    steps.Add(text => UnicodeNormalizer.Normalize(text, NormalizationForm.FormC));
+                    break;
+                case "NFD":
+                    steps.Add(text => UnicodeNormalizer.Normalize(text, NormalizationForm.FormD));
+                    break;
+                case "NFKC":
+                    steps.Add(text => UnicodeNormalizer.Normalize(text, NormalizationForm.FormKC));
+                    break;
+                case "NFKD":
+                    steps.Add(text => UnicodeNormalizer.Normalize(text, NormalizationForm.FormKD));
+                    break;
+                case "Lowercase":
+                    steps.Add(text => text.ToLowerInvariant());
+                    break;
+                case "Strip":
+                    var left = JsonFields.OptionalBool(component, "strip_left") ?? true;
+                    var right = JsonFields.OptionalBool(component, "strip_right") ?? true;
+                    steps.Add(text => (left, right) switch
+                    {
+                        (true, true) => text.Trim(),
+                        (true, false) => text.TrimStart(),
+                        (false, true) => text.TrimEnd(),
+                        _ => text,
+                    });
+                    break;
+                default:
+                    throw new ModelFormatException($"unsupported normalizer type '{type}'");
+            }
         }
     }
 

@@ -136,53 +136,43 @@ internal sealed class TokenByteDecoder
 
     private void Add(JsonElement element)
     {
-        if (element.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
+        foreach (var (type, component) in JsonFields.Components(element, "decoders"))
         {
-            return;
-        }
-
-        var type = JsonFields.RequiredString(element, "type");
-        switch (type)
-        {
-            case "Sequence":
-                foreach (var inner in JsonFields.Required(element, "decoders").EnumerateArray())
-                {
-                    Add(inner);
-                }
-
-                break;
-            case "Replace":
-                var pattern = JsonFields.Required(element, "pattern");
-                var from = pattern.TryGetProperty("String", out var literal)
-                    ? literal.GetString() ?? string.Empty
-                    : throw new ModelFormatException("unsupported Replace decoder: only String patterns are supported");
-                _replacements.Add((from, JsonFields.RequiredString(element, "content")));
-                break;
-            case "ByteFallback":
-                _byteFallback = true;
-                _byteFallbackRuns = true;
-                break;
-            case "Fuse":
-                // Joining the tokens' text is what decoding bytes in order does anyway.
-                _fused = true;
-                break;
-            case "ByteLevel":
-                _byteLevel = true;
-                _fused = true;
-                break;
-            case "Strip":
-                AddStrip(element);
-                break;
-            case "Metaspace":
-                var replacement = JsonFields.OptionalString(element, "replacement") ?? "\u2581";
-                var scheme = JsonFields.OptionalString(element, "prepend_scheme")
-                    ?? ((JsonFields.OptionalBool(element, "add_prefix_space") ?? true) ? "always" : "never");
-                _replacements.Add((replacement, " "));
-                _fused = true;
-                LeadingSpacesToStrip = scheme == "never" ? 0 : 1;
-                break;
-            default:
-                throw new ModelFormatException($"unsupported decoder type '{type}'");
+            switch (type)
+            {
+                case "Replace":
+                    var pattern = JsonFields.Required(component, "pattern");
+                    var from = pattern.TryGetProperty("String", out var literal)
+                        ? literal.GetString() ?? string.Empty
+                        : throw new ModelFormatException("unsupported Replace decoder: only String patterns are supported");
+                    _replacements.Add((from, JsonFields.RequiredString(component, "content")));
+                    break;
+                case "ByteFallback":
+                    _byteFallback = true;
+                    _byteFallbackRuns = true;
+                    break;
+                case "Fuse":
+                    // Joining the tokens' text is what decoding bytes in order does anyway.
+                    _fused = true;
+                    break;
+                case "ByteLevel":
+                    _byteLevel = true;
+                    _fused = true;
+                    break;
+                case "Strip":
+                    AddStrip(component);
+                    break;
+                case "Metaspace":
+                    var replacement = JsonFields.OptionalString(component, "replacement") ?? "\u2581";
+                    var scheme = JsonFields.OptionalString(component, "prepend_scheme")
+                        ?? ((JsonFields.OptionalBool(component, "add_prefix_space") ?? true) ? "always" : "never");
+                    _replacements.Add((replacement, " "));
+                    _fused = true;
+                    LeadingSpacesToStrip = scheme == "never" ? 0 : 1;
+                    break;
+                default:
+                    throw new ModelFormatException($"unsupported decoder type '{type}'");
+            }
         }
     }
 
