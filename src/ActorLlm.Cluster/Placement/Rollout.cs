@@ -127,7 +127,12 @@ public static class Rollout
         return new RolloutStep(loading, [.. waiting.Select(a => new RolloutCommand.Assign(a.Device, loading.Version, a.Range))]);
     }
 
-    /// <summary>The devices no longer hold the rollout up; when none is left to wait for, it is interrupted.</summary>
+    /// <summary>
+    /// Devices dropped out (left, failed to load, late). One the plan gives a range to interrupts the rollout: the plan
+    /// can no longer be in place as a whole, and completing it would release old ranges that may be all that covers
+    /// the dropped device's units; nothing is released and the re-plan the drop asks for takes over. A device the plan
+    /// gives nothing (a spare) changes nothing.
+    /// </summary>
     private static RolloutState Drop(RolloutState state, IEnumerable<DeviceKey> devices)
     {
         if (state is not RolloutState.Loading loading)
@@ -135,8 +140,9 @@ public static class Rollout
             return state;
         }
 
-        var waiting = loading.Waiting.Except(devices);
-        return waiting.IsEmpty ? new RolloutState.Interrupted(loading.Version, loading.Plan) : loading with { Waiting = waiting };
+        return devices.Any(d => loading.Plan.AssignmentOf(d) is not null)
+            ? new RolloutState.Interrupted(loading.Version, loading.Plan)
+            : loading;
     }
 
     /// <summary>Every device of the plan serves its range: release every range that is not a device's target.</summary>

@@ -8,7 +8,7 @@ namespace ActorLlm.Cluster.Placement;
 /// version and starts <see cref="Loading"/>: the devices whose range changed load the new range while the old one
 /// stays routable, and each loaded range is routable at once. When the last of them has loaded the rollout is
 /// <see cref="Released"/>: in that one step every range the plan does not use is released and the plan's table is
-/// published. When the last device it waited for drops out instead (it left, failed or was late), it is
+/// published. When a device the plan gives a range to drops out instead (it left, failed or was late), it is
 /// <see cref="Interrupted"/>: nothing is released, and a re-plan follows. A plan whose devices all serve their ranges
 /// already is released as it starts. Transitions: <see cref="Rollout.Apply"/>.
 /// </summary>
@@ -68,7 +68,7 @@ public abstract record RolloutState
     }
 
     /// <summary>
-    /// The last device the rollout waited for dropped out (left, failed to load or was late): the old ranges are kept,
+    /// A device the plan gives a range to dropped out (left, failed to load or was late): the old ranges are kept,
     /// nothing was released, and the re-plan that the drop asked for decides what happens next.
     /// </summary>
     public sealed record Interrupted(long Version, PlacementPlan Plan) : RolloutState

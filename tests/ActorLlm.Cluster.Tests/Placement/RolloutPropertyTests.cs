@@ -46,6 +46,9 @@ public sealed class RolloutPropertyTests
                 Assert.True(completes || !step.Commands.Any(c => c is RolloutCommand.StopServing), $"{e}: released before the rollout completed");
                 if (completes)
                 {
+                    // A completed rollout leaves the whole plan served: no unit of it is uncovered by the releases.
+                    var planned = step.State.Plan!.Assignments.SelectMany(a => Enumerable.Range(a.Range.Start, a.Range.Count)).ToHashSet();
+                    Assert.True(planned.IsSubsetOf(world.Covered()), $"{e}: v{step.State.Version} completed with units {string.Join(",", planned.Except(world.Covered()))} unserved");
                     foreach (var (device, ranges) in world.Serving)
                     {
                         Assert.True(ranges.All(r => r == step.State.Target(device)), $"{e}: {device} still serves {string.Join(" ", ranges)} after v{step.State.Version}");

@@ -134,17 +134,19 @@ public sealed class RolloutTests
         var loading = new RolloutState.Loading(2, s_v2, [s_a, s_c], s_t0);
         var serving = Serving((s_a, [R(0, 4)]), (s_b, [R(4, 7)]), (s_c, []));
 
+        // A device of the plan fails: the plan cannot be in place as a whole, so the rollout is interrupted at once
+        // (nothing released) and the re-plan takes over.
         var failed = Rollout.Apply(loading, new RolloutEvent.UnitsLoadFailed(s_c, 2, R(2, 4), "disk full"), serving);
-        Assert.Equal([s_a], Assert.IsType<RolloutState.Loading>(failed.State).Waiting);
+        Assert.Equal(new RolloutState.Interrupted(2, s_v2), failed.State);
+        Assert.False(failed.State.IsLoading);
         Assert.Equal(
             [new ReportLoadFailed(s_c, R(2, 4), "disk full"), new MarkFailed(s_c, "disk full"), new ReplanNow(), new StartFailedCooldown()],
             failed.Commands);
 
-        // The last device waited for fails: interrupted, nothing released.
-        var interrupted = Rollout.Apply(failed.State, new RolloutEvent.UnitsLoadFailed(s_a, 2, R(0, 2), "out of memory"), serving);
-        Assert.Equal(new RolloutState.Interrupted(2, s_v2), interrupted.State);
-        Assert.False(interrupted.State.IsLoading);
-        Assert.DoesNotContain(interrupted.Commands, c => c is Release or StopServing or PublishRoutes);
+        // The other device's load, arriving before the re-plan, is served but completes nothing: no release.
+        var late = Rollout.Apply(failed.State, new RolloutEvent.UnitsLoaded(s_a, 2, R(0, 2)), serving);
+        Assert.Equal(new RolloutState.Interrupted(2, s_v2), late.State);
+        Assert.DoesNotContain(late.Commands, c => c is Release or StopServing or ReportInPlace);
 
         Assert.Empty(Rollout.Apply(loading, new RolloutEvent.UnitsLoadFailed(s_c, 1, R(2, 4), "late"), serving).Commands);
         Assert.Empty(Rollout.Apply(RolloutState.Initial, new RolloutEvent.UnitsLoadFailed(s_c, 0, R(2, 4), "none"), serving).Commands);
@@ -155,12 +157,17 @@ public sealed class RolloutTests
     {
         var loading = new RolloutState.Loading(2, s_v2, [s_a, s_c], s_t0);
 
+        // A device the plan gives a range to leaves: the rollout cannot complete as planned; interrupted.
         var one = Rollout.Apply(loading, new RolloutEvent.DevicesLeft([s_c]), Serving());
-        Assert.Equal([s_a], Assert.IsType<RolloutState.Loading>(one.State).Waiting);
+        Assert.Equal(new RolloutState.Interrupted(2, s_v2), one.State);
         Assert.Equal([new PublishRoutes(), new ReplanNow()], one.Commands);
 
         Assert.Equal(new RolloutState.Interrupted(2, s_v2), Rollout.Apply(loading, new RolloutEvent.DevicesLeft([s_a, s_c]), Serving()).State);
         Assert.Empty(Rollout.Apply(loading, new RolloutEvent.DevicesLeft([]), Serving()).Commands);
+
+        // A spare (the plan gives it nothing) leaving holds nothing up: still loading, still waiting for a and c.
+        var spare = Rollout.Apply(loading, new RolloutEvent.DevicesLeft([Key("spare")]), Serving());
+        Assert.Equal([s_a, s_c], Assert.IsType<RolloutState.Loading>(spare.State).Waiting);
     }
 
     [Fact]
