@@ -6,7 +6,8 @@ namespace ActorLlm.Cluster.Worker;
 /// <param name="Range">The unit range the step asks for (one executor on this worker, if it serves the range).</param>
 /// <param name="Tokens">New tokens the step runs: a prompt chunk's length, 1 for a decode step.</param>
 /// <param name="HasSlot">The session already holds a KV cache slot on the executor serving <paramref name="Range"/>.</param>
-public readonly record struct QueuedStep(SessionId Session, UnitRange Range, int Tokens, bool HasSlot);
+/// <param name="BehindWaiting">An earlier step of the session on <paramref name="Range"/> is waiting for a slot.</param>
+public readonly record struct QueuedStep(SessionId Session, UnitRange Range, int Tokens, bool HasSlot, bool BehindWaiting = false);
 
 /// <summary>Knobs of the batching policy. <see cref="Default"/> is what a worker runs with.</summary>
 public sealed record BatchOptions
@@ -32,7 +33,8 @@ public sealed record BatchOptions
 /// <item>A session appears at most once per range and pass: its later steps (the next prompt chunk, say) are deferred
 /// to the next pass, in order, since each continues the cache the one before it writes.</item>
 /// <item>A session without a KV cache slot takes one of the range's free slots; with none left, its step waits for a
-/// slot (until a session there is released).</item>
+/// slot (until a session there is released). A step behind one of its session's that waits for a slot waits too,
+/// after it: a slot freed meanwhile must not let a later prompt chunk run before the first.</item>
 /// <item>A step past <see cref="BatchOptions.MaxTokensPerPass"/> is deferred and takes no slot.</item>
 /// </list>
 /// Every queued step ends up in exactly one of the pass's buckets.
@@ -82,7 +84,7 @@ public static class BatchPlan
                 {
                     deferred.Add(item);
                 }
-                else if (!step.HasSlot && free <= 0)
+                else if (step.BehindWaiting || (!step.HasSlot && free <= 0))
                 {
                     waiting.Add(item);
                 }

@@ -12,9 +12,9 @@ public sealed class BatchPlanTests
     private static readonly SessionId s_a = new("a"), s_b = new("b"), s_c = new("c"), s_d = new("d");
 
     /// <summary>A queued step named for the test: its name is what the plan hands back.</summary>
-    private sealed record Step(string Name, SessionId Session, UnitRange Range, int Tokens = 1, bool HasSlot = true)
+    private sealed record Step(string Name, SessionId Session, UnitRange Range, int Tokens = 1, bool HasSlot = true, bool BehindWaiting = false)
     {
-        public QueuedStep Queued => new(Session, Range, Tokens, HasSlot);
+        public QueuedStep Queued => new(Session, Range, Tokens, HasSlot, BehindWaiting);
     }
 
     private static BatchPlan.Pass<Step> Plan(IReadOnlyDictionary<UnitRange, int> free, BatchOptions? options, params Step[] queue) =>
@@ -65,6 +65,21 @@ public sealed class BatchPlanTests
         Assert.Equal(["b1", "a1"], Names(Assert.Single(pass.Batches).Steps));
         Assert.Equal(["c1", "d1"], Names(pass.WaitingForSlot));
         Assert.Equal(["c2"], Names(pass.Deferred));
+    }
+
+    [Fact]
+    public void A_step_behind_one_that_waits_for_a_slot_waits_after_it_even_when_a_slot_is_free()
+    {
+        // c1 waits for a slot from an earlier pass; a slot has freed (a refused step left it unused), yet c2 must
+        // not take it ahead of c1: it would continue a cache c1 never wrote.
+        var pass = Plan(
+            new Dictionary<UnitRange, int> { [s_first] = 1 },
+            null,
+            new("c2", s_c, s_first, 6, HasSlot: false, BehindWaiting: true),
+            new("d1", s_d, s_first, 3, HasSlot: false));
+
+        Assert.Equal(["c2"], Names(pass.WaitingForSlot));
+        Assert.Equal(["d1"], Names(Assert.Single(pass.Batches).Steps));
     }
 
     [Fact]

@@ -212,7 +212,7 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
     }
 
     private QueuedStep Describe(StageMessages.Forward f) =>
-        new(f.Session, f.Range, f.TokenIds.Length, _stages.Find(f.Range)?.HasSession(f.Session) ?? false);
+        new(f.Session, f.Range, f.TokenIds.Length, _stages.Find(f.Range)?.HasSession(f.Session) ?? false, _waitingForSlot.Exists(w => w.Session == f.Session && w.Range == f.Range));
 
     private void Collect()
     {
