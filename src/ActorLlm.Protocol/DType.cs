@@ -28,10 +28,8 @@ public static class DTypes
         _ => throw new WireFormatException($"dtype {(int)dtype} is not one of f32, f16, bf16"),
     };
 
-    /// <summary>Parses the short name or the usual spellings (float32, fp16, half, bfloat16, ...).</summary>
-    public static DType Parse(string name) => TryParse(name) ?? throw new ArgumentException($"dtype '{name}' is not one of f32, f16, bf16");
-
-    public static DType? TryParse(string? name) => name?.ToLowerInvariant() switch
+    /// <summary>Parses the short name or the usual spellings (float32, fp16, half, bfloat16, ...); null for anything else.</summary>
+    public static DType? TryParse(string? name) => name?.Trim().ToLowerInvariant() switch
     {
         "f32" or "float32" or "fp32" or "float" => DType.F32,
         "f16" or "float16" or "fp16" or "half" => DType.F16,

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using ActorLlm.Cli.Pool;
 using ActorLlm.Cluster.Client;
-using ActorLlm.Cluster.Session;
 using ActorLlm.Inference.Devices;
 using ActorLlm.Inference.Execution;
 using ActorLlm.Inference.Generation;

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using ActorLlm.Cli.Pool;
 using ActorLlm.Cluster.Client;
-using ActorLlm.Cluster.Session;
 using ActorLlm.Inference.Generation;
 using ActorLlm.Protocol.Messages;
 

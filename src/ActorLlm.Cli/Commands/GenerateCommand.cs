@@ -1,6 +1,5 @@
 using System.CommandLine;
 using ActorLlm.Cluster.Client;
-using ActorLlm.Cluster.Session;
 using ActorLlm.Inference.Generation;
 using ActorLlm.Inference.Sampling;
 

@@ -1,5 +1,6 @@
 using Akka.Configuration;
 using ActorLlm.Inference;
+using ActorLlm.Protocol;
 using ActorLlm.Protocol.Serialization;
 
 namespace ActorLlm.Cluster.Hosting;
@@ -18,7 +19,7 @@ public sealed record ModelSettings(string Store, string CacheDir, TimeSpan Manif
 /// <summary>Stage workers (<c>actorllm.worker</c>).</summary>
 public sealed record WorkerSettings(
     IReadOnlyList<string> Devices,
-    string DType,
+    DType DType,
     long MemoryLimit,
     int TorchThreads,
     int MaxSessions,
@@ -47,9 +48,6 @@ public sealed record RouteCacheSettings(TimeSpan SuspicionLapse, TimeSpan TableR
 /// <summary>Pulling unit files from peers (<c>actorllm.fetch</c>).</summary>
 public sealed record FetchSettings(int ChunkBytes, int Window, TimeSpan ChunkTimeout)
 {
-    /// <summary>Just <c>actorllm.fetch</c> of <paramref name="config"/> (a merged config: reference.conf underneath).</summary>
-    public static FetchSettings From(Config config) => Read(SettingsReader.Of(config));
-
     internal static FetchSettings Read(SettingsReader reader) =>
         new(reader.IntBytes("fetch.chunk-bytes"), reader.Int("fetch.window"), reader.Time("fetch.chunk-timeout"));
 
@@ -158,7 +156,7 @@ public sealed record ActorLlmSettings(
                 Time("model.manifest-retry")),
             new WorkerSettings(
                 List("worker.devices"),
-                Str("worker.dtype"),
+                DTypes.TryParse(Str("worker.dtype")) ?? throw new ConfigurationException($"actorllm.worker.dtype must be f32, f16 or bf16, got '{Str("worker.dtype")}'"),
                 Bytes("worker.memory-limit"),
                 Int("worker.torch-threads"),
                 Int("worker.max-sessions"),
@@ -231,10 +229,19 @@ public sealed record ActorLlmSettings(
             throw new InvalidRequestException($"placement.memory-headroom must be in (0, 1], got {Placement.MemoryHeadroom}");
         }
 
-        TimeSpan[] periods = [Model.ManifestTimeout, Model.ManifestRetry, RouteCache.SuspicionLapse, RouteCache.TableRequestInterval, Client.StatusTimeout, Client.StatusPollInterval];
-        if (periods.Any(t => t <= TimeSpan.Zero))
+        (string Key, TimeSpan Value)[] periods =
+        [
+            ("model.manifest-timeout", Model.ManifestTimeout), ("model.manifest-retry", Model.ManifestRetry),
+            ("worker.register-retry", Worker.RegisterRetry), ("worker.load-report-interval", Worker.LoadReportInterval),
+            ("worker.drain-check-interval", Worker.DrainCheckInterval), ("placement.load-timeout", Placement.LoadTimeout),
+            ("placement.resend-interval", Placement.ResendInterval), ("placement.failed-cooldown", Placement.FailedCooldown),
+            ("session.step-timeout", Session.StepTimeout), ("session.route-wait", Session.RouteWait),
+            ("route-cache.suspicion-lapse", RouteCache.SuspicionLapse), ("route-cache.table-request-interval", RouteCache.TableRequestInterval),
+            ("client.status-timeout", Client.StatusTimeout), ("client.status-poll-interval", Client.StatusPollInterval),
+        ];
+        foreach (var (key, value) in periods.Where(p => p.Value <= TimeSpan.Zero))
         {
-            throw new InvalidRequestException("model.manifest-timeout, model.manifest-retry, route-cache.* and client.* must be positive durations");
+            throw new InvalidRequestException($"{key} must be a positive duration, got {value}");
         }
 
         if (Wire.MaxPayloadBytes < 1 || Wire.MaxPromptBytes < 1 || Wire.MaxTokensPerStep < 1 || Wire.MaxChunkBytes < 1 || Wire.MaxChoices < 1)

@@ -15,7 +15,10 @@ public sealed record ComputeTarget(Device Device, ScalarType DType)
     public int ElementSize => DType == ScalarType.Float32 ? 4 : 2;
 
     /// <summary>Parses the CLI spellings. Throws <see cref="InvalidRequestException"/> for unknown or unavailable devices.</summary>
-    public static ComputeTarget Parse(string device, string dtype) => new(ParseDevice(device), ParseDType(dtype));
+    public static ComputeTarget Parse(string device, string dtype) => Parse(device, ParseDType(dtype).ToDType());
+
+    /// <summary>A device spelling (as <see cref="Parse(string, string)"/>) with a dtype already parsed.</summary>
+    public static ComputeTarget Parse(string device, Protocol.DType dtype) => new(ParseDevice(device), dtype.ToTorch());
 
     public static Device ParseDevice(string spec)
     {

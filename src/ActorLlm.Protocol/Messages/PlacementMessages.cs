@@ -127,9 +127,6 @@ public static class PlacementMessages
         [property: Key(4)] bool Loading) : IActorLlmMessage
     {
         public static RouteTable Empty { get; } = new(0, 0, [], PlacementStatus.NoPlan, false);
-
-        /// <summary>The status for people: "Complete", "Degraded, loading", "no plan yet".</summary>
-        public string Describe() => PlacementStatuses.Describe(Status, Loading);
     }
 
     /// <summary>Anyone → PlacementCoordinator: reply with the current <see cref="RouteTable"/>.</summary>

@@ -1,6 +1,7 @@
 using ActorLlm.Cluster.Hosting;
 using ActorLlm.Cluster.Placement;
 using ActorLlm.Inference;
+using ActorLlm.Protocol;
 using ActorLlm.Protocol.Serialization;
 using Akka.Configuration;
 using Akka.Configuration.Hocon;
@@ -26,7 +27,7 @@ public sealed class ConfigTests
         Assert.Empty(s.Node.Seeds);
         Assert.Equal(Environment.MachineName, s.Node.Machine);
         Assert.Equal(["cpu"], s.Worker.Devices);
-        Assert.Equal("f32", s.Worker.DType);
+        Assert.Equal(DType.F32, s.Worker.DType);
         Assert.Equal(0, s.Worker.MemoryLimit);
         Assert.Equal(1, s.Worker.TorchThreads);
         Assert.Equal(16, s.Worker.MaxSessions);
@@ -105,6 +106,9 @@ public sealed class ConfigTests
     [InlineData("actorllm.wire.max-chunk-bytes", "4 GiB", "wire.max-chunk-bytes")]
     [InlineData("actorllm.session.step-timeout", "soon", "invalid configuration")]
     [InlineData("actorllm.placement.memory-headroom", "1.5", "memory-headroom")]
+    [InlineData("actorllm.worker.dtype", "int8", "worker.dtype must be f32, f16 or bf16")]
+    [InlineData("actorllm.placement.resend-interval", "0s", "placement.resend-interval must be a positive duration")]
+    [InlineData("actorllm.worker.drain-check-interval", "0s", "worker.drain-check-interval must be a positive duration")]
     public void Bad_settings_are_refused_with_the_reason(string path, string value, string expected)
     {
         var error = Assert.Throws<InvalidRequestException>(() =>

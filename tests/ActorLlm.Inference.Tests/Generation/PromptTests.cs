@@ -47,26 +47,23 @@ public class PromptTests
 
     [Theory]
     [MemberData(nameof(StoriesPrompts))]
-    public void Stories260K_prompt_text_never_becomes_special_tokens(string text, int[] expected)
-    {
-        var ids = Prompt.Encode(s_stories.Value, text);
-
-        Assert.Equal(expected, ids);
-        Assert.DoesNotContain(StoriesEos, ids);
-        Assert.Equal(expected, Prompt.EncodeUtf8(s_stories.Value, Encoding.UTF8.GetBytes(text)));
-        Assert.Equal(text, s_stories.Value.Decode(ids));
-    }
+    public void Stories260K_prompt_text_never_becomes_special_tokens(string text, int[] expected) =>
+        AssertUserText(s_stories.Value, StoriesEos, text, expected);
 
     [Theory]
     [MemberData(nameof(ByteLevelPrompts))]
-    public void Byte_level_prompt_text_never_becomes_special_tokens(string text, int[] expected)
+    public void Byte_level_prompt_text_never_becomes_special_tokens(string text, int[] expected) =>
+        AssertUserText(s_byteLevel.Value, EndOfTurn, text, expected);
+
+    /// <summary>Both prompt entry points give <paramref name="expected"/>, never <paramref name="control"/>, and decode back to the text.</summary>
+    private static void AssertUserText(TextTokenizer tokenizer, int control, string text, int[] expected)
     {
-        var ids = Prompt.Encode(s_byteLevel.Value, text);
+        var ids = Prompt.Encode(tokenizer, text);
 
         Assert.Equal(expected, ids);
-        Assert.DoesNotContain(EndOfTurn, ids);
-        Assert.Equal(expected, Prompt.EncodeUtf8(s_byteLevel.Value, Encoding.UTF8.GetBytes(text)));
-        Assert.Equal(text, s_byteLevel.Value.Decode(ids));
+        Assert.DoesNotContain(control, ids);
+        Assert.Equal(expected, Prompt.EncodeUtf8(tokenizer, Encoding.UTF8.GetBytes(text)));
+        Assert.Equal(text, tokenizer.Decode(ids));
     }
 
     [Fact]

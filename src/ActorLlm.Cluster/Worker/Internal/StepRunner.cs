@@ -103,7 +103,7 @@ internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHisto
             StepKind.Generate => new StageMessages.TokenSampled(
                 f.Session,
                 f.Step,
-                Sampler.Sample(output.Logits, Session.WireOptions.ToSampling(f.Sampling), history, f.StartPosition + f.TokenIds.Length),
+                Sampler.Sample(output.Logits, WireOptions.ToSampling(f.Sampling), history, f.StartPosition + f.TokenIds.Length),
                 f.StartPosition + f.TokenIds.Length,
                 timings),
             StepKind.Prefill => new StageMessages.PrefillDone(f.Session, f.Step, timings),

@@ -37,9 +37,9 @@ public sealed class RangeLoaderTests(StoriesModel model) : StageWorkerSpec(model
         var again = Coordinator.ExpectMsg<PlacementMessages.UnitsLoaded>();
         Assert.Equal((2L, First, 0.0), (again.Version, again.Range, again.Seconds));
         Assert.Equal(TestActor, Coordinator.LastSender);
-        ExpectNoMsg(TimeSpan.FromMilliseconds(200));
 
-        // Adopted, the range is the worker's to judge: released and dropped there since, it is loaded anew.
+        // Adopted, the range is the worker's to judge: released and dropped there since, it is loaded anew. (Had the
+        // resend started a second load, its Loaded and its UnitsLoaded for v2 would arrive here first.)
         loader.Tell(new RangeLoader.Adopted(First));
         loader.Tell(Assign(3, First, Coordinator.Ref));
         using var reloaded = ExpectMsg<RangeLoader.Loaded>(LoadWait).Executor;
@@ -62,6 +62,8 @@ public sealed class RangeLoaderTests(StoriesModel model) : StageWorkerSpec(model
         using var loaded = ExpectMsg<RangeLoader.Loaded>(LoadWait).Executor;
         Assert.Equal(Last, loaded.Range);
         Assert.Equal(3L, Coordinator.ExpectMsg<PlacementMessages.UnitsLoaded>().Version);
+
+        // An absence has no message to wait for: a window long enough for a second build of this tiny range.
         ExpectNoMsg(TimeSpan.FromMilliseconds(200));
         Coordinator.ExpectNoMsg(TimeSpan.Zero);
     }

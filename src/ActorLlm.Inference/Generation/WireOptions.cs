@@ -1,10 +1,12 @@
-using ActorLlm.Inference.Generation;
 using ActorLlm.Inference.Sampling;
 using ActorLlm.Protocol.Messages;
 
-namespace ActorLlm.Cluster.Session;
+namespace ActorLlm.Inference.Generation;
 
-/// <summary>Generation options between their wire form (Protocol, no inference types) and the inference core's.</summary>
+/// <summary>
+/// Generation options between their wire form (Protocol, no inference types) and the inference core's: the one
+/// mapping, used by the CLI, the session, the last stage and the tests.
+/// </summary>
 public static class WireOptions
 {
     /// <summary>
