@@ -8,3 +8,7 @@ if [ ! -x "$APP/actorllm" ]; then
 fi
 export LD_LIBRARY_PATH="$TORCH_LIB:$APP${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export ACTORLLM="$APP/actorllm"
+# libActorLlmNative (CUDA graphs), when scripts/gpu/build-native.sh has built it: every stage then decodes by replay.
+if [ -f /tmp/native/libActorLlmNative.so ] && [ -z "${ACTORLLM_NATIVE:-}" ]; then
+  export ACTORLLM_NATIVE=/tmp/native/libActorLlmNative.so
+fi

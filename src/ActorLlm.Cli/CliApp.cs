@@ -28,6 +28,7 @@ public static class CliApp
             DemoCommand.Create(),
             BenchPoolCommand.Create(),
             BenchClusterCommand.Create(),
+            GraphCheckCommand.Create(),
         };
 
         try

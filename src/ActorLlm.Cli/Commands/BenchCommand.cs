@@ -23,7 +23,9 @@ public static class BenchCommand
         var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per sequence", DefaultValueFactory = _ => 128 };
         var stages = new Option<int>("--stages") { Description = "Split the model into this many stages on the device", DefaultValueFactory = _ => 1 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed runs first", DefaultValueFactory = _ => 1 };
-        var command = new Command("bench", "Measure decode tokens/s in one process") { model, device, dtype, batches, prompt, newTokens, stages, warmup };
+        var graphs = new Option<string>("--graphs") { Description = "Decode by CUDA graph replay where possible: on | off | rows (fixed-shape pass, eager)", DefaultValueFactory = _ => "on" };
+        graphs.AcceptOnlyFromAmong("on", "off", "rows");
+        var command = new Command("bench", "Measure decode tokens/s in one process") { model, device, dtype, batches, prompt, newTokens, stages, warmup, graphs };
         command.SetAction(parse =>
         {
             int[] sizes = LogitsCommand.ParseIds(parse.GetValue(batches)!);
@@ -32,12 +34,18 @@ public static class BenchCommand
             var target = CommonOptions.Target(parse.GetValue(device)!, parse.GetValue(dtype)!);
             using var source = Checkpoint.Open(dir);
             var cache = new KvCacheOptions(sizes.Max(), p + n);
+            string mode = parse.GetValue(graphs)!;
             var executors = Split(source.Config.UnitCount, parse.GetValue(stages))
-                .Select(r => StageExecutor.Load(source, r, target, cache))
+                .Select(r => StageExecutor.Load(source, r, target, cache, cudaGraphs: mode == "on"))
                 .ToList();
             try
             {
-                Console.Out.WriteLine($"# {Path.GetFileName(Path.GetFullPath(dir))} on {target}, {executors.Count} stage(s), prompt {p}, new {n}");
+                if (mode == "rows")
+                {
+                    executors.ForEach(e => e.DecodePath = DecodePath.Rows);
+                }
+
+                Console.Out.WriteLine($"# {Path.GetFileName(Path.GetFullPath(dir))} on {target}, {executors.Count} stage(s), prompt {p}, new {n}; {executors[0].PathDescription}");
                 foreach (int b in sizes)
                 {
                     for (int w = 0; w < parse.GetValue(warmup); w++)

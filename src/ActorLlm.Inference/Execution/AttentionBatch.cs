@@ -10,6 +10,7 @@ namespace ActorLlm.Inference.Execution;
 /// </summary>
 public sealed class AttentionBatch
 {
+    /// <summary>A pass built from host arrays: row b is the session in cache slot <paramref name="slots"/>[b].</summary>
     public AttentionBatch(int[] slots, int[] starts, int tokens, RotaryEmbedding rope, int? slidingWindow, Device device)
     {
         Batch = slots.Length;
@@ -31,16 +32,45 @@ public sealed class AttentionBatch
         bool windowBites = slidingWindow is int w && KeyLength > w;
         if (tokens > 1 || !sameLength || windowBites)
         {
-            var keys = arange(KeyLength, ScalarType.Int64, device).view(1, 1, -1);                   // [1, 1, S]
-            var query = Positions.unsqueeze(2);                                                      // [B, T, 1]
-            var blocked = keys > query;                                                              // future keys
-            if (slidingWindow is int window)
-            {
-                blocked = blocked.logical_or(keys <= query - window);                                // beyond the window
-            }
-
-            Blocked = blocked.view(Batch, 1, 1, tokens, KeyLength);                                  // [B, 1, 1, T, S]
+            Blocked = Mask(Positions, KeyLength, slidingWindow, device);
         }
+    }
+
+    private AttentionBatch(Tensor positions, int keyLength, RotaryEmbedding rope, int? slidingWindow, Device device)
+    {
+        Batch = (int)positions.shape[0];
+        Tokens = 1;
+        KeyLength = keyLength;
+        Slots = arange(Batch, ScalarType.Int64, device);
+        SlotColumn = Slots.unsqueeze(1);
+        Positions = positions;
+        (Cos, Sin) = rope.At(Positions);
+        FirstSlot = 0;
+        Blocked = Mask(Positions, KeyLength, slidingWindow, device);
+    }
+
+    /// <summary>
+    /// A decode pass over cache rows 0..N-1 whose positions live on the device (shapes fixed by N and
+    /// <paramref name="keyLength"/>, values refreshed in place: what a CUDA graph captures). Row r is slot r; every
+    /// row reads keys [0, keyLength) masked beyond its own position, so rows of any lengths share one pass.
+    /// </summary>
+    /// <param name="positions">[N, 1] int64 on the device: the position each row writes and attends from.</param>
+    public static AttentionBatch ForRows(Tensor positions, int keyLength, RotaryEmbedding rope, int? slidingWindow, Device device) =>
+        new(positions, keyLength, rope, slidingWindow, device);
+
+    /// <summary>[B, 1, 1, T, S]: true where a query must not see a key (the future, or beyond the sliding window).</summary>
+    private static Tensor Mask(Tensor positions, int keyLength, int? slidingWindow, Device device)
+    {
+        long b = positions.shape[0], t = positions.shape[1];
+        var keys = arange(keyLength, ScalarType.Int64, device).view(1, 1, -1);                       // [1, 1, S]
+        var query = positions.unsqueeze(2);                                                          // [B, T, 1]
+        var blocked = keys > query;                                                                  // future keys
+        if (slidingWindow is int window)
+        {
+            blocked = blocked.logical_or(keys <= query - window);                                    // beyond the window
+        }
+
+        return blocked.view(b, 1, 1, t, keyLength);
     }
 
     public int Batch { get; }
@@ -59,10 +89,10 @@ public sealed class AttentionBatch
     /// <summary>[B, T] int64 absolute positions of the new tokens.</summary>
     public Tensor Positions { get; }
 
-    /// <summary>[B, T, 1, D]</summary>
+    /// <summary>[B, T, 1, D]: cos at each position.</summary>
     public Tensor Cos { get; }
 
-    /// <summary>[B, T, 1, D]</summary>
+    /// <summary>[B, T, 1, D]: sin at each position, its first half negated (see <see cref="RotaryEmbedding.Apply"/>).</summary>
     public Tensor Sin { get; }
 
     /// <summary>Set when the rows' slots are consecutive: the cache rows can be narrowed, not gathered.</summary>

@@ -29,29 +29,40 @@ public sealed class KvCache : IDisposable
     private readonly Tensor[] _values;
     private readonly Dictionary<SessionId, int> _slotOf = [];
     private readonly int[] _length;
-    private readonly Stack<int> _free;
+    private readonly SortedSet<int> _free;
 
-    public KvCache(int layers, int kvHeads, int headDim, KvCacheOptions options, ComputeTarget target)
+    /// <param name="scratchColumn">
+    /// Allocate one position more than the context, <see cref="ScratchPosition"/>: a decode pass over fixed cache rows
+    /// (a CUDA graph's) points the rows it does not serve there, so their writes touch no session's keys.
+    /// </param>
+    public KvCache(int layers, int kvHeads, int headDim, KvCacheOptions options, ComputeTarget target, bool scratchColumn = false)
     {
         options.Validate();
         Options = options;
         _keys = new Tensor[layers];
         _values = new Tensor[layers];
+        long columns = options.MaxContext + (scratchColumn ? 1 : 0);
         for (int i = 0; i < layers; i++)
         {
-            _keys[i] = zeros([options.MaxSessions, kvHeads, options.MaxContext, headDim], target.DType, target.Device);
-            _values[i] = zeros([options.MaxSessions, kvHeads, options.MaxContext, headDim], target.DType, target.Device);
+            _keys[i] = zeros([options.MaxSessions, kvHeads, columns, headDim], target.DType, target.Device);
+            _values[i] = zeros([options.MaxSessions, kvHeads, columns, headDim], target.DType, target.Device);
         }
 
         _length = new int[options.MaxSessions];
-        _free = new Stack<int>(Enumerable.Range(0, options.MaxSessions).Reverse());
+        _free = new SortedSet<int>(Enumerable.Range(0, options.MaxSessions));
     }
+
+    /// <summary>The position past the context (when the cache has a scratch column): written, never read.</summary>
+    public int ScratchPosition => Options.MaxContext;
+
+    /// <summary>The highest slot in use, or -1 (slots are handed out lowest first, so they stay packed).</summary>
+    public int HighestSlot => _slotOf.Count == 0 ? -1 : _slotOf.Values.Max();
 
     public KvCacheOptions Options { get; }
 
     public int ActiveSessions => _slotOf.Count;
 
-    /// <summary>Layer <paramref name="layer"/>'s (index within the stage) keys: [MaxSessions, kvHeads, MaxContext, D].</summary>
+    /// <summary>Layer <paramref name="layer"/>'s (index within the stage) keys: [MaxSessions, kvHeads, MaxContext (+1 scratch), D].</summary>
     public Tensor Keys(int layer) => _keys[layer];
 
     /// <summary>Layer <paramref name="layer"/>'s values: [MaxSessions, kvHeads, MaxContext, D].</summary>
@@ -88,7 +99,10 @@ public sealed class KvCache : IDisposable
         }
     }
 
-    /// <summary>The slot of <paramref name="session"/>, taking a free one on first use. Call <see cref="CheckWrite"/> first.</summary>
+    /// <summary>
+    /// The slot of <paramref name="session"/>, taking the lowest free one on first use (so the sessions of a stage sit
+    /// in the first rows and a decode pass over rows 0..N-1 covers them with the smallest N). Call <see cref="CheckWrite"/> first.
+    /// </summary>
     public int Acquire(SessionId session)
     {
         if (_slotOf.TryGetValue(session, out int slot))
@@ -96,12 +110,14 @@ public sealed class KvCache : IDisposable
             return slot;
         }
 
-        slot = _free.Pop();
+        slot = _free.Min;
+        _free.Remove(slot);
         _slotOf[session] = slot;
         _length[slot] = 0;
 
         // A batch reads every row up to its longest member, masking the rest; masked scores get zero weight,
         // but 0 x (a non-finite stale value) would still be NaN, so a new owner starts from zeros.
+        using var scope = NewDisposeScope();
         for (int i = 0; i < _keys.Length; i++)
         {
             using var k = _keys[i][slot];
@@ -125,7 +141,7 @@ public sealed class KvCache : IDisposable
         }
 
         _length[slot] = 0;
-        _free.Push(slot);
+        _free.Add(slot);
         return true;
     }
 

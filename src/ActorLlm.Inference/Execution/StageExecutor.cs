@@ -2,6 +2,7 @@ using ActorLlm.Inference.Checkpoints;
 using ActorLlm.Inference.Config;
 using ActorLlm.Inference.Devices;
 using ActorLlm.Inference.Model;
+using ActorLlm.Inference.Native;
 using ActorLlm.Protocol;
 using static TorchSharp.torch;
 
@@ -51,8 +52,11 @@ public sealed class StageExecutor : IDisposable
     private readonly LmHead? _head;
     private readonly RotaryEmbedding _rope;
     private readonly KvCache _cache;
+    private readonly DecodeGraphs _rows;
+    private readonly bool _graphsWanted;
+    private DecodePath _decodePath;
 
-    private StageExecutor(ModelConfig config, UnitRange range, ComputeTarget target, KvCacheOptions cacheOptions, WeightLoader weights)
+    private StageExecutor(ModelConfig config, UnitRange range, ComputeTarget target, KvCacheOptions cacheOptions, WeightLoader weights, bool cudaGraphs)
     {
         Config = config;
         Range = range;
@@ -75,8 +79,13 @@ public sealed class StageExecutor : IDisposable
                 _head = Track(new LmHead(config, weights), created);
             }
 
-            _rope = Track(new RotaryEmbedding(config.Rope, config.HeadDim, cacheOptions.MaxContext, target), created);
-            _cache = new KvCache(_layers.Length, config.NumKvHeads, config.HeadDim, cacheOptions, target);
+            // The cache and rotary tables get one position past the context: the scratch position that rows a
+            // fixed-shape decode pass does not serve write to (see DecodeGraphs).
+            _rope = Track(new RotaryEmbedding(config.Rope, config.HeadDim, cacheOptions.MaxContext + 1, target), created);
+            _cache = new KvCache(_layers.Length, config.NumKvHeads, config.HeadDim, cacheOptions, target, scratchColumn: true);
+            _rows = new DecodeGraphs(RowsStep, target.Device, cacheOptions.MaxSessions, cacheOptions.MaxContext, _embedding is null, config.HiddenSize, target.DType);
+            DecodePath = target.IsCuda && cudaGraphs && CudaNative.IsAvailable ? DecodePath.Graph : DecodePath.Eager;
+            _graphsWanted = cudaGraphs;
         }
         catch
         {
@@ -111,10 +120,45 @@ public sealed class StageExecutor : IDisposable
     public int ActiveSessions => _cache.ActiveSessions;
 
     /// <summary>
+    /// How decode passes run: <see cref="DecodePath.Graph"/> on CUDA with the native library (unless graphs were turned
+    /// off), else <see cref="DecodePath.Eager"/>. <see cref="DecodePath.Rows"/> runs anywhere (tests compare it with
+    /// Eager on CPU); Graph needs CUDA and the native library. A failed capture turns graphs off for good (see
+    /// <see cref="PathDescription"/>).
+    /// </summary>
+    public DecodePath DecodePath
+    {
+        get => _rows.Failure is null ? _decodePath : DecodePath.Eager;
+        set
+        {
+            if (value == DecodePath.Graph && (!Target.IsCuda || !CudaNative.IsAvailable))
+            {
+                throw new InvalidOperationException($"decode path {value} needs CUDA and the native library ({Target}; {CudaNative.Description})");
+            }
+
+            _decodePath = value;
+        }
+    }
+
+    /// <summary>Which path this stage's decode passes take, and why (logged when a stage loads).</summary>
+    public string PathDescription => DecodePath switch
+    {
+        DecodePath.Graph => $"decode by CUDA graph replay ({CudaNative.Description}); prefill eager",
+        DecodePath.Rows => "decode eager over fixed cache rows (graphs off); prefill eager",
+        _ when _rows.Failure is string failure => $"eager: {failure}",
+        _ when !Target.IsCuda => $"eager ({Target.Device.type.ToString().ToLowerInvariant()})",
+        _ when !_graphsWanted => "eager (CUDA graphs turned off)",
+        _ => $"eager: {CudaNative.Description}",
+    };
+
+    /// <summary>CUDA graphs captured so far (one per decode bucket used).</summary>
+    public int GraphCaptures => _rows.Captures;
+
+    /// <summary>
     /// Loads units [range.Start, range.End) from <paramref name="source"/> (reading only their tensors) onto
     /// <paramref name="target"/>. The context is capped at the model's max_position_embeddings.
     /// </summary>
-    public static StageExecutor Load(IWeightSource source, UnitRange range, ComputeTarget target, KvCacheOptions? cache = null)
+    /// <param name="cudaGraphs">Decode by CUDA graph replay where it can (CUDA and the native library present).</param>
+    public static StageExecutor Load(IWeightSource source, UnitRange range, ComputeTarget target, KvCacheOptions? cache = null, bool cudaGraphs = true)
     {
         var config = source.Config;
         if (range.End > config.UnitCount)
@@ -125,7 +169,7 @@ public sealed class StageExecutor : IDisposable
         cache ??= new KvCacheOptions();
         cache = cache with { MaxContext = Math.Min(cache.MaxContext, config.MaxPositionEmbeddings) };
         using var noGrad = no_grad();
-        return new StageExecutor(config, range, target, cache, new WeightLoader(source, target));
+        return new StageExecutor(config, range, target, cache, new WeightLoader(source, target), cudaGraphs);
     }
 
     /// <summary>True if <paramref name="session"/> holds a KV cache slot here.</summary>
@@ -226,23 +270,28 @@ public sealed class StageExecutor : IDisposable
 
     private StageOutput[] RunGroup(StageInput[] rows)
     {
-        using var scope = NewDisposeScope();
         int tokens = rows[0].Tokens;
         var slots = rows.Select(r => _cache.Acquire(r.Session)).ToArray();
+        var path = DecodePath;
+        if (tokens == 1 && path != DecodePath.Eager)
+        {
+            try
+            {
+                return RunRows(rows, slots, path == DecodePath.Graph);
+            }
+            catch (CudaNativeException) when (_rows.Failure is not null)
+            {
+                // The capture failed before the pass wrote anything; graphs are off from now on, this pass runs eagerly.
+            }
+        }
+
+        using var scope = NewDisposeScope();
         var batch = new AttentionBatch(slots, rows.Select(r => r.StartPosition).ToArray(), tokens, _rope, Config.SlidingWindow, Target.Device);
 
         Tensor x = _embedding is not null
             ? _embedding.Forward(tensor(rows.SelectMany(r => r.TokenIds.Select(i => (long)i)).ToArray(), [rows.Length, tokens], ScalarType.Int64, Target.Device))
             : stack(rows.Select(r => r.Hidden!.to(Target.DType, Target.Device)).ToArray());   // [B, T, hidden]
-
-        for (int i = 0; i < _layers.Length; i++)
-        {
-            // Each layer's temporaries are freed as soon as it is done, not at the end of the pass.
-            using var layerScope = NewDisposeScope();
-            var next = _layers[i].Forward(x, batch, _cache.Keys(i), _cache.Values(i)).MoveToOuterDisposeScope();
-            x.Dispose();
-            x = next;
-        }
+        x = RunLayers(x, batch, ownsInput: true);
 
         var outputs = new StageOutput[rows.Length];
         if (_head is null)
@@ -278,6 +327,55 @@ public sealed class StageExecutor : IDisposable
         return outputs;
     }
 
+    /// <summary>Runs every layer of the stage on <paramref name="x"/> [B, T, hidden]; disposes x if it owns it.</summary>
+    private Tensor RunLayers(Tensor x, AttentionBatch batch, bool ownsInput)
+    {
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            // Each layer's temporaries are freed as soon as it is done, not at the end of the pass.
+            using var layerScope = NewDisposeScope();
+            var next = _layers[i].Forward(x, batch, _cache.Keys(i), _cache.Values(i)).MoveToOuterDisposeScope();
+            if (ownsInput || i > 0)
+            {
+                x.Dispose();
+            }
+
+            x = next;
+        }
+
+        return x;
+    }
+
+    /// <summary>A decode pass over cache rows 0..N-1 (see <see cref="DecodeGraphs"/>), eagerly or by graph replay.</summary>
+    private StageOutput[] RunRows(StageInput[] rows, int[] slots, bool replay)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = _embedding is null ? stack(rows.Select(r => r.Hidden!).ToArray()) : null;        // [B, 1, hidden]
+        var output = _rows.Run(slots, rows.Select(r => r.StartPosition).ToArray(), rows.Select(r => r.TokenIds[0]).ToArray(), hidden, replay);
+        var outputs = new StageOutput[rows.Length];
+        for (int b = 0; b < rows.Length; b++)
+        {
+            var row = output[b].DetachFromDisposeScope();                                            // [1, hidden] or [1, vocab]
+            outputs[b] = _head is null ? new StageOutput(rows[b].Session, row, null) : new StageOutput(rows[b].Session, null, row);
+            _cache.SetLength(rows[b].Session, rows[b].StartPosition + 1);
+        }
+
+        return outputs;
+    }
+
+    /// <summary>
+    /// The fixed-shape decode pass a graph captures: token ids and positions from <paramref name="meta"/> [3, N] (or
+    /// hidden states [N, 1, hidden]), every layer over cache rows 0..N-1 and keys [0, S); [N, 1, hidden] or logits [N, 1, vocab].
+    /// </summary>
+    private Tensor RowsStep(Tensor meta, Tensor? hidden, int rowCount, int keys)
+    {
+        var positions = meta[1].view(rowCount, 1);
+        var batch = AttentionBatch.ForRows(positions, keys, _rope, Config.SlidingWindow, Target.Device);
+        var x = _embedding is not null ? _embedding.Forward(meta[0].view(rowCount, 1)) : hidden!;
+        x = RunLayers(x, batch, ownsInput: _embedding is not null);
+        return _head is null ? x : _head.Forward(x);
+    }
+
     /// <summary>Runs the final norm alone on [.., hidden] (conformance checks against transformers' last hidden state).</summary>
     public Tensor FinalNorm(Tensor hidden)
     {
@@ -295,6 +393,7 @@ public sealed class StageExecutor : IDisposable
         }
 
         _head?.Dispose();
+        _rows.Dispose();
         _rope.Dispose();
         _cache.Dispose();
     }

@@ -54,11 +54,11 @@ public sealed class Attention : IDisposable
         int qd = _heads * _headDim, kvd = _kvHeads * _headDim, groups = _heads / _kvHeads;
 
         var qkv = F.linear(x, _qkvWeight, _qkvBias);                                      // [B, T, (H+2KV) D]
-        var q = qkv.narrow(-1, 0, qd).view(b, t, _heads, _headDim);                         // [B, T, H, D]
-        var k = qkv.narrow(-1, qd, kvd).view(b, t, _kvHeads, _headDim);                     // [B, T, KV, D]
+        // Queries and keys are rotated together: [B, T, H + KV, D].
+        var qk = RotaryEmbedding.Apply(qkv.narrow(-1, 0, qd + kvd).view(b, t, _heads + _kvHeads, _headDim), batch.Cos, batch.Sin);
+        var q = qk.narrow(2, 0, _heads);                                                    // [B, T, H, D]
+        var k = qk.narrow(2, _heads, _kvHeads);                                             // [B, T, KV, D]
         var v = qkv.narrow(-1, qd + kvd, kvd).view(b, t, _kvHeads, _headDim);               // [B, T, KV, D]
-        q = RotaryEmbedding.Apply(q, batch.Cos, batch.Sin);
-        k = RotaryEmbedding.Apply(k, batch.Cos, batch.Sin);
 
         // Write the new keys/values at (slot, :, position, :); indexed by [B, 1] x [B, T] the target is [B, T, KV, D].
         var at = new[] { TensorIndex.Tensor(batch.SlotColumn), TensorIndex.Colon, TensorIndex.Tensor(batch.Positions) };

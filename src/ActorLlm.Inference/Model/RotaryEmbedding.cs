@@ -8,7 +8,9 @@ namespace ActorLlm.Inference.Model;
 /// Rotary position embedding in the "rotate half" layout transformers uses for Llama:
 /// x' = x * cos(p * f) + rotate_half(x) * sin(p * f), with f the inverse frequencies repeated for both halves.
 /// cos and sin are tabulated once for positions [0, capacity), in float32 and then cast to the model dtype,
-/// as transformers computes them.
+/// as transformers computes them. rotate_half(x) * sin is computed as roll(x, D/2) * sin', with sin' the sin table
+/// whose first half is negated: [-x2, x1] * [s1, s2] = [x2, x1] * [-s1, s2] exactly (a sign flip rounds nothing), in
+/// two kernels instead of four, and queries and keys are rotated together.
 /// </summary>
 public sealed class RotaryEmbedding : IDisposable
 {
@@ -24,7 +26,9 @@ public sealed class RotaryEmbedding : IDisposable
         var freqs = positions.unsqueeze(1) * invFreq.unsqueeze(0);                         // [P, D/2]
         var emb = cat([freqs, freqs], 1);                                                  // [P, D]
         _cos = emb.cos().to(target.DType, target.Device).MoveToOuterDisposeScope();
-        _sin = emb.sin().to(target.DType, target.Device).MoveToOuterDisposeScope();
+        var sin = emb.sin().to(target.DType, target.Device);
+        long half = headDim / 2;
+        _sin = cat([sin.narrow(1, 0, half).neg(), sin.narrow(1, half, half)], 1).MoveToOuterDisposeScope();
     }
 
     /// <summary>Positions [0, Capacity) have table entries.</summary>
@@ -62,7 +66,7 @@ public sealed class RotaryEmbedding : IDisposable
         return invFreq.MoveToOuterDisposeScope();
     }
 
-    /// <summary>cos and sin for the given positions.</summary>
+    /// <summary>cos and the half-negated sin (see the class summary) for the given positions.</summary>
     /// <param name="positions">[B, T] int64 on the model's device.</param>
     /// <returns>([B, T, 1, D], [B, T, 1, D]), broadcastable over heads.</returns>
     public (Tensor Cos, Tensor Sin) At(Tensor positions)
@@ -74,20 +78,11 @@ public sealed class RotaryEmbedding : IDisposable
         return (cos, sin);
     }
 
-    /// <summary>Rotates queries or keys.</summary>
+    /// <summary>Rotates queries or keys: x * cos + rotate_half(x) * sin.</summary>
     /// <param name="x">[B, T, heads, D]</param>
     /// <param name="cos">[B, T, 1, D]</param>
-    /// <param name="sin">[B, T, 1, D]</param>
-    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin) => (x * cos) + (RotateHalf(x) * sin);
-
-    /// <summary>[x1, x2] -> [-x2, x1] over the last dimension.</summary>
-    private static Tensor RotateHalf(Tensor x)
-    {
-        long half = x.shape[^1] / 2;
-        var x1 = x.narrow(-1, 0, half);
-        var x2 = x.narrow(-1, half, half);
-        return cat([x2.neg(), x1], -1);
-    }
+    /// <param name="sin">[B, T, 1, D], from <see cref="At"/> (first half negated).</param>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin) => (x * cos) + (x.roll(x.shape[^1] / 2, -1) * sin);
 
     public void Dispose()
     {

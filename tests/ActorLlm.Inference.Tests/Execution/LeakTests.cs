@@ -11,11 +11,14 @@ namespace ActorLlm.Inference.Tests.Execution;
 /// <summary>Thousands of decode steps must not grow the number of live tensors (counted on this thread).</summary>
 public class LeakTests
 {
-    [Fact]
-    public void Decode_steps_keep_the_live_tensor_count_flat()
+    [Theory]
+    [InlineData(DecodePath.Eager)]
+    [InlineData(DecodePath.Rows)]
+    public void Decode_steps_keep_the_live_tensor_count_flat(DecodePath path)
     {
         using var model = HfCheckpoint.Open(RepoPaths.Stories260K);
         using var stage = StageExecutor.Load(model, UnitRange.Whole(model.Config.NumLayers), ComputeTarget.Cpu, new KvCacheOptions(4, 512));
+        stage.DecodePath = path;
         var sampling = new SamplingParams { Temperature = 0.8f, Seed = 1 };
 
         long Run(int steps)
