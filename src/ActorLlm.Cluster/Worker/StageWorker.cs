@@ -25,7 +25,8 @@ public sealed record StageWorkerSettings(
     TimeSpan DrainTimeout,
     TimeSpan DrainCheckInterval,
     FetchSettings Fetch,
-    ModelId ModelId);
+    ModelId ModelId,
+    bool CudaGraphs = true);
 
 /// <summary>
 /// One actor per device (each GPU; the CPU when configured), on its own pinned thread, started by its node's

@@ -6,12 +6,14 @@ namespace ActorLlm.Inference.Execution;
 /// <summary>
 /// What every layer of one forward pass shares: B sessions of T new tokens each, their KV cache slots, their
 /// positions, the rotary tables at those positions and the attention mask. Built once per pass, not per layer.
-/// Row b's tokens sit at positions start[b] .. start[b]+T-1; every row reads keys [0, KeyLength).
+/// Row b's tokens sit at positions start[b] .. start[b]+T-1; every row reads keys [0, KeyLength). The mask is additive,
+/// in the model dtype and laid out for attention with query heads grouped under their key head (G of them per KV head),
+/// so one fused attention kernel per layer takes it as it is.
 /// </summary>
 public sealed class AttentionBatch
 {
     /// <summary>A pass built from host arrays: row b is the session in cache slot <paramref name="slots"/>[b].</summary>
-    public AttentionBatch(int[] slots, int[] starts, int tokens, RotaryEmbedding rope, int? slidingWindow, Device device)
+    public AttentionBatch(int[] slots, int[] starts, int tokens, RotaryEmbedding rope, int? slidingWindow, int groups, ScalarType dtype, Device device)
     {
         Batch = slots.Length;
         Tokens = tokens;
@@ -32,11 +34,11 @@ public sealed class AttentionBatch
         bool windowBites = slidingWindow is int w && KeyLength > w;
         if (tokens > 1 || !sameLength || windowBites)
         {
-            Blocked = Mask(Positions, KeyLength, slidingWindow, device);
+            Bias = Mask(Positions, KeyLength, slidingWindow, groups, dtype, device);
         }
     }
 
-    private AttentionBatch(Tensor positions, int keyLength, RotaryEmbedding rope, int? slidingWindow, Device device)
+    private AttentionBatch(Tensor positions, int keyLength, RotaryEmbedding rope, int? slidingWindow, int groups, ScalarType dtype, Device device)
     {
         Batch = (int)positions.shape[0];
         Tokens = 1;
@@ -46,7 +48,7 @@ public sealed class AttentionBatch
         Positions = positions;
         (Cos, Sin) = rope.At(Positions);
         FirstSlot = 0;
-        Blocked = Mask(Positions, KeyLength, slidingWindow, device);
+        Bias = Mask(Positions, KeyLength, slidingWindow, groups, dtype, device);
     }
 
     /// <summary>
@@ -55,11 +57,14 @@ public sealed class AttentionBatch
     /// row reads keys [0, keyLength) masked beyond its own position, so rows of any lengths share one pass.
     /// </summary>
     /// <param name="positions">[N, 1] int64 on the device: the position each row writes and attends from.</param>
-    public static AttentionBatch ForRows(Tensor positions, int keyLength, RotaryEmbedding rope, int? slidingWindow, Device device) =>
-        new(positions, keyLength, rope, slidingWindow, device);
+    public static AttentionBatch ForRows(Tensor positions, int keyLength, RotaryEmbedding rope, int? slidingWindow, int groups, ScalarType dtype, Device device) =>
+        new(positions, keyLength, rope, slidingWindow, groups, dtype, device);
 
-    /// <summary>[B, 1, 1, T, S]: true where a query must not see a key (the future, or beyond the sliding window).</summary>
-    private static Tensor Mask(Tensor positions, int keyLength, int? slidingWindow, Device device)
+    /// <summary>
+    /// [B, 1, G T, S] (or [B, 1, 1, S] for one token): -inf where a query must not see a key (the future, or beyond the
+    /// sliding window), 0 elsewhere; row g T + t of a group is token t.
+    /// </summary>
+    private static Tensor Mask(Tensor positions, int keyLength, int? slidingWindow, int groups, ScalarType dtype, Device device)
     {
         long b = positions.shape[0], t = positions.shape[1];
         var keys = arange(keyLength, ScalarType.Int64, device).view(1, 1, -1);                       // [1, 1, S]
@@ -70,7 +75,10 @@ public sealed class AttentionBatch
             blocked = blocked.logical_or(keys <= query - window);                                    // beyond the window
         }
 
-        return blocked.view(b, 1, 1, t, keyLength);
+        var bias = zeros([b, t, keyLength], dtype, device).masked_fill_(blocked, double.NegativeInfinity);
+        return t == 1
+            ? bias.view(b, 1, 1, keyLength)
+            : bias.view(b, 1, 1, t, keyLength).expand(b, 1, groups, t, keyLength).reshape(b, 1, groups * t, keyLength);
     }
 
     public int Batch { get; }
@@ -98,6 +106,6 @@ public sealed class AttentionBatch
     /// <summary>Set when the rows' slots are consecutive: the cache rows can be narrowed, not gathered.</summary>
     public int? FirstSlot { get; }
 
-    /// <summary>[B, 1, 1, T, S] true where a query must not see a key (the future, or beyond the sliding window); null if none.</summary>
-    public Tensor? Blocked { get; }
+    /// <summary>Additive mask [B, 1, G T, S] ([B, 1, 1, S] for one token) in the model dtype; null if every row sees every key.</summary>
+    public Tensor? Bias { get; }
 }

@@ -18,14 +18,12 @@ public sealed class Attention : IDisposable
     private readonly Tensor _outWeight;     // [hidden, H D]
     private readonly Tensor? _outBias;      // [hidden]
     private readonly int _heads, _kvHeads, _headDim;
-    private readonly double _scale;
 
     public Attention(ModelConfig c, WeightLoader w, string prefix)
     {
         _heads = c.NumHeads;
         _kvHeads = c.NumKvHeads;
         _headDim = c.HeadDim;
-        _scale = 1.0 / Math.Sqrt(c.HeadDim);
         long q = (long)c.NumHeads * c.HeadDim, kv = (long)c.NumKvHeads * c.HeadDim, h = c.HiddenSize;
         _qkvWeight = w.LoadConcat(
             (prefix + "q_proj.weight", [q, h]),
@@ -68,19 +66,10 @@ public sealed class Attention : IDisposable
         var cachedK = ReadRows(keys, batch, s);                                             // [B, KV, S, D]
         var cachedV = ReadRows(values, batch, s);                                           // [B, KV, S, D]
 
-        // Group query heads under their key head so keys are shared, not repeated: [B, KV, G T, D].
+        // Group query heads under their key head so keys are shared, not repeated: [B, KV, G T, D]; one fused
+        // attention kernel per layer: softmax(q k^T / sqrt(D) + mask) v, accumulated in float32.
         var grouped = q.transpose(1, 2).reshape(b, _kvHeads, groups * t, _headDim);
-        var scores = matmul(grouped, cachedK.transpose(-1, -2)) * _scale;                   // [B, KV, G T, S]
-        if (batch.Blocked is not null)
-        {
-            scores = scores.view(b, _kvHeads, groups, t, s)
-                .masked_fill(batch.Blocked, double.NegativeInfinity)
-                .view(b, _kvHeads, groups * t, s);
-        }
-
-        // Softmax in float32 whatever the model dtype, as transformers does.
-        var probs = F.softmax(scores, -1, ScalarType.Float32).to(x.dtype);
-        var context = matmul(probs, cachedV)                                                // [B, KV, G T, D]
+        var context = F.scaled_dot_product_attention(grouped, cachedK, cachedV, batch.Bias)   // [B, KV, G T, D]
             .view(b, _heads, t, _headDim)
             .transpose(1, 2)
             .reshape(b, t, qd);                                                             // [B, T, H D]

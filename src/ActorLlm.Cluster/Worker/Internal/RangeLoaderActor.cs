@@ -139,12 +139,12 @@ internal sealed class RangeLoaderActor : ReceiveActor
     private void Build(UnitRange range)
     {
         var clock = Stopwatch.StartNew();
-        var (store, target, cache) = (_store, _settings.Target, _settings.Cache);
+        var (store, target, cache, graphs) = (_store, _settings.Target, _settings.Cache, _settings.CudaGraphs);
 
         // Reading and copying weights takes seconds on big models: on the thread pool, it holds up neither this
         // actor nor the worker. The executor's tensors belong to no dispose scope, so any thread may build them.
         // A build still running when this actor stops ends with the process (the node is shutting down).
-        Task.Run(() => StageExecutor.Load(store, range, target, cache))
+        Task.Run(() => StageExecutor.Load(store, range, target, cache, graphs))
             .PipeTo(Self, success: e => new Built(range, e, clock.Elapsed.TotalSeconds), failure: e => new BuildFailed(range, e.GetBaseException().Message));
         Become(() => Building(range));
     }
@@ -157,7 +157,7 @@ internal sealed class RangeLoaderActor : ReceiveActor
             _target = null;
             _handedOver.Add(b.Range);
             Context.Parent.Tell(new RangeLoader.Loaded(b.Executor));
-            _log.Info("{0}: loaded {1} in {2:F2} s", _device.Label, b.Range, b.Seconds);
+            _log.Info("{0}: loaded {1} in {2:F2} s; {3}", _device.Label, b.Range, b.Seconds, b.Executor.PathDescription);
 
             // The worker has the executor in its mailbox before the coordinator can route a step to it.
             _coordinator.Tell(new PlacementMessages.UnitsLoaded(_device.Key, t.Version, b.Range, b.Seconds), Context.Parent);
