@@ -44,7 +44,9 @@ if want single; then
   done
 fi
 if want check; then
-  "$ACTORLLM" graph-check --model "$W/store" --device cuda --dtype bf16 --sessions 64 --context 256 2>>"$OUT/stderr.log" | tee "$OUT/graph-check.txt"
+  # every bucket on the bundled model (10,000 replays for the leak check), then on SHAPE (fewer: each is a full step)
+  "$ACTORLLM" graph-check --device cuda --dtype bf16 --sessions 64 --context 256 --replays 10000 2>>"$OUT/stderr.log" | tee "$OUT/graph-check.txt"
+  "$ACTORLLM" graph-check --model "$W/store" --device cuda --dtype bf16 --sessions 64 --context 256 --replays 1000 2>>"$OUT/stderr.log" | tee -a "$OUT/graph-check.txt"
 fi
 if want pools; then
   OUT="$OUT" CASES=pools bash scripts/gpu/pool-bench.sh "$SHAPE" "$NEW" >/dev/null

@@ -13,7 +13,7 @@ namespace ActorLlm.Inference.Execution;
 public sealed class AttentionBatch
 {
     /// <summary>A pass built from host arrays: row b is the session in cache slot <paramref name="slots"/>[b].</summary>
-    public AttentionBatch(int[] slots, int[] starts, int tokens, RotaryEmbedding rope, int? slidingWindow, int groups, ScalarType dtype, Device device)
+    public AttentionBatch(int[] slots, int[] starts, int tokens, RotaryEmbedding rope, int? slidingWindow, int groups, int kvHeads, ScalarType dtype, Device device)
     {
         Batch = slots.Length;
         Tokens = tokens;
@@ -35,10 +35,11 @@ public sealed class AttentionBatch
         if (tokens > 1 || !sameLength || windowBites)
         {
             Bias = Mask(Positions, KeyLength, slidingWindow, groups, dtype, device);
+            HeadBias = PerHead(Bias, kvHeads, device);
         }
     }
 
-    private AttentionBatch(Tensor positions, int keyLength, RotaryEmbedding rope, int? slidingWindow, int groups, ScalarType dtype, Device device)
+    private AttentionBatch(Tensor positions, int keyLength, RotaryEmbedding rope, int? slidingWindow, int groups, int kvHeads, ScalarType dtype, Device device)
     {
         Batch = (int)positions.shape[0];
         Tokens = 1;
@@ -49,6 +50,19 @@ public sealed class AttentionBatch
         (Cos, Sin) = rope.At(Positions);
         FirstSlot = 0;
         Bias = Mask(Positions, KeyLength, slidingWindow, groups, dtype, device);
+        HeadBias = PerHead(Bias, kvHeads, device);
+    }
+
+    /// <summary>On CUDA, the mask copied out per key head, [B KV, G T, S], the addend of one batched GEMM (see Attention).</summary>
+    private static Tensor? PerHead(Tensor bias, int kvHeads, Device device)
+    {
+        if (device.type != TorchSharp.DeviceType.CUDA)
+        {
+            return null;
+        }
+
+        long b = bias.shape[0], rows = bias.shape[2], s = bias.shape[3];
+        return bias.expand(b, kvHeads, rows, s).reshape(b * kvHeads, rows, s);
     }
 
     /// <summary>
@@ -57,8 +71,8 @@ public sealed class AttentionBatch
     /// row reads keys [0, keyLength) masked beyond its own position, so rows of any lengths share one pass.
     /// </summary>
     /// <param name="positions">[N, 1] int64 on the device: the position each row writes and attends from.</param>
-    public static AttentionBatch ForRows(Tensor positions, int keyLength, RotaryEmbedding rope, int? slidingWindow, int groups, ScalarType dtype, Device device) =>
-        new(positions, keyLength, rope, slidingWindow, groups, dtype, device);
+    public static AttentionBatch ForRows(Tensor positions, int keyLength, RotaryEmbedding rope, int? slidingWindow, int groups, int kvHeads, ScalarType dtype, Device device) =>
+        new(positions, keyLength, rope, slidingWindow, groups, kvHeads, dtype, device);
 
     /// <summary>
     /// [B, 1, G T, S] (or [B, 1, 1, S] for one token): -inf where a query must not see a key (the future, or beyond the
@@ -108,4 +122,7 @@ public sealed class AttentionBatch
 
     /// <summary>Additive mask [B, 1, G T, S] ([B, 1, 1, S] for one token) in the model dtype; null if every row sees every key.</summary>
     public Tensor? Bias { get; }
+
+    /// <summary><see cref="Bias"/> as [B KV, G T, S] on CUDA (null elsewhere, or without a mask).</summary>
+    public Tensor? HeadBias { get; }
 }

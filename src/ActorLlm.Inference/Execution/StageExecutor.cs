@@ -289,7 +289,7 @@ public sealed class StageExecutor : IDisposable
         }
 
         using var scope = NewDisposeScope();
-        var batch = new AttentionBatch(slots, rows.Select(r => r.StartPosition).ToArray(), tokens, _rope, Config.SlidingWindow, Groups, Target.DType, Target.Device);
+        var batch = new AttentionBatch(slots, rows.Select(r => r.StartPosition).ToArray(), tokens, _rope, Config.SlidingWindow, Groups, Config.NumKvHeads, Target.DType, Target.Device);
 
         Tensor x = _embedding is not null
             ? _embedding.Forward(tensor(rows.SelectMany(r => r.TokenIds.Select(i => (long)i)).ToArray(), [rows.Length, tokens], ScalarType.Int64, Target.Device))
@@ -373,7 +373,7 @@ public sealed class StageExecutor : IDisposable
     private Tensor RowsStep(Tensor meta, Tensor? hidden, int rowCount, int keys)
     {
         var positions = meta[1].view(rowCount, 1);
-        var batch = AttentionBatch.ForRows(positions, keys, _rope, Config.SlidingWindow, Groups, Target.DType, Target.Device);
+        var batch = AttentionBatch.ForRows(positions, keys, _rope, Config.SlidingWindow, Groups, Config.NumKvHeads, Target.DType, Target.Device);
         var x = _embedding is not null ? _embedding.Forward(meta[0].view(rowCount, 1)) : hidden!;
         x = RunLayers(x, batch, ownsInput: _embedding is not null);
         return _head is null ? x : _head.Forward(x);
