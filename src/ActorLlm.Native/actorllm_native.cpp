@@ -138,6 +138,98 @@ EXPORT int actorllm_graph_replay(void* graph) {
   return guarded([&] { static_cast<Graph*>(graph)->graph.replay(); });
 }
 
+// ---- fused kernels (kernels.cu, when the library was built with nvcc) ------------------------------------------
+
+#ifdef ACTORLLM_KERNELS
+int actorllm_k_silu_mul(int dtype, const void* x, void* out, int64_t rows, int64_t inter, cudaStream_t stream);
+int actorllm_k_add_rms_norm(int dtype, const void* x, const void* residual, const void* w, void* h, void* y,
+                            int64_t rows, int64_t hidden, float eps, cudaStream_t stream);
+int actorllm_k_rope_kv(int dtype, const void* qkv, const void* cos, const void* sin, const int64_t* positions,
+                       int64_t pos_stride_n, const int64_t* slots, void* q_out, void* k_cache, void* v_cache,
+                       int64_t rows, int64_t tokens, int heads, int kv_heads, int dim, int64_t columns, cudaStream_t stream);
+
+namespace {
+int dtype_code(const at::Tensor& t) {
+  switch (t.scalar_type()) {
+    case at::kFloat: return 0;
+    case at::kHalf: return 1;
+    case at::kBFloat16: return 2;
+    default: throw std::runtime_error("fused kernels take float32, float16 or bfloat16 tensors");
+  }
+}
+
+const at::Tensor& cuda_contiguous(void* handle, const char* what) {
+  const auto& t = *static_cast<at::Tensor*>(handle);
+  TORCH_CHECK(t.is_cuda() && t.is_contiguous(), what, " must be a contiguous CUDA tensor");
+  return t;
+}
+
+void launched(int rc) {
+  if (rc != 0) throw std::runtime_error(std::string("kernel launch failed: ") + cudaGetErrorString(static_cast<cudaError_t>(rc)));
+}
+}  // namespace
+
+EXPORT int actorllm_has_kernels() { return 1; }
+
+// [.., 2I] (gate | up) -> [.., I] = silu(gate) * up.
+EXPORT int actorllm_silu_mul(void* x, void** out) {
+  return guarded([&] {
+    const auto& t = cuda_contiguous(x, "x");
+    int64_t inter = t.size(-1) / 2;
+    auto sizes = t.sizes().vec();
+    sizes.back() = inter;
+    auto o = at::empty(sizes, t.options());
+    launched(actorllm_k_silu_mul(dtype_code(t), t.data_ptr(), o.data_ptr(), t.numel() / t.size(-1), inter,
+                                 c10::cuda::getCurrentCUDAStream()));
+    *out = new at::Tensor(o);
+  });
+}
+
+// h = residual + x, y = rms_norm(h) * w (statistics in float32, transformers' rounding).
+EXPORT int actorllm_add_rms_norm(void* x, void* residual, void* weight, double eps, void** h_out, void** y_out) {
+  return guarded([&] {
+    const auto& a = cuda_contiguous(x, "x");
+    const auto& r = cuda_contiguous(residual, "residual");
+    const auto& w = cuda_contiguous(weight, "weight");
+    TORCH_CHECK(a.sizes() == r.sizes() && a.scalar_type() == r.scalar_type() && w.scalar_type() == a.scalar_type(), "shapes or dtypes differ");
+    auto h = at::empty_like(a);
+    auto y = at::empty_like(a);
+    int64_t hidden = a.size(-1);
+    launched(actorllm_k_add_rms_norm(dtype_code(a), a.data_ptr(), r.data_ptr(), w.data_ptr(), h.data_ptr(), y.data_ptr(),
+                                     a.numel() / hidden, hidden, static_cast<float>(eps), c10::cuda::getCurrentCUDAStream()));
+    *h_out = new at::Tensor(h);
+    *y_out = new at::Tensor(y);
+  });
+}
+
+// qkv [N, T, (H + 2 KV) D]; cos, sin [P, D]; positions [N, T] int64 (rows contiguous); slots [N] int64;
+// caches [slots, KV, C, D]. Writes k, v into the caches; returns rotated q [N, T, H, D].
+EXPORT int actorllm_rope_kv(void* qkv, void* cos, void* sin, void* positions, void* slots, void* k_cache, void* v_cache,
+                            int heads, int kv_heads, void** q_out) {
+  return guarded([&] {
+    const auto& x = cuda_contiguous(qkv, "qkv");
+    const auto& c = cuda_contiguous(cos, "cos");
+    const auto& s = cuda_contiguous(sin, "sin");
+    const auto& k = cuda_contiguous(k_cache, "k_cache");
+    const auto& v = cuda_contiguous(v_cache, "v_cache");
+    const auto& p = *static_cast<at::Tensor*>(positions);
+    const auto& sl = cuda_contiguous(slots, "slots");
+    TORCH_CHECK(p.is_cuda() && p.scalar_type() == at::kLong && sl.scalar_type() == at::kLong && p.dim() == 2 && (p.size(1) == 1 || p.stride(1) == 1),
+                "positions [N, T] and slots [N] must be int64 CUDA tensors");
+    int64_t n = x.size(0), t = x.size(1), dim = k.size(3);
+    TORCH_CHECK(x.dim() == 3 && x.size(2) == (heads + 2 * kv_heads) * dim && p.size(0) == n && p.size(1) == t && sl.size(0) == n, "shapes disagree");
+    TORCH_CHECK(c.scalar_type() == x.scalar_type() && k.scalar_type() == x.scalar_type(), "dtypes differ");
+    auto q = at::empty({n, t, heads, dim}, x.options());
+    launched(actorllm_k_rope_kv(dtype_code(x), x.data_ptr(), c.data_ptr(), s.data_ptr(), p.data_ptr<int64_t>(), p.stride(0),
+                                sl.data_ptr<int64_t>(), q.data_ptr(), k.data_ptr(), v.data_ptr(), n, t, heads, kv_heads,
+                                static_cast<int>(dim), k.size(2), c10::cuda::getCurrentCUDAStream()));
+    *q_out = new at::Tensor(q);
+  });
+}
+#else
+EXPORT int actorllm_has_kernels() { return 0; }
+#endif
+
 // ---- ops and memory ------------------------------------------------------------------------------------------
 
 // y = rms_norm(x, [hidden], w, eps): libtorch's RMSNorm (one fused kernel on CUDA), statistics in float32.

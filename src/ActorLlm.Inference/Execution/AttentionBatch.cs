@@ -23,6 +23,7 @@ public sealed class AttentionBatch
         var offsets = arange(tokens, ScalarType.Int64, device).unsqueeze(0);                         // [1, T]
         var startTensor = tensor(starts.Select(s => (long)s).ToArray(), ScalarType.Int64, device);
         Positions = startTensor.unsqueeze(1) + offsets;                                              // [B, T]
+        Rope = rope;
         (Cos, Sin) = rope.At(Positions);
 
         // Consecutive slots can be read as a view instead of gathered.
@@ -47,6 +48,7 @@ public sealed class AttentionBatch
         Slots = arange(Batch, ScalarType.Int64, device);
         SlotColumn = Slots.unsqueeze(1);
         Positions = positions;
+        Rope = rope;
         (Cos, Sin) = rope.At(Positions);
         FirstSlot = 0;
         Bias = Mask(Positions, KeyLength, slidingWindow, groups, dtype, device);
@@ -96,6 +98,9 @@ public sealed class AttentionBatch
     }
 
     public int Batch { get; }
+
+    /// <summary>The stage's rotary tables.</summary>
+    public RotaryEmbedding Rope { get; }
 
     public int Tokens { get; }
 

@@ -145,7 +145,7 @@ public sealed class StageExecutor : IDisposable
     /// <summary>Which path this stage's decode passes take, and why (logged when a stage loads).</summary>
     public string PathDescription => DecodePath switch
     {
-        DecodePath.Graph => $"decode by CUDA graph replay ({CudaNative.Description}); prefill eager",
+        DecodePath.Graph => $"decode by CUDA graph replay ({CudaNative.Description}; fused kernels {(CudaNative.UseKernels ? "on" : "off")}); prefill eager",
         DecodePath.Rows => "decode eager over fixed cache rows (graphs off); prefill eager",
         _ when _rows.Failure is string failure => $"eager: {failure}",
         _ when !Target.IsCuda => $"eager ({Target.Device.type.ToString().ToLowerInvariant()})",

@@ -1,5 +1,6 @@
 using ActorLlm.Inference.Config;
 using ActorLlm.Inference.Execution;
+using ActorLlm.Inference.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -53,16 +54,25 @@ public sealed class Attention : IDisposable
         int qd = _heads * _headDim, kvd = _kvHeads * _headDim, groups = _heads / _kvHeads;
 
         var qkv = F.linear(x, _qkvWeight, _qkvBias);                                      // [B, T, (H+2KV) D]
-        // Queries and keys are rotated together: [B, T, H + KV, D].
-        var qk = RotaryEmbedding.Apply(qkv.narrow(-1, 0, qd + kvd).view(b, t, _heads + _kvHeads, _headDim), batch.Cos, batch.Sin);
-        var q = qk.narrow(2, 0, _heads);                                                    // [B, T, H, D]
-        var k = qk.narrow(2, _heads, _kvHeads);                                             // [B, T, KV, D]
-        var v = qkv.narrow(-1, qd + kvd, kvd).view(b, t, _kvHeads, _headDim);               // [B, T, KV, D]
+        Tensor q;                                                                           // [B, T, H, D]
+        if (CudaNative.KernelsFor(qkv))
+        {
+            // Rotation and the cache write in one kernel.
+            q = CudaNative.RopeKv(qkv, batch.Rope.CosTable, batch.Rope.SinTable, batch.Positions, batch.Slots, keys, values, _heads, _kvHeads);
+        }
+        else
+        {
+            // Queries and keys are rotated together: [B, T, H + KV, D].
+            var qk = RotaryEmbedding.Apply(qkv.narrow(-1, 0, qd + kvd).view(b, t, _heads + _kvHeads, _headDim), batch.Cos, batch.Sin);
+            q = qk.narrow(2, 0, _heads);
+            var k = qk.narrow(2, _heads, _kvHeads);                                         // [B, T, KV, D]
+            var v = qkv.narrow(-1, qd + kvd, kvd).view(b, t, _kvHeads, _headDim);           // [B, T, KV, D]
 
-        // Write the new keys/values at (slot, :, position, :); indexed by [B, 1] x [B, T] the target is [B, T, KV, D].
-        var at = new[] { TensorIndex.Tensor(batch.SlotColumn), TensorIndex.Colon, TensorIndex.Tensor(batch.Positions) };
-        keys.index_put_(k, at);
-        values.index_put_(v, at);
+            // Write the new keys/values at (slot, :, position, :); indexed by [B, 1] x [B, T] the target is [B, T, KV, D].
+            var at = new[] { TensorIndex.Tensor(batch.SlotColumn), TensorIndex.Colon, TensorIndex.Tensor(batch.Positions) };
+            keys.index_put_(k, at);
+            values.index_put_(v, at);
+        }
 
         var cachedK = ReadRows(keys, batch, s);                                             // [B, KV, S, D]
         var cachedV = ReadRows(values, batch, s);                                           // [B, KV, S, D]

@@ -1,6 +1,7 @@
 using ActorLlm.Inference.Checkpoints;
 using ActorLlm.Inference.Config;
 using ActorLlm.Inference.Execution;
+using ActorLlm.Inference.Native;
 using static TorchSharp.torch;
 
 namespace ActorLlm.Inference.Model;
@@ -30,7 +31,15 @@ public sealed class DecoderLayer : IDisposable
     /// <returns>[B, T, hidden]</returns>
     public Tensor Forward(Tensor x, AttentionBatch batch, Tensor keys, Tensor values)
     {
-        var h = x + _attention.Forward(_inputNorm.Forward(x), batch, keys, values);
+        var attended = _attention.Forward(_inputNorm.Forward(x), batch, keys, values);
+        if (CudaNative.KernelsFor(x) && x.is_contiguous())
+        {
+            // The residual add and the second norm in one kernel.
+            var (sum, normed) = CudaNative.AddRmsNorm(attended, x, _postAttentionNorm.Weight, _postAttentionNorm.Eps);
+            return sum + _mlp.Forward(normed);
+        }
+
+        var h = x + attended;
         return h + _mlp.Forward(_postAttentionNorm.Forward(h));
     }
 

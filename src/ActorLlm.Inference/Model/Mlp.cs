@@ -1,4 +1,5 @@
 using ActorLlm.Inference.Config;
+using ActorLlm.Inference.Native;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -31,6 +32,11 @@ public sealed class Mlp : IDisposable
     public Tensor Forward(Tensor x)
     {
         var gateUp = F.linear(x, _gateUpWeight, _gateUpBias);                     // [B, T, 2 I]
+        if (CudaNative.KernelsFor(gateUp))
+        {
+            return F.linear(CudaNative.SiluMul(gateUp), _downWeight, _downBias);
+        }
+
         var gate = gateUp.narrow(-1, 0, _intermediate);
         var up = gateUp.narrow(-1, _intermediate, _intermediate);
         return F.linear(F.silu(gate) * up, _downWeight, _downBias);

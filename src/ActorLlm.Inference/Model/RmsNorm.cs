@@ -18,6 +18,8 @@ public sealed class RmsNorm(Tensor weight, double eps) : IDisposable
     /// <summary>[hidden]</summary>
     public Tensor Weight { get; } = weight;
 
+    public double Eps => eps;
+
     /// <param name="x">[..., hidden]</param>
     /// <returns>[..., hidden], same dtype as <paramref name="x"/>.</returns>
     public Tensor Forward(Tensor x)

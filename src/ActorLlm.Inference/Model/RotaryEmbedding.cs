@@ -31,6 +31,12 @@ public sealed class RotaryEmbedding : IDisposable
         _sin = cat([sin.narrow(1, 0, half).neg(), sin.narrow(1, half, half)], 1).MoveToOuterDisposeScope();
     }
 
+    /// <summary>[Capacity, D] cos table (what the fused rotary kernel reads).</summary>
+    public Tensor CosTable => _cos;
+
+    /// <summary>[Capacity, D] sin table, first half negated.</summary>
+    public Tensor SinTable => _sin;
+
     /// <summary>Positions [0, Capacity) have table entries.</summary>
     public int Capacity { get; }
 

@@ -26,6 +26,22 @@ public static unsafe class CudaNative
         }
     }
 
+    /// <summary>
+    /// The library was built with its fused kernels (nvcc present at build time) and they are in use: the decoder
+    /// layers on CUDA then run rotary + KV write, residual add + RMSNorm and SiLU x up as one kernel each. On by default;
+    /// <c>ACTORLLM_FUSED_KERNELS=off</c> turns them off (to compare), as does setting this false.
+    /// </summary>
+    public static bool UseKernels
+    {
+        get => s_useKernels ??= IsAvailable && E.HasKernels() == 1 && Environment.GetEnvironmentVariable("ACTORLLM_FUSED_KERNELS") != "off";
+        set => s_useKernels = value && IsAvailable && E.HasKernels() == 1;
+    }
+
+    private static bool? s_useKernels;
+
+    /// <summary>True when <paramref name="t"/> is on CUDA and the fused kernels are in use.</summary>
+    public static bool KernelsFor(Tensor t) => t.device.type == TorchSharp.DeviceType.CUDA && UseKernels;
+
     private static Exports E => s_exports.Value ?? throw new InvalidOperationException($"the native library is not available: {Description}");
 
     public static IntPtr StreamFromPool(int device, bool highPriority = false)
@@ -88,6 +104,34 @@ public static unsafe class CudaNative
         return Tensor.UnsafeCreateTensor(result);
     }
 
+    /// <summary>[.., 2I] (gate | up) to [.., I] = silu(gate) * up, one kernel. <paramref name="gateUp"/> must be contiguous.</summary>
+    public static Tensor SiluMul(Tensor gateUp)
+    {
+        IntPtr result;
+        Check(E.SiluMul(gateUp.Handle, &result), "silu_mul");
+        return Tensor.UnsafeCreateTensor(result);
+    }
+
+    /// <summary>h = residual + x and y = rms_norm(h) * weight (transformers' rounding), one kernel; contiguous inputs.</summary>
+    public static (Tensor H, Tensor Y) AddRmsNorm(Tensor x, Tensor residual, Tensor weight, double eps)
+    {
+        IntPtr h, y;
+        Check(E.AddRmsNorm(x.Handle, residual.Handle, weight.Handle, eps, &h, &y), "add_rms_norm");
+        return (Tensor.UnsafeCreateTensor(h), Tensor.UnsafeCreateTensor(y));
+    }
+
+    /// <summary>
+    /// Rotates q and k of <paramref name="qkv"/> [N, T, (H + 2 KV) D] at <paramref name="positions"/> [N, T] with the
+    /// tables [P, D] (sin half-negated), writes k and v into the caches [slots, KV, C, D] at (slots[n], :, position) and
+    /// returns q [N, T, H, D]: one kernel for what takes six eager ones.
+    /// </summary>
+    public static Tensor RopeKv(Tensor qkv, Tensor cos, Tensor sin, Tensor positions, Tensor slots, Tensor keys, Tensor values, int heads, int kvHeads)
+    {
+        IntPtr q;
+        Check(E.RopeKv(qkv.Handle, cos.Handle, sin.Handle, positions.Handle, slots.Handle, keys.Handle, values.Handle, heads, kvHeads, &q), "rope_kv");
+        return Tensor.UnsafeCreateTensor(q);
+    }
+
     /// <summary>Bytes libtorch's caching allocator has handed out on <paramref name="device"/>, graph pools included.</summary>
     public static long MemoryAllocated(int device)
     {
@@ -137,8 +181,16 @@ public static unsafe class CudaNative
                 GraphReplay = (delegate* unmanaged<IntPtr, int>)F("graph_replay"),
                 RmsNorm = (delegate* unmanaged<IntPtr, IntPtr, double, IntPtr*, int>)F("rms_norm"),
                 MemoryAllocated = (delegate* unmanaged<int, long*, int>)F("cuda_memory_allocated"),
+                HasKernels = (delegate* unmanaged<int>)F("has_kernels"),
             };
-            s_description = $"{description} (version {version()})";
+            if (exports.HasKernels() == 1)
+            {
+                exports.SiluMul = (delegate* unmanaged<IntPtr, IntPtr*, int>)F("silu_mul");
+                exports.AddRmsNorm = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, IntPtr*, IntPtr*, int>)F("add_rms_norm");
+                exports.RopeKv = (delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, IntPtr*, int>)F("rope_kv");
+            }
+
+            s_description = $"{description} (version {version()}, {(exports.HasKernels() == 1 ? "with" : "without")} fused kernels)";
             return exports;
         }
         catch (EntryPointNotFoundException e)
@@ -168,6 +220,10 @@ public static unsafe class CudaNative
         public delegate* unmanaged<IntPtr, int> GraphReplay;
         public delegate* unmanaged<IntPtr, IntPtr, double, IntPtr*, int> RmsNorm;
         public delegate* unmanaged<int, long*, int> MemoryAllocated;
+        public delegate* unmanaged<int> HasKernels;
+        public delegate* unmanaged<IntPtr, IntPtr*, int> SiluMul;
+        public delegate* unmanaged<IntPtr, IntPtr, IntPtr, double, IntPtr*, IntPtr*, int> AddRmsNorm;
+        public delegate* unmanaged<IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, IntPtr, int, int, IntPtr*, int> RopeKv;
     }
 }
 
