@@ -21,7 +21,18 @@ public static class JobReport
             "per stage (compute only; the rest of each step is messaging between processes):",
         };
         lines.AddRange(r.Stages.Select(s => string.Create(inv,
-            $"  {s.Stage,-16} prefill {s.PrefillMs,7:F2} ms   decode {s.DecodeMs,8:F2} ms over {s.DecodeSteps} steps = {(s.DecodeSteps > 0 ? s.DecodeMs / s.DecodeSteps : 0),6:F3} ms/step")));
+            $"  {s.Stage,-16} prefill {s.PrefillMs,7:F2} ms   decode {s.DecodeMs,8:F2} ms over {s.DecodeSteps} steps = {(s.DecodeSteps > 0 ? s.DecodeMs / s.DecodeSteps : 0),6:F3} ms/step, in batches of {s.MeanDecodeBatch:F1}")));
         return lines;
     }
+
+    /// <summary>
+    /// Each stage's mean decode batch over several jobs (weighted by their decode steps), by stage label: how many steps
+    /// the stage's scheduler ran together while these jobs decoded.
+    /// </summary>
+    public static string MeanDecodeBatches(IEnumerable<JobMessages.GenerationCompleted> results) =>
+        string.Join(", ", results
+            .SelectMany(r => r.Stages)
+            .GroupBy(s => s.Stage)
+            .Select(g => (Stage: g.Key, Steps: g.Sum(s => (long)s.DecodeSteps), Batched: g.Sum(s => s.DecodeBatchSteps)))
+            .Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Stage} {(s.Steps > 0 ? (double)s.Batched / s.Steps : 0):F1}")));
 }

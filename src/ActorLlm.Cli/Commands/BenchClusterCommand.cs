@@ -10,7 +10,8 @@ namespace ActorLlm.Cli.Commands;
 /// <c>actorllm bench-cluster --cluster HOST:PORT</c>: decode speed of a running pool, measured from a client. For each
 /// concurrency J, J jobs are submitted at once (prompts of --prompt-chars ASCII characters, greedy, EOS ignored) and
 /// the aggregate is all generated tokens over the wall time from submission to the last completion; with J = 1 the
-/// job's own decode rate is printed too.
+/// job's own decode rate is printed too. The mean decode batch per stage says how many steps each stage ran together
+/// while the J jobs decoded (J at best).
 /// </summary>
 public static class BenchClusterCommand
 {
@@ -45,7 +46,7 @@ public static class BenchClusterCommand
                 double decode = JobReport.DecodeTokensPerSecond(one);
                 Console.Out.WriteLine(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"jobs {j,3}: {tokens / seconds,9:F1} tokens/s aggregate ({tokens} tokens in {seconds:F2} s); first job: prefill {one.PrefillMs:F0} ms, decode {decode:F1} tokens/s; stages: {string.Join(", ", one.Stages.Select(s => $"{s.Stage} {(s.DecodeSteps > 0 ? s.DecodeMs / s.DecodeSteps : 0):F2} ms/step"))}"));
+                    $"jobs {j,3}: {tokens / seconds,9:F1} tokens/s aggregate ({tokens} tokens in {seconds:F2} s); first job: prefill {one.PrefillMs:F0} ms, decode {decode:F1} tokens/s; stages: {string.Join(", ", one.Stages.Select(s => $"{s.Stage} {(s.DecodeSteps > 0 ? s.DecodeMs / s.DecodeSteps : 0):F2} ms/step"))}; mean decode batch over all jobs: {JobReport.MeanDecodeBatches(results)}"));
             }
 
             return CliApp.ExitOk;

@@ -28,7 +28,9 @@ public sealed record WorkerSettings(
     TimeSpan RegisterRetry,
     TimeSpan LoadReportInterval,
     TimeSpan DrainTimeout,
-    TimeSpan DrainCheckInterval);
+    TimeSpan DrainCheckInterval,
+    int MaxTokensPerPass,
+    TimeSpan ReleasedSessionMemory);
 
 /// <summary>The placement coordinator (<c>actorllm.placement</c>).</summary>
 public sealed record PlacementSettings(
@@ -166,7 +168,9 @@ public sealed record ActorLlmSettings(
                 Time("worker.register-retry"),
                 Time("worker.load-report-interval"),
                 Time("worker.drain-timeout"),
-                Time("worker.drain-check-interval")),
+                Time("worker.drain-check-interval"),
+                Int("worker.max-tokens-per-pass"),
+                Time("worker.released-session-memory")),
             new PlacementSettings(
                 Int("placement.redundancy"),
                 Double("placement.memory-headroom"),
@@ -221,9 +225,9 @@ public sealed record ActorLlmSettings(
             throw new InvalidRequestException($"redundancy must be at least 1, got {Placement.Redundancy}");
         }
 
-        if (Worker.MaxSessions < 1 || Worker.MaxContext < 1 || Worker.TorchThreads < 1 || Session.PrefillChunk < 1 || Session.MaxFailovers < 0)
+        if (Worker.MaxSessions < 1 || Worker.MaxContext < 1 || Worker.TorchThreads < 1 || Worker.MaxTokensPerPass < 1 || Session.PrefillChunk < 1 || Session.MaxFailovers < 0)
         {
-            throw new InvalidRequestException("worker.max-sessions, worker.max-context, worker.torch-threads and session.prefill-chunk must be positive");
+            throw new InvalidRequestException("worker.max-sessions, worker.max-context, worker.torch-threads, worker.max-tokens-per-pass and session.prefill-chunk must be positive");
         }
 
         if (Placement.MemoryHeadroom is <= 0 or > 1)
@@ -235,7 +239,8 @@ public sealed record ActorLlmSettings(
         [
             ("model.manifest-timeout", Model.ManifestTimeout), ("model.manifest-retry", Model.ManifestRetry),
             ("worker.register-retry", Worker.RegisterRetry), ("worker.load-report-interval", Worker.LoadReportInterval),
-            ("worker.drain-check-interval", Worker.DrainCheckInterval), ("placement.load-timeout", Placement.LoadTimeout),
+            ("worker.drain-check-interval", Worker.DrainCheckInterval), ("worker.released-session-memory", Worker.ReleasedSessionMemory),
+            ("placement.load-timeout", Placement.LoadTimeout),
             ("placement.resend-interval", Placement.ResendInterval), ("placement.failed-cooldown", Placement.FailedCooldown),
             ("session.step-timeout", Session.StepTimeout), ("session.route-wait", Session.RouteWait),
             ("route-cache.suspicion-lapse", RouteCache.SuspicionLapse), ("route-cache.table-request-interval", RouteCache.TableRequestInterval),

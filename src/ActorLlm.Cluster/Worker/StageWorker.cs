@@ -14,6 +14,8 @@ public sealed record DeviceCapacity(long Bytes, double Speed);
 /// <param name="Device">"cpu", "cuda:0", ...</param>
 /// <param name="Memory">The device's capacity, as its NodeAgent measured it (or as configured).</param>
 /// <param name="DrainCheckInterval">How often draining ranges are checked against <paramref name="DrainTimeout"/>.</param>
+/// <param name="Batching">The scheduler's knobs (<see cref="BatchPlan"/>): its token budget per pass.</param>
+/// <param name="ReleasedSessionMemory">How long a released session is remembered, so that its late steps are dropped.</param>
 public sealed record StageWorkerSettings(
     string Device,
     ComputeTarget Target,
@@ -24,6 +26,8 @@ public sealed record StageWorkerSettings(
     TimeSpan LoadReportInterval,
     TimeSpan DrainTimeout,
     TimeSpan DrainCheckInterval,
+    BatchOptions Batching,
+    TimeSpan ReleasedSessionMemory,
     FetchSettings Fetch,
     ModelId ModelId,
     bool CudaGraphs = true);

@@ -12,12 +12,20 @@ public sealed record WireGenerationOptions(
     [property: Key(3)] bool StopAtEos);
 
 /// <summary>Per-stage time summed over a job.</summary>
+/// <param name="DecodeBatchSteps">Over the job's decode steps, the steps of the executor pass each ran in, summed: over
+/// <paramref name="DecodeSteps"/>, the mean batch the job's decode steps ran in at this stage.</param>
 [MessagePackObject]
 public sealed record StageStats(
     [property: Key(0)] string Stage,
     [property: Key(1)] double PrefillMs,
     [property: Key(2)] double DecodeMs,
-    [property: Key(3)] int DecodeSteps);
+    [property: Key(3)] int DecodeSteps,
+    [property: Key(4)] long DecodeBatchSteps)
+{
+    /// <summary>The mean batch the job's decode steps ran in here (0 without decode steps).</summary>
+    [IgnoreMember]
+    public double MeanDecodeBatch => DecodeSteps > 0 ? (double)DecodeBatchSteps / DecodeSteps : 0;
+}
 
 /// <summary>One scored choice.</summary>
 [MessagePackObject]

@@ -35,11 +35,14 @@ public sealed record RouteHop(
     [property: Key(1)] UnitRange Range);
 
 /// <summary>Time one stage spent on one step (appended by each stage as the step passes).</summary>
+/// <param name="ComputeMs">The whole executor pass the step ran in (every step batched with it took as long).</param>
+/// <param name="BatchSteps">Steps in that pass, this one included: how well the stage's scheduler batched.</param>
 [MessagePackObject]
 public sealed record StageTiming(
     [property: Key(0)] string Stage,
     [property: Key(1)] double ComputeMs,
-    [property: Key(2)] int Tokens);
+    [property: Key(2)] int Tokens,
+    [property: Key(3)] int BatchSteps);
 
 /// <summary>Activation traffic between GenerationSessions and StageWorkers.</summary>
 public static class StageMessages

@@ -36,6 +36,8 @@ public sealed class ConfigTests
         Assert.Equal(TimeSpan.FromSeconds(2), s.Worker.LoadReportInterval);
         Assert.Equal(TimeSpan.FromSeconds(60), s.Worker.DrainTimeout);
         Assert.Equal(TimeSpan.FromSeconds(1), s.Worker.DrainCheckInterval);
+        Assert.Equal(512, s.Worker.MaxTokensPerPass);
+        Assert.Equal(TimeSpan.FromSeconds(60), s.Worker.ReleasedSessionMemory);
         Assert.Equal(1, s.Placement.Redundancy);
         Assert.Equal(0.9, s.Placement.MemoryHeadroom);
         Assert.Equal(TimeSpan.FromMilliseconds(500), s.Placement.Settle);
@@ -109,6 +111,8 @@ public sealed class ConfigTests
     [InlineData("actorllm.worker.dtype", "int8", "worker.dtype must be f32, f16 or bf16")]
     [InlineData("actorllm.placement.resend-interval", "0s", "placement.resend-interval must be a positive duration")]
     [InlineData("actorllm.worker.drain-check-interval", "0s", "worker.drain-check-interval must be a positive duration")]
+    [InlineData("actorllm.worker.max-tokens-per-pass", "0", "worker.max-tokens-per-pass")]
+    [InlineData("actorllm.worker.released-session-memory", "0s", "worker.released-session-memory must be a positive duration")]
     public void Bad_settings_are_refused_with_the_reason(string path, string value, string expected)
     {
         var error = Assert.Throws<InvalidRequestException>(() =>
@@ -168,6 +172,8 @@ public sealed class ConfigTests
         ["worker.load-report-interval"] = TimeSpan.FromSeconds(2),
         ["worker.drain-timeout"] = TimeSpan.FromSeconds(60),
         ["worker.drain-check-interval"] = TimeSpan.FromSeconds(1),
+        ["worker.max-tokens-per-pass"] = 512,
+        ["worker.released-session-memory"] = TimeSpan.FromSeconds(60),
         ["placement.redundancy"] = 1,
         ["placement.memory-headroom"] = 0.9,
         ["placement.settle"] = TimeSpan.FromMilliseconds(500),

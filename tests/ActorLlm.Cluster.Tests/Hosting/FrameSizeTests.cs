@@ -35,7 +35,8 @@ public sealed class FrameSizeTests : IAsyncLifetime
     {
         // A long prompt cut as a session cuts it (the configured chunk, bounded by the payload limit), through a
         // route of 32 stages; the largest message is a chunk leaving the first stage: its activations in f32 (the
-        // widest wire dtype), the rest of the route, and every stage's timing appended by the time it is last.
+        // widest wire dtype), the rest of the route, and every stage's timing appended by the time it is last (its
+        // batch size at the widest encoding).
         var someone = _a.ActorOf(Props.Create(() => new Echo()));
         var hops = Enumerable.Range(0, 32).Select(i => new RouteHop(someone, new UnitRange(i, i + 1))).ToArray();
         int chunk = StepPlan.ChunkTokens(ReferenceSettings.Value.Session.PrefillChunk, hidden, s_limits.MaxPayloadBytes);
@@ -46,7 +47,7 @@ public sealed class FrameSizeTests : IAsyncLifetime
         var forwarded = first with
         {
             Hidden = new TensorPayload(DType.F32, [tokens, hidden], new byte[(long)tokens * hidden * 4]),
-            Timings = [.. hops.Select((_, i) => new StageTiming($"worker-{i}:cuda:0", 12.5, tokens))],
+            Timings = [.. hops.Select((_, i) => new StageTiming($"worker-{i}:cuda:0", 12.5, tokens, int.MaxValue))],
         };
 
         long size = new SerializerWithSize(_a).Size(forwarded);

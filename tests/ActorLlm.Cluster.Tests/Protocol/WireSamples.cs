@@ -12,13 +12,13 @@ public static class WireSamples
     private static DeviceDescriptor Device => new(new NodeAddress("akka.tcp://actorllm@127.0.0.1:5001"), "cpu", "m1", 1L << 30, 123.5, DType.F32);
 
     public static StageMessages.Forward Forward(IActorRef actor, TensorPayload? hidden) =>
-        new(new SessionId("s1"), 3, new UnitRange(0, 3), 5, [7, 8], hidden, [new RouteHop(actor, new UnitRange(3, 7))], actor, StepKind.Generate, Options.Sampling, 0, 0, [new StageTiming("a", 1.5, 2)]);
+        new(new SessionId("s1"), 3, new UnitRange(0, 3), 5, [7, 8], hidden, [new RouteHop(actor, new UnitRange(3, 7))], actor, StepKind.Generate, Options.Sampling, 0, 0, [new StageTiming("a", 1.5, 2, 3)]);
 
     public static IReadOnlyList<object> All(IActorRef actor)
     {
         var session = new SessionId("s1");
         var range = new UnitRange(0, 3);
-        var timings = new[] { new StageTiming("stage-a", 2.5, 4) };
+        var timings = new[] { new StageTiming("stage-a", 2.5, 4, 16) };
         return
         [
             new PlacementMessages.RegisterDevice(Device, actor, actor, [0, 1, 2], new ModelId("stories260K"), [range]),
@@ -45,7 +45,7 @@ public static class WireSamples
             new JobMessages.StartScoring(session, "Q"u8.ToArray(), ["a", "b"], actor),
             new JobMessages.TextDelta(session, 0, "Once"),
             new JobMessages.JobRouted(session, 1, ["worker-1:cpu [begin..layer.2]"], [new NodeAddress("akka.tcp://actorllm@127.0.0.1:5001")]),
-            new JobMessages.GenerationCompleted(session, "Once upon", 1, 2, FinishReason.Stop, 1.5, 20.25, [new StageStats("a", 1, 2, 3)], ["a", "b"], 0),
+            new JobMessages.GenerationCompleted(session, "Once upon", 1, 2, FinishReason.Stop, 1.5, 20.25, [new StageStats("a", 1, 2, 3, 45)], ["a", "b"], 0),
             new JobMessages.ScoringCompleted(session, [new ScoredChoice(0, "a", -1.5, 1)]),
             new JobMessages.JobFailed(session, "no route"),
             new StatusMessages.GetClusterStatus(),

@@ -12,9 +12,9 @@ public sealed class BatchPlanTests
     private static readonly SessionId s_a = new("a"), s_b = new("b"), s_c = new("c"), s_d = new("d");
 
     /// <summary>A queued step named for the test: its name is what the plan hands back.</summary>
-    private sealed record Step(string Name, SessionId Session, UnitRange Range, int Tokens = 1, bool HasSlot = true, bool BehindWaiting = false)
+    private sealed record Step(string Name, SessionId Session, UnitRange Range, int Tokens = 1, bool HasSlot = true, bool BehindWaiting = false, bool Released = false)
     {
-        public QueuedStep Queued => new(Session, Range, Tokens, HasSlot, BehindWaiting);
+        public QueuedStep Queued => new(Session, Range, Tokens, HasSlot, BehindWaiting, Released);
     }
 
     private static BatchPlan.Pass<Step> Plan(IReadOnlyDictionary<UnitRange, int> free, BatchOptions? options, params Step[] queue) =>
@@ -112,25 +112,85 @@ public sealed class BatchPlanTests
     }
 
     [Fact]
-    public void A_step_past_the_token_budget_is_deferred_without_taking_a_slot_and_the_first_step_always_runs()
+    public void With_a_budget_the_oldest_step_runs_first_then_every_decode_step_then_prompt_chunks_oldest_first_while_they_fit()
+    {
+        var pass = Plan(
+            new Dictionary<UnitRange, int> { [s_first] = 4 },
+            new BatchOptions { MaxTokensPerPass = 410 },
+            new("a-chunk", s_a, s_first, 200),
+            new("b-chunk", s_b, s_first, 200, HasSlot: false),
+            new("c-decode", s_c, s_first),
+            new("d-chunk", s_d, s_first, 200, HasSlot: false),
+            new("e-decode", new SessionId("e"), s_first));
+
+        // 200 + 1 + 1 + 200 = 402 fit; d's chunk would make 602. The batch itself is in queue order.
+        Assert.Equal(["a-chunk", "b-chunk", "c-decode", "e-decode"], Names(Assert.Single(pass.Batches).Steps));
+        Assert.Equal(["d-chunk"], Names(pass.Deferred));
+    }
+
+    [Fact]
+    public void The_first_step_admitted_always_runs_even_past_the_budget_so_a_chunk_that_waited_goes_ahead_of_newer_decode_steps()
     {
         var budget = new BatchOptions { MaxTokensPerPass = 4 };
+        var free = new Dictionary<UnitRange, int> { [s_first] = 1 };
+
+        // b's chunk alone is more than the budget: it runs when it is the oldest, and the decode steps wait a pass.
+        var first = Plan(free, budget, new("a1", s_a, s_first), new("b1", s_b, s_first, 9), new("c1", s_c, s_first));
+        Assert.Equal(["a1", "c1"], Names(Assert.Single(first.Batches).Steps));
+        Assert.Equal(["b1"], Names(first.Deferred));
+
+        var second = Plan(free, budget, new("b1", s_b, s_first, 9), new("a2", s_a, s_first), new("c2", s_c, s_first));
+        Assert.Equal(["b1"], Names(Assert.Single(second.Batches).Steps));
+        Assert.Equal(["a2", "c2"], Names(second.Deferred));
+    }
+
+    [Fact]
+    public void A_step_past_the_token_budget_is_deferred_without_taking_a_slot_and_a_later_one_that_fits_runs()
+    {
         var pass = Plan(
             new Dictionary<UnitRange, int> { [s_first] = 1 },
-            budget,
+            new BatchOptions { MaxTokensPerPass = 5 },
             new("a1", s_a, s_first, 3),
             new("b1", s_b, s_first, 3, HasSlot: false),
-            new("c1", s_c, s_first, 1, HasSlot: false),
-            new("d1", s_d, s_first, 1));
+            new("c1", s_c, s_first, 2, HasSlot: false),
+            new("d1", s_d, s_first, 2, HasSlot: false));
 
-        // b1 does not fit: deferred, it leaves the free slot to c1; the budget is spent before d1.
+        // b1 does not fit: deferred, it leaves the free slot to c1, which fits; d1 fits no more and finds no slot.
         Assert.Equal(["a1", "c1"], Names(Assert.Single(pass.Batches).Steps));
-        Assert.Equal(["b1", "d1"], Names(pass.Deferred));
-        Assert.Empty(pass.WaitingForSlot);
+        Assert.Equal(["b1"], Names(pass.Deferred));
+        Assert.Equal(["d1"], Names(pass.WaitingForSlot));
+    }
 
-        var alone = Plan(new Dictionary<UnitRange, int> { [s_first] = 1 }, budget, new("a1", s_a, s_first, 9, HasSlot: false), new("b1", s_b, s_first));
-        Assert.Equal(["a1"], Names(Assert.Single(alone.Batches).Steps));
-        Assert.Equal(["b1"], Names(alone.Deferred));
+    [Fact]
+    public void Decode_steps_of_new_sessions_take_free_slots_before_prompt_chunks_do()
+    {
+        var pass = Plan(
+            new Dictionary<UnitRange, int> { [s_first] = 1 },
+            null,
+            new("a1", s_a, s_first, 4),
+            new("b1", s_b, s_first, 4, HasSlot: false),
+            new("c1", s_c, s_first, 1, HasSlot: false));
+
+        Assert.Equal(["a1", "c1"], Names(Assert.Single(pass.Batches).Steps));
+        Assert.Equal(["b1"], Names(pass.WaitingForSlot));
+    }
+
+    [Fact]
+    public void Steps_of_a_released_session_are_dropped_wherever_they_are_and_take_no_slot()
+    {
+        var pass = Plan(
+            new Dictionary<UnitRange, int> { [s_first] = 1 },
+            new BatchOptions { MaxTokensPerPass = 8 },
+            new("a1", s_a, s_first, 5, HasSlot: false, Released: true),
+            new("b1", s_b, s_first, 5, HasSlot: false),
+            new("a2", s_a, s_first, 3, HasSlot: false, Released: true),
+            new("c1", s_c, s_first, 1, HasSlot: false, BehindWaiting: true, Released: true),
+            new("c2", s_c, s_first, 1, Released: true));
+
+        Assert.Equal(["b1"], Names(Assert.Single(pass.Batches).Steps));
+        Assert.Equal(["a1", "a2", "c1", "c2"], Names(pass.Dropped));
+        Assert.Empty(pass.Deferred);
+        Assert.Empty(pass.WaitingForSlot);
     }
 
     [Fact]
@@ -141,5 +201,6 @@ public sealed class BatchPlanTests
         Assert.Empty(pass.Deferred);
         Assert.Empty(pass.WaitingForSlot);
         Assert.Empty(pass.Refused);
+        Assert.Empty(pass.Dropped);
     }
 }

@@ -150,6 +150,8 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
                 _settings.Worker.LoadReportInterval,
                 _settings.Worker.DrainTimeout,
                 _settings.Worker.DrainCheckInterval,
+                new BatchOptions { MaxTokensPerPass = _settings.Worker.MaxTokensPerPass },
+                _settings.Worker.ReleasedSessionMemory,
                 _settings.Fetch,
                 modelId,
                 _settings.Worker.CudaGraphs);

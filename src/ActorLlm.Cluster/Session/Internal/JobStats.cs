@@ -4,12 +4,12 @@ using ActorLlm.Protocol.Messages;
 namespace ActorLlm.Cluster.Session.Internal;
 
 /// <summary>
-/// A job's figures: time per stage split into prefill and decode, and the job's wall time split at its first
-/// sampled token. Everything before that token (prompt chunks, scored choices, the token's own step) is prefill.
+/// A job's figures: time per stage split into prefill and decode (with the batches its decode steps ran in), and the
+/// job's wall time split at its first sampled token. Everything before that token (prompt chunks, scored choices, the token's own step) is prefill.
 /// </summary>
 internal sealed class JobStats
 {
-    private readonly Dictionary<string, (double Prefill, double Decode, int Steps)> _stages = [];
+    private readonly Dictionary<string, (double Prefill, double Decode, int Steps, long BatchSteps)> _stages = [];
     private readonly Stopwatch _clock = new();
     private TimeSpan? _firstToken;
 
@@ -31,7 +31,7 @@ internal sealed class JobStats
     public JobReport Report(string[] route, int failovers) => new(
         _firstToken ?? TimeSpan.Zero,
         _firstToken is TimeSpan first ? _clock.Elapsed - first : TimeSpan.Zero,
-        [.. _stages.Select(p => new StageStats(p.Key, p.Value.Prefill, p.Value.Decode, p.Value.Steps))],
+        [.. _stages.Select(p => new StageStats(p.Key, p.Value.Prefill, p.Value.Decode, p.Value.Steps, p.Value.BatchSteps))],
         route,
         failovers);
 
@@ -40,7 +40,7 @@ internal sealed class JobStats
         foreach (var t in timings)
         {
             var s = _stages.GetValueOrDefault(t.Stage);
-            _stages[t.Stage] = decode ? (s.Prefill, s.Decode + t.ComputeMs, s.Steps + 1) : (s.Prefill + t.ComputeMs, s.Decode, s.Steps);
+            _stages[t.Stage] = decode ? (s.Prefill, s.Decode + t.ComputeMs, s.Steps + 1, s.BatchSteps + t.BatchSteps) : (s.Prefill + t.ComputeMs, s.Decode, s.Steps, s.BatchSteps);
         }
     }
 }

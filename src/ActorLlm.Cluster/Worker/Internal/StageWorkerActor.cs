@@ -27,6 +27,7 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
     private readonly StepRunner _runner;
     private readonly List<StageMessages.Forward> _pending = [];
     private readonly List<StageMessages.Forward> _waitingForSlot = [];
+    private readonly ReleasedSessions _released;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Stopwatch _sinceReport = Stopwatch.StartNew();
     private bool _registered;
@@ -64,6 +65,7 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
         var node = NodeAddress.Of(Akka.Cluster.Cluster.Get(Context.System).SelfAddress);
         _device = new DeviceDescriptor(node, settings.Device, settings.Machine, settings.Memory.Bytes, settings.Memory.Speed, settings.Target.DType.ToDType());
         _runner = new StepRunner(_device.Label, _device.Key, _histories);
+        _released = new ReleasedSessions(settings.ReleasedSessionMemory);
         _loader = Context.ActorOf(RangeLoader.Props(_device, settings, store, coordinator, unitServer), "loader");
 
         ServeSteps();
@@ -87,7 +89,10 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
 
     protected override void PostStop() => _stages.Dispose();
 
-    /// <summary>Steps from sessions and upstream stages are queued, planned into batches and run.</summary>
+    /// <summary>
+    /// Steps from sessions and upstream stages are queued and run pass after pass: each pass plans every step waiting
+    /// (<see cref="BatchPlan"/>), so a step that arrives while one pass runs joins the next.
+    /// </summary>
     private void ServeSteps()
     {
         Receive<StageMessages.Forward>(f =>
@@ -98,13 +103,14 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
         Receive<Flush>(_ => RunPending());
         Receive<StageMessages.ReleaseSession>(r =>
         {
+            // Its steps still queued here, and any that arrive later, are dropped by the next passes' plans.
+            _released.Add(r.Session, DateTime.UtcNow);
             _stages.ReleaseSession(r.Session);
             _histories.Release(r.Session);
-            _waitingForSlot.RemoveAll(f => f.Session == r.Session);
             Collect();
             if (_waitingForSlot.Count > 0)
             {
-                // A slot is free: the sessions waiting for one go first.
+                // A slot may be free: the sessions waiting for one go first.
                 _pending.InsertRange(0, _waitingForSlot);
                 _waitingForSlot.Clear();
                 ScheduleFlush();
@@ -186,8 +192,13 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
     private void RunPending()
     {
         _flushScheduled = false;
-        var pass = BatchPlan.Plan(_pending, Describe, _stages.FreeSlots());
+        var pass = BatchPlan.Plan(_pending, Describe, _stages.FreeSlots(), _settings.Batching);
         _pending.Clear();
+        if (pass.Dropped.Count > 0)
+        {
+            _log.Debug("{0}: dropped {1} step(s) of released sessions", _device.Label, pass.Dropped.Count);
+        }
+
         foreach (var f in pass.Refused)
         {
             f.ReplyTo.Tell(new StageMessages.StageFailed(f.Session, f.Step, _device.Key, $"{_device.Label} does not serve {f.Range}", Retryable: true), Self);
@@ -204,6 +215,7 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
             _tokensSinceReport += batch.Steps.Sum(f => f.TokenIds.Length);
         }
 
+        // Steps arriving during this pass are still in the mailbox, so the deferred ones keep their place ahead of them.
         _pending.AddRange(pass.Deferred);
         if (_pending.Count > 0)
         {
@@ -211,8 +223,13 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
         }
     }
 
-    private QueuedStep Describe(StageMessages.Forward f) =>
-        new(f.Session, f.Range, f.TokenIds.Length, _stages.Find(f.Range)?.HasSession(f.Session) ?? false, _waitingForSlot.Exists(w => w.Session == f.Session && w.Range == f.Range));
+    private QueuedStep Describe(StageMessages.Forward f) => new(
+        f.Session,
+        f.Range,
+        f.TokenIds.Length,
+        _stages.Find(f.Range)?.HasSession(f.Session) ?? false,
+        _waitingForSlot.Exists(w => w.Session == f.Session && w.Range == f.Range),
+        _released.Contains(f.Session));
 
     private void Collect()
     {

@@ -59,7 +59,7 @@ internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHisto
             using var output = outputs[i];
             try
             {
-                outgoing.Add(Next(executor, batch[i], output, ms));
+                outgoing.Add(Next(executor, batch[i], output, ms, batch.Count));
             }
             catch (Exception e) when (e is InvalidRequestException or WireFormatException)
             {
@@ -77,9 +77,9 @@ internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHisto
         return outgoing;
     }
 
-    private Outgoing Next(StageExecutor executor, StageMessages.Forward f, StageOutput output, double ms)
+    private Outgoing Next(StageExecutor executor, StageMessages.Forward f, StageOutput output, double ms, int batchSteps)
     {
-        var timings = f.Timings.Append(new StageTiming(label, ms, f.TokenIds.Length)).ToArray();
+        var timings = f.Timings.Append(new StageTiming(label, ms, f.TokenIds.Length, batchSteps)).ToArray();
         if (f.Rest.Length > 0)
         {
             if (output.Hidden is null)

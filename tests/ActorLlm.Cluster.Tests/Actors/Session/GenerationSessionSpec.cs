@@ -110,14 +110,15 @@ public abstract class GenerationSessionSpec : TestKit
     {
         foreach (var chunk in pass.Take(pass.Count - 1))
         {
-            chunk.ReplyTo.Tell(new StageMessages.PrefillDone(chunk.Session, chunk.Step, [new StageTiming("m2:cpu", 1, chunk.TokenIds.Length)]));
+            chunk.ReplyTo.Tell(new StageMessages.PrefillDone(chunk.Session, chunk.Step, [new StageTiming("m2:cpu", 1, chunk.TokenIds.Length, 1)]));
         }
 
         Sample(pass[^1], token);
     }
 
-    protected static void Sample(StageMessages.Forward step, int token) =>
-        step.ReplyTo.Tell(new StageMessages.TokenSampled(step.Session, step.Step, token, step.StartPosition + step.TokenIds.Length, [new StageTiming("m2:cpu", 1, step.TokenIds.Length)]));
+    /// <param name="batchSteps">The steps the last stage says it ran this one with.</param>
+    protected static void Sample(StageMessages.Forward step, int token, int batchSteps = 1) =>
+        step.ReplyTo.Tell(new StageMessages.TokenSampled(step.Session, step.Step, token, step.StartPosition + step.TokenIds.Length, [new StageTiming("m2:cpu", 1, step.TokenIds.Length, batchSteps)]));
 
     protected static void Fail(StageMessages.Forward step, string machine, string reason, bool retryable) =>
         step.ReplyTo.Tell(new StageMessages.StageFailed(step.Session, step.Step, Key(machine), reason, retryable));

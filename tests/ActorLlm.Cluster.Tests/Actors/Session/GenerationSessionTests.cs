@@ -38,7 +38,7 @@ public sealed class GenerationSessionTests(StoriesModel model) : GenerationSessi
             Assert.Equal((pass[0].Step + i, prompt.Length + i - 1, StepKind.Generate, Front), (step.Step, step.StartPosition, step.Kind, step.Range));
             Assert.Equal([Sampled[i - 1]], step.TokenIds);
             Assert.Equal([new RouteHop(Back2.Ref, Back)], step.Rest);
-            Sample(step, Sampled[i]);
+            Sample(step, Sampled[i], batchSteps: 2 * i);
         }
 
         var (streamed, end, routes) = ExpectJobEnd();
@@ -50,7 +50,10 @@ public sealed class GenerationSessionTests(StoriesModel model) : GenerationSessi
         Assert.Equal(done.Text, streamed);
         Assert.Equal((id, prompt.Length, 3, FinishReason.Length, 0), (done.Session, done.PromptTokens, done.GeneratedTokens, done.FinishReason, done.Failovers));
         Assert.Equal(["m1:cpu [begin..layer.1]", "m2:cpu [layer.2..end]"], done.Route);
-        Assert.Equal("m2:cpu", Assert.Single(done.Stages).Stage);
+        var stage = Assert.Single(done.Stages);
+
+        // The two decode steps ran in batches of 2 and 4 (the first token is the prefill's).
+        Assert.Equal(("m2:cpu", 2, 6L, 3.0), (stage.Stage, stage.DecodeSteps, stage.DecodeBatchSteps, stage.MeanDecodeBatch));
 
         ExpectReleased(id, Front1, Back2);
         Front1.ExpectNoMsg(TimeSpan.Zero);

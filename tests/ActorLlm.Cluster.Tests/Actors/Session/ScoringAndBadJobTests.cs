@@ -38,7 +38,7 @@ public sealed class ScoringAndBadJobTests(StoriesModel model) : GenerationSessio
     }
 
     private static void Score(StageMessages.Forward step, double logProbability) =>
-        step.ReplyTo.Tell(new StageMessages.ChoiceScored(step.Session, step.Step, logProbability, [new StageTiming("m2:cpu", 1, step.TokenIds.Length)]));
+        step.ReplyTo.Tell(new StageMessages.ChoiceScored(step.Session, step.Step, logProbability, [new StageTiming("m2:cpu", 1, step.TokenIds.Length, 1)]));
 
     [Fact]
     public void Scoring_sends_one_padded_step_per_choice_replays_them_all_on_a_failure_and_reports_the_best_first()

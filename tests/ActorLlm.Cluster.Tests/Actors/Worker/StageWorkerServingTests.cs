@@ -265,5 +265,32 @@ public sealed class StageWorkerServingTests(StoriesModel model) : StageWorkerSpe
         Assert.Contains("token id 600", failed.Reason);
         Assert.Equal(StoriesModel.GreedyNext(reference, SessionId.New(), 0, Prompt[..7]), Assert.IsType<StageMessages.TokenSampled>(outgoing[2].Message).Token);
         Assert.Equal(2, whole.ActiveSessions);
+
+        // Once split, the good steps ran alone, and their timings say so.
+        Assert.Equal(1, Assert.Single(((StageMessages.TokenSampled)outgoing[0].Message).Timings).BatchSteps);
+    }
+
+    [Fact]
+    public void Each_step_of_a_batch_reports_the_batch_it_ran_in()
+    {
+        using var whole = StoriesModel.Reference(StoriesModel.Whole);
+        var runner = new StepRunner("m1:cpu", WorkerKey, new SessionHistories());
+        var probe = CreateTestProbe();
+        StageMessages.Forward[] batch =
+        [
+            Step(SessionId.New(), StoriesModel.Whole, 0, Prompt, probe.Ref),
+            Step(SessionId.New(), StoriesModel.Whole, 0, Prompt[..7], probe.Ref, kind: StepKind.Prefill),
+            Step(SessionId.New(), StoriesModel.Whole, 0, [1], probe.Ref),
+        ];
+
+        var timings = runner.Run(whole, batch).Select(o => o.Message switch
+        {
+            StageMessages.TokenSampled t => Assert.Single(t.Timings),
+            StageMessages.PrefillDone p => Assert.Single(p.Timings),
+            var other => throw new InvalidOperationException($"unexpected {other}"),
+        }).ToList();
+
+        Assert.Equal([Prompt.Length, 7, 1], timings.Select(t => t.Tokens));
+        Assert.All(timings, t => Assert.Equal(("m1:cpu", 3, timings[0].ComputeMs), (t.Stage, t.BatchSteps, t.ComputeMs)));
     }
 }

@@ -56,6 +56,8 @@ public abstract class StageWorkerSpec : TestKit
         loadReport ?? TimeSpan.FromHours(1),
         drainTimeout ?? TimeSpan.FromHours(1),
         Retry,
+        new BatchOptions { MaxTokensPerPass = ReferenceSettings.Value.Worker.MaxTokensPerPass },
+        ReferenceSettings.Value.Worker.ReleasedSessionMemory,
         ReferenceSettings.Fetch,
         Model.ModelId);
 
