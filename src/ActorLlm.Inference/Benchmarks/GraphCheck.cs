@@ -25,7 +25,7 @@ public static class GraphCheck
             return false;
         }
 
-        bool ok = true;
+        bool ok = !CudaNative.UseKernels || Kernels(stage.Target.Device, stage.Target.DType, report);
         var random = new Random(seed);
         int context = stage.CacheOptions.MaxContext;
         foreach (int rows in Buckets(stage.CacheOptions.MaxSessions))
@@ -78,6 +78,10 @@ public static class GraphCheck
         var rowsPass = Outputs(stage, inputs, DecodePath.Rows);
         var replayed = Outputs(stage, inputs, DecodePath.Graph);
         var eager = Outputs(stage, inputs, DecodePath.Eager);
+        bool kernels = CudaNative.UseKernels;
+        CudaNative.UseKernels = false;
+        var plain = kernels ? Outputs(stage, inputs, DecodePath.Eager) : [];
+        CudaNative.UseKernels = kernels;
         stage.DecodePath = DecodePath.Graph;
         try
         {
@@ -85,17 +89,78 @@ public static class GraphCheck
             bool identical = rowsPass.Zip(replayed).All(p => p.First.shape.SequenceEqual(p.Second.shape) && p.First.eq(p.Second).all().item<bool>());
             double eagerDiff = replayed.Zip(eager).Max(p => (p.First - p.Second).abs().max().item<float>());
             int argmaxAgree = replayed.Zip(eager).Count(p => p.First.argmax(-1).item<long>() == p.Second.argmax(-1).item<long>());
+            string withoutKernels = "";
+            if (plain.Length > 0)
+            {
+                double plainDiff = replayed.Zip(plain).Max(p => (p.First - p.Second).abs().max().item<float>());
+                int plainAgree = replayed.Zip(plain).Count(p => p.First.argmax(-1).item<long>() == p.Second.argmax(-1).item<long>());
+                withoutKernels = $"; vs eager without the fused kernels max |diff| {plainDiff:G3}, greedy agrees {plainAgree}/{inputs.Length}";
+            }
+
             report($"{what}: replay {(identical ? "bit-identical to" : "DIFFERS from")} the eager fixed-rows pass;"
-                + $" vs the plain eager path max |diff| {eagerDiff:G3}, greedy token agrees for {argmaxAgree}/{inputs.Length}");
+                + $" vs the plain eager path max |diff| {eagerDiff:G3}, greedy token agrees for {argmaxAgree}/{inputs.Length}{withoutKernels}");
             return identical;
         }
         finally
         {
-            foreach (var t in rowsPass.Concat(replayed).Concat(eager))
+            foreach (var t in rowsPass.Concat(replayed).Concat(eager).Concat(plain))
             {
                 t.Dispose();
             }
         }
+    }
+
+    /// <summary>Each fused kernel against the eager ops it replaces, on random inputs (bit for bit, or say by how much not).</summary>
+    private static bool Kernels(Device device, ScalarType dtype, Action<string> report)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(7, device);
+        Tensor Random(params long[] shape) => randn(shape, ScalarType.Float32, device, generator: generator).to(dtype);
+        bool ok = true;
+        void Report(string name, Tensor expected, Tensor actual, double tolerance)
+        {
+            double diff = (expected.to(ScalarType.Float32) - actual.to(ScalarType.Float32)).abs().max().item<float>();
+            bool good = diff <= tolerance;
+            ok &= good;
+            report($"kernel {name} ({dtype}): max |diff| vs eager ops {diff:G3} {(good ? "ok" : $"FAIL (> {tolerance:G3})")}");
+        }
+
+        var gateUp = Random(3, 2, 2 * 1000);
+        Report("silu_mul", nn.functional.silu(gateUp.narrow(-1, 0, 1000)) * gateUp.narrow(-1, 1000, 1000), CudaNative.SiluMul(gateUp), 0);
+
+        var x = Random(5, 4096);
+        var residual = Random(5, 4096);
+        var weight = Random(4096);
+        var (h, y) = CudaNative.AddRmsNorm(x, residual, weight, 1e-5);
+        var sum = residual + x;
+        var sum32 = sum.to(ScalarType.Float32);
+        var reference = weight * (sum32 * (sum32.pow(2).mean([-1], keepdim: true) + 1e-5).rsqrt()).to(dtype);
+        Report("add_rms_norm (sum)", sum, h, 0);
+        // The mean is summed in another order: a last-bit difference in the scale may move a rounding by one step.
+        double largest = reference.abs().max().to(ScalarType.Float32).item<float>();
+        Report("add_rms_norm (norm)", reference, y, largest * (dtype == ScalarType.Float32 ? 1e-6 : 1.0 / 64));
+
+        int heads = 4, kvHeads = 2, dim = 8, positions = 16, slots = 4, n = 3, t = 2;
+        var qkv = Random(n, t, (heads + (2 * kvHeads)) * dim);
+        var cos = Random(positions, dim);
+        var sin = Random(positions, dim);
+        var at = tensor(new long[] { 3, 4, 0, 1, 14, 15 }, [n, t], ScalarType.Int64, device);
+        var slotIds = tensor(new long[] { 2, 0, 3 }, ScalarType.Int64, device);
+        var keys = zeros([slots, kvHeads, positions + 1, dim], dtype, device);
+        var values = zeros([slots, kvHeads, positions + 1, dim], dtype, device);
+        var q = CudaNative.RopeKv(qkv, cos, sin, at, slotIds, keys, values, heads, kvHeads);
+        var c = cos.index_select(0, at.reshape(-1)).view(n, t, 1, dim);
+        var s = sin.index_select(0, at.reshape(-1)).view(n, t, 1, dim);
+        var qk = Model.RotaryEmbedding.Apply(qkv.narrow(-1, 0, (heads + kvHeads) * dim).view(n, t, heads + kvHeads, dim), c, s);
+        var expectedKeys = zeros_like(keys);
+        var expectedValues = zeros_like(values);
+        var index = new[] { TensorIndex.Tensor(slotIds.unsqueeze(1)), TensorIndex.Colon, TensorIndex.Tensor(at) };
+        expectedKeys.index_put_(qk.narrow(2, heads, kvHeads), index);
+        expectedValues.index_put_(qkv.narrow(-1, (heads + kvHeads) * dim, kvHeads * dim).view(n, t, kvHeads, dim), index);
+        Report("rope_kv (q)", qk.narrow(2, 0, heads), q, 0);
+        Report("rope_kv (k cache)", expectedKeys, keys, 0);
+        Report("rope_kv (v cache)", expectedValues, values, 0);
+        return ok;
     }
 
     private static Tensor[] Outputs(StageExecutor stage, StageInput[] inputs, DecodePath path)
