@@ -106,10 +106,19 @@ public sealed class Attention : IDisposable
         float scale = (float)(1.0 / Math.Sqrt(_headDim));
         var scores = batch.HeadBias is null
             ? bmm(q3, kT).mul_(scale)
-            : baddbmm(batch.HeadBias, q3, kT, beta: 1, alpha: scale);                       // [B KV, G T, S]
+            : AddBatchedProduct(batch.HeadBias, q3, kT, scale);                            // [B KV, G T, S]
         var probs = F.softmax(scores, -1);
         return bmm(probs, v.reshape(b * _kvHeads, s, _headDim)).view(b, _kvHeads, rows, _headDim);
     }
+
+    /// <summary>
+    /// input + alpha (b1 @ b2), batched: libtorch's baddbmm. TorchSharp 0.107 passes baddbmm's operands to libtorch in the
+    /// wrong order (<c>x.baddbmm(b1, b2)</c> computes <c>b2 + b1 @ ... </c>: its THSTensor_baddbmm takes (batch1, batch2,
+    /// input) while the binding hands it (this, batch1, batch2)), so it is called here in the order that gives the right
+    /// result; AttentionTests pins that against matmul + add, and fails if a TorchSharp upgrade fixes the binding.
+    /// </summary>
+    internal static Tensor AddBatchedProduct(Tensor input, Tensor b1, Tensor b2, float alpha) =>
+        b1.baddbmm(b2, input, beta: 1, alpha: alpha);
 
     /// <summary>Rows of the batch's slots, positions [0, length): a view when the slots are consecutive, else a gather.</summary>
     private static Tensor ReadRows(Tensor cache, AttentionBatch batch, long length)
