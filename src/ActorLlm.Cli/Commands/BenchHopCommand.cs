@@ -34,7 +34,7 @@ public static class BenchHopCommand
     public static Command Create()
     {
         var roundTrips = new Option<int>("--round-trips") { Description = "Timed round trips per measurement", DefaultValueFactory = _ => 2000 };
-        var warmup = new Option<int>("--warmup") { Description = "Round trips before timing (JIT, connections)", DefaultValueFactory = _ => 500 };
+        var warmup = new Option<int>("--warmup") { Description = "Round trips before timing (until the JIT has optimised the hot path: fewer leave its tier-up in the first figures)", DefaultValueFactory = _ => 10000 };
         var hidden = new Option<int>("--hidden") { Description = "Floats in the activation (2048 = 8 KB of f32)", DefaultValueFactory = _ => 2048 };
         var set = new Option<string[]>("--set") { Description = "A setting for both processes as path=value, e.g. akka.remote.dot-netty.tcp.batching.enabled=off (repeatable)" };
         var serve = new Option<string?>("--serve") { Description = "Internal: run the echo side, joining the given seed", Hidden = true };
@@ -144,13 +144,16 @@ public static class BenchHopCommand
             var (serializer, bytes) = HopComponents.Serializer(system, Step(pinger), roundTrips);
             Report($"# bench-hop: Forward with a [1, {hidden}] f32 activation ({payload.Data.Length} bytes; {bytes} bytes serialized), {roundTrips} round trips after {warmup} warm-up, one at a time");
             Report($"# 2 processes on 127.0.0.1 ({echoAddress}), {Environment.ProcessorCount} cores, settings: {(set.Length == 0 ? "reference.conf" : string.Join(" ", set))}");
-            Report("one-way hop (round trip / 2), microseconds             median      p90      p99     mean");
+            Report("one-way hop (round trip / 2), microseconds             median      p90      p99     mean   CPU (both processes)");
 
             async Task Remote(string label, IActorRef from, IActorRef to)
             {
                 var message = Step(from);
                 await RoundTrips(from, to, message, warmup);
-                Line(label, Percentiles.Of(await RoundTrips(from, to, message, roundTrips), 2));
+                var cpu = ProcessorTime(child);
+                var ticks = await RoundTrips(from, to, message, roundTrips);
+                double cpuPerHop = (ProcessorTime(child) - cpu).TotalMicroseconds / (2.0 * roundTrips);
+                Line(label, Percentiles.Of(ticks, 2), cpuPerHop);
             }
 
             await Remote("remote, default dispatcher <-> echo", pinger, remoteEcho);
@@ -174,8 +177,16 @@ public static class BenchHopCommand
             host.Dispose();
         }
 
-        void Line(string label, Percentiles p) =>
-            Report(string.Create(inv, $"  {label,-52} {p.Median,8:F1} {p.P90,8:F1} {p.P99,8:F1} {p.Mean,8:F1}"));
+        void Line(string label, Percentiles p, double? cpu = null) =>
+            Report(string.Create(inv, $"  {label,-52} {p.Median,8:F1} {p.P90,8:F1} {p.P99,8:F1} {p.Mean,8:F1}{(cpu is double c ? $" {c,8:F1}" : "")}"));
+    }
+
+    /// <summary>CPU time used so far by this process and the echo process together.</summary>
+    private static TimeSpan ProcessorTime(Process child)
+    {
+        child.Refresh();
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime + child.TotalProcessorTime;
     }
 
     private static async Task<long[]> RoundTrips(IActorRef pinger, IActorRef target, StageMessages.Forward message, int count)

@@ -80,13 +80,15 @@ public static class BenchPoolCommand
             await client.GenerateAsync("", options with { MaxTokens = 16 }, null, s_timeout);
             for (int run = 0; run < repeat; run++)
             {
+                var cpuBefore = pool.Nodes.Select(n => n.ProcessorTime).ToArray();
                 var one = await client.GenerateAsync("", options, null, s_timeout);
+                var cpu = pool.Nodes.Select((n, i) => (n.ProcessorTime - cpuBefore[i]).TotalMilliseconds / Math.Max(1, one.GeneratedTokens)).ToArray();
                 if (one.Text != reference)
                 {
                     throw new InvalidOperationException("the pool's text differs from the single process's");
                 }
 
-                Report(string.Create(inv, $"pool of {workers} workers ({placed.Devices.Count(d => d.Serving is not null)} stages): decode {JobReport.DecodeTokensPerSecond(one),8:F1} tokens/s ({one.DecodeMs / Math.Max(1, one.GeneratedTokens - 1):F2} ms/token, of which stage compute {one.Stages.Sum(s => s.DecodeMs) / Math.Max(1, one.GeneratedTokens - 1):F2} ms)"));
+                Report(string.Create(inv, $"pool of {workers} workers ({placed.Devices.Count(d => d.Serving is not null)} stages): decode {JobReport.DecodeTokensPerSecond(one),8:F1} tokens/s ({one.DecodeMs / Math.Max(1, one.GeneratedTokens - 1):F2} ms/token, of which stage compute {one.Stages.Sum(s => s.DecodeMs) / Math.Max(1, one.GeneratedTokens - 1):F2} ms); CPU per token {cpu.Sum():F2} ms ({string.Join(" + ", cpu.Select(c => c.ToString("F2", inv)))})"));
             }
 
             var clock = Stopwatch.StartNew();

@@ -25,6 +25,8 @@ internal sealed class SettingsReader
 
     public double Double(string path) => _section.GetDouble(Need(path));
 
+    public bool Bool(string path) => _section.GetBoolean(Need(path));
+
     public TimeSpan Time(string path) => _section.GetTimeSpan(Need(path), null, allowInfinite: false);
 
     /// <summary>A size (HOCON units allowed: 1 MiB).</summary>
