@@ -23,17 +23,21 @@ public static class BenchPoolCommand
         var workers = new Option<int>("--workers") { Description = "Worker processes in the pipeline", DefaultValueFactory = _ => 3 };
         var tokens = new Option<int>("--tokens") { Description = "Tokens per job", DefaultValueFactory = _ => 200 };
         var concurrent = new Option<int>("--concurrent") { Description = "Concurrent jobs for the aggregate figure", DefaultValueFactory = _ => 8 };
+        var repeat = new Option<int>("--repeat") { Description = "Times the one-job and concurrent figures are measured (each printed)", DefaultValueFactory = _ => 1 };
+        var set = new Option<string[]>("--set") { Description = "A setting for every node of the pools as path=value (repeatable; see actorllm node --set)" };
+        var pipelineOnly = new Option<bool>("--pipeline-only") { Description = "Only the single-process, one-job and concurrent figures (no join, no failover)" };
         var model = CommonOptions.Model();
         var command = new Command("bench-pool", "Measure a local pool: pipeline overhead, concurrency, join and failover times")
         {
-            workers, tokens, concurrent, model,
+            workers, tokens, concurrent, repeat, set, pipelineOnly, model,
         };
         command.SetAction(async (parse, _) =>
         {
             string dir = Path.Combine(Path.GetTempPath(), $"actorllm-bench-{Environment.ProcessId}");
             try
             {
-                await RunAsync(Path.GetFullPath(CommonOptions.ResolveModel(parse.GetValue(model))), dir, parse.GetValue(workers), parse.GetValue(tokens), parse.GetValue(concurrent));
+                string[] nodeArgs = [.. (parse.GetValue(set) ?? []).SelectMany(s => new[] { "--set", s })];
+                await RunAsync(Path.GetFullPath(CommonOptions.ResolveModel(parse.GetValue(model))), dir, parse.GetValue(workers), parse.GetValue(tokens), parse.GetValue(concurrent), Math.Max(1, parse.GetValue(repeat)), nodeArgs, parse.GetValue(pipelineOnly));
                 return CliApp.ExitOk;
             }
             finally
@@ -52,11 +56,11 @@ public static class BenchPoolCommand
         Console.Out.Flush();
     }
 
-    private static async Task RunAsync(string model, string dir, int workers, int tokens, int concurrent)
+    private static async Task RunAsync(string model, string dir, int workers, int tokens, int concurrent, int repeat, string[] nodeArgs, bool pipelineOnly)
     {
         var inv = CultureInfo.InvariantCulture;
         var options = new WireGenerationOptions(tokens, WireSampling.Greedy, [], StopAtEos: false);
-        Report($"# bench-pool: {Path.GetFileName(model)}, {tokens} tokens per job, greedy, {Environment.ProcessorCount} cores");
+        Report($"# bench-pool: {Path.GetFileName(model)}, {tokens} tokens per job, greedy, {Environment.ProcessorCount} cores{(nodeArgs.Length == 0 ? "" : ", nodes with " + string.Join(" ", nodeArgs))}");
 
         string reference;
         using (var local = LocalGenerator.Load(model, ComputeTarget.Cpu, new KvCacheOptions(1, 512)))
@@ -68,24 +72,38 @@ public static class BenchPoolCommand
             Report(string.Create(inv, $"single process:            decode {r.DecodeTokensPerSecond,8:F1} tokens/s ({r.Decode.TotalMilliseconds / Math.Max(1, r.GeneratedIds.Length - 1):F2} ms/token)"));
         }
 
-        await using (var pool = await LocalPool.StartAsync(new LocalPoolOptions(model, Path.Combine(dir, "pipeline")), s_timeout))
+        await using (var pool = await LocalPool.StartAsync(new LocalPoolOptions(model, Path.Combine(dir, "pipeline"), ExtraNodeArgs: nodeArgs), s_timeout))
         {
             await Task.WhenAll(Enumerable.Range(1, workers).Select(i => pool.AddWorkerAsync($"worker-{i}", s_timeout)));
             await using var client = await PoolClient.ConnectAsync(pool.Seed, s_timeout);
             var placed = await client.WaitForAsync(s => Placed(s, workers), s_timeout);
             await client.GenerateAsync("", options with { MaxTokens = 16 }, null, s_timeout);
-            var one = await client.GenerateAsync("", options, null, s_timeout);
-            if (one.Text != reference)
+            for (int run = 0; run < repeat; run++)
             {
-                throw new InvalidOperationException("the pool's text differs from the single process's");
+                var cpuBefore = pool.Nodes.Select(n => n.ProcessorTime).ToArray();
+                var one = await client.GenerateAsync("", options, null, s_timeout);
+                var cpu = pool.Nodes.Select((n, i) => (n.ProcessorTime - cpuBefore[i]).TotalMilliseconds / Math.Max(1, one.GeneratedTokens)).ToArray();
+                if (one.Text != reference)
+                {
+                    throw new InvalidOperationException("the pool's text differs from the single process's");
+                }
+
+                Report(string.Create(inv, $"pool of {workers} workers ({placed.Devices.Count(d => d.Serving is not null)} stages): decode {JobReport.DecodeTokensPerSecond(one),8:F1} tokens/s ({one.DecodeMs / Math.Max(1, one.GeneratedTokens - 1):F2} ms/token, of which stage compute {one.Stages.Sum(s => s.DecodeMs) / Math.Max(1, one.GeneratedTokens - 1):F2} ms); CPU per token {cpu.Sum():F2} ms ({string.Join(" + ", cpu.Select(c => c.ToString("F2", inv)))})"));
             }
 
-            Report(string.Create(inv, $"pool of {workers} workers ({placed.Devices.Count(d => d.Serving is not null)} stages): decode {JobReport.DecodeTokensPerSecond(one),8:F1} tokens/s ({one.DecodeMs / Math.Max(1, one.GeneratedTokens - 1):F2} ms/token, of which stage compute {one.Stages.Sum(s => s.DecodeMs) / Math.Max(1, one.GeneratedTokens - 1):F2} ms)"));
-
             var clock = Stopwatch.StartNew();
-            var jobs = await Task.WhenAll(Enumerable.Range(0, concurrent).Select(_ => client.GenerateAsync("", options, null, s_timeout)));
-            double seconds = clock.Elapsed.TotalSeconds;
-            Report(string.Create(inv, $"pool, {concurrent} concurrent jobs:      {jobs.Sum(j => j.GeneratedTokens) / seconds,8:F1} tokens/s aggregate ({seconds:F1} s wall)"));
+            for (int run = 0; run < repeat; run++)
+            {
+                clock.Restart();
+                var jobs = await Task.WhenAll(Enumerable.Range(0, concurrent).Select(_ => client.GenerateAsync("", options, null, s_timeout)));
+                double seconds = clock.Elapsed.TotalSeconds;
+                Report(string.Create(inv, $"pool, {concurrent} concurrent jobs:      {jobs.Sum(j => j.GeneratedTokens) / seconds,8:F1} tokens/s aggregate ({seconds:F1} s wall)"));
+            }
+
+            if (pipelineOnly)
+            {
+                return;
+            }
 
             clock.Restart();
             var worker = await pool.AddWorkerAsync($"worker-{workers + 1}", s_timeout);
@@ -97,7 +115,7 @@ public static class BenchPoolCommand
             Report(string.Create(inv, $"join: process start -> node up {up:F1} s, registered {registered:F1} s, serving {clock.Elapsed.TotalSeconds:F1} s"));
         }
 
-        await using (var pool = await LocalPool.StartAsync(new LocalPoolOptions(model, Path.Combine(dir, "failover"), Redundancy: 2), s_timeout))
+        await using (var pool = await LocalPool.StartAsync(new LocalPoolOptions(model, Path.Combine(dir, "failover"), Redundancy: 2, ExtraNodeArgs: nodeArgs), s_timeout))
         {
             await Task.WhenAll(Enumerable.Range(1, 4).Select(i => pool.AddWorkerAsync($"worker-{i}", s_timeout)));
             await using var client = await PoolClient.ConnectAsync(pool.Seed, s_timeout);

@@ -32,6 +32,16 @@ public sealed partial class NodeProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>CPU time the process has used so far (user and system, every thread).</summary>
+    public TimeSpan ProcessorTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     /// <summary>The node's cluster address, once it printed its "node up" line.</summary>
     public Task<NodeAddress> Up => _up.Task;
 

@@ -43,7 +43,8 @@ public sealed record PlacementSettings(
     TimeSpan FailedCooldown);
 
 /// <summary>Generation sessions (<c>actorllm.session</c>).</summary>
-public sealed record SessionSettings(TimeSpan StepTimeout, int MaxFailovers, int PrefillChunk, TimeSpan RouteWait);
+/// <param name="Ring">Decode steps loop from the route's last stage straight to its first (see StageMessages.Forward).</param>
+public sealed record SessionSettings(TimeSpan StepTimeout, int MaxFailovers, int PrefillChunk, TimeSpan RouteWait, bool Ring);
 
 /// <summary>The RouteCache on each gateway (<c>actorllm.route-cache</c>).</summary>
 public sealed record RouteCacheSettings(TimeSpan SuspicionLapse, TimeSpan TableRequestInterval);
@@ -183,7 +184,8 @@ public sealed record ActorLlmSettings(
                 Time("session.step-timeout"),
                 Int("session.max-failovers"),
                 Int("session.prefill-chunk"),
-                Time("session.route-wait")),
+                Time("session.route-wait"),
+                reader.Bool("session.ring")),
             WireLimits.From(reader.Section("wire")),
             new RouteCacheSettings(Time("route-cache.suspicion-lapse"), Time("route-cache.table-request-interval")),
             FetchSettings.Read(reader),

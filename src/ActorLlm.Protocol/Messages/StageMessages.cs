@@ -56,6 +56,13 @@ public static class StageMessages
     /// any stage that cannot run the step answers <see cref="StageFailed"/> instead. <paramref name="Step"/> lets the
     /// session drop late answers. For <see cref="StepKind.Score"/>, tokens [ChoiceStart, ChoiceEnd) are the choice
     /// (the rest is padding so that choices of different lengths run as one batch).
+    /// <para>The ring: a <see cref="StepKind.Generate"/> step with <paramref name="Loop"/> above 0 carries the whole
+    /// route in <paramref name="Ring"/>. Its last stage then sends the step for the token it sampled straight to the
+    /// route's first stage (same session, step number and sampling, <paramref name="Loop"/> one less,
+    /// <paramref name="FromRing"/> set) before it answers the session with <see cref="TokenSampled"/>
+    /// (<c>Continued</c> set), so the session is off the per-token path but still sees every token, and decides
+    /// the end and any failover: it stops a ring with <see cref="Supersede"/> or <see cref="ReleaseSession"/>.
+    /// A ring step for a session its stage no longer holds, or numbered below a superseded step, is dropped.</para>
     /// </summary>
     [MessagePackObject]
     public sealed record Forward(
@@ -71,16 +78,24 @@ public static class StageMessages
         [property: Key(9)] WireSampling Sampling,
         [property: Key(10)] int ChoiceStart,
         [property: Key(11)] int ChoiceEnd,
-        [property: Key(12)] StageTiming[] Timings) : IActorLlmMessage;
+        [property: Key(12)] StageTiming[] Timings,
+        [property: Key(13)] int Loop = 0,
+        [property: Key(14)] RouteHop[]? Ring = null,
+        [property: Key(15)] bool FromRing = false) : IActorLlmMessage;
 
-    /// <summary>Last StageWorker → GenerationSession: the token chosen for <paramref name="Position"/>.</summary>
+    /// <summary>
+    /// Last StageWorker → GenerationSession: the token chosen for <paramref name="Position"/>. <paramref name="Continued"/>:
+    /// the stage has already sent the step that feeds this token to the route's first stage (the ring, see
+    /// <see cref="Forward"/>), so the session sends none.
+    /// </summary>
     [MessagePackObject]
     public sealed record TokenSampled(
         [property: Key(0)] SessionId Session,
         [property: Key(1)] long Step,
         [property: Key(2)] int Token,
         [property: Key(3)] int Position,
-        [property: Key(4)] StageTiming[] Timings) : IActorLlmMessage;
+        [property: Key(4)] StageTiming[] Timings,
+        [property: Key(5)] bool Continued = false) : IActorLlmMessage;
 
     /// <summary>Last StageWorker → GenerationSession: a non-final prompt chunk went through every stage.</summary>
     [MessagePackObject]
@@ -109,6 +124,16 @@ public static class StageMessages
         [property: Key(2)] DeviceKey Stage,
         [property: Key(3)] string Reason,
         [property: Key(4)] bool Retryable) : IActorLlmMessage;
+
+    /// <summary>
+    /// GenerationSession → every StageWorker of a route it leaves (a failover): the session's steps numbered below
+    /// <paramref name="Step"/> are given up on; drop them, and any ring step of theirs, as they arrive. No reply. The
+    /// KV cache stays until <see cref="ReleaseSession"/> (a replay on a route sharing the stage overwrites it).
+    /// </summary>
+    [MessagePackObject]
+    public sealed record Supersede(
+        [property: Key(0)] SessionId Session,
+        [property: Key(1)] long Step) : IActorLlmMessage;
 
     /// <summary>GenerationSession → every StageWorker it used: free the session's KV cache. No reply.</summary>
     [MessagePackObject]

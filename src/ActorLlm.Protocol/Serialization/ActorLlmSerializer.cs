@@ -36,6 +36,7 @@ public sealed class ActorLlmSerializer : SerializerWithStringManifest
         [typeof(StageMessages.ChoiceScored)] = "s.scored",
         [typeof(StageMessages.StageFailed)] = "s.failed",
         [typeof(StageMessages.ReleaseSession)] = "s.release",
+        [typeof(StageMessages.Supersede)] = "s.supersede",
         [typeof(WeightMessages.FetchManifest)] = "w.get-manifest",
         [typeof(WeightMessages.ManifestReply)] = "w.manifest",
         [typeof(WeightMessages.FetchUnitChunk)] = "w.get-chunk",

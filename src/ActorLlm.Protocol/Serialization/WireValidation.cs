@@ -45,6 +45,11 @@ public static class WireValidation
                     throw new WireFormatException($"choice tokens [{f.ChoiceStart}, {f.ChoiceEnd}) must lie inside the {f.TokenIds.Length} tokens after the first");
                 }
 
+                if (f.Loop < 0 || (f.Loop > 0 && (f.Kind != StepKind.Generate || f.Ring is not { Length: > 0 } || f.Ring.Any(h => h is null || h.Worker is null))))
+                {
+                    throw new WireFormatException($"a ring of {f.Loop} steps needs a generate step and a route of hops with workers");
+                }
+
                 if (f.Hidden is not null)
                 {
                     f.Hidden.Validate(limits.MaxPayloadBytes);
@@ -103,6 +108,9 @@ public static class WireValidation
             case PlacementMessages.RouteTable t:
                 Require(t.Stages, "stages");
                 Defined(t.Status, "placement status");
+                break;
+            case StageMessages.Supersede s:
+                Require(s.Session.Value, "session");
                 break;
             case StageMessages.StageFailed f:
                 Require(f.Stage.Node.Value, "failing device");

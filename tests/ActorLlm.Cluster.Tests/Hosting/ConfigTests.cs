@@ -185,6 +185,7 @@ public sealed class ConfigTests
         ["session.max-failovers"] = 3,
         ["session.prefill-chunk"] = 256,
         ["session.route-wait"] = TimeSpan.FromSeconds(60),
+        ["session.ring"] = true,
         ["wire.max-payload-bytes"] = new Size(6L * 1024 * 1024),
         ["wire.max-prompt-bytes"] = new Size(1024 * 1024),
         ["wire.max-tokens-per-step"] = 32768,

@@ -62,6 +62,23 @@ public class SerializerTests : TestKit
     }
 
     [Fact]
+    public void A_ring_step_keeps_its_loop_route_and_origin_and_one_without_a_route_or_of_another_kind_is_refused()
+    {
+        var ring = WireSamples.All(TestActor).OfType<StageMessages.Forward>().Single();
+        var back = (StageMessages.Forward)RoundTrip(ring);
+        Assert.Equal((5, true), (back.Loop, back.FromRing));
+        Assert.Equal(ring.Ring, back.Ring);
+
+        var plain = (StageMessages.Forward)RoundTrip(WireSamples.Forward(TestActor, null));
+        Assert.Equal((0, null, false), (plain.Loop, plain.Ring, plain.FromRing));
+
+        Assert.Contains("ring", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(ring with { Ring = null }))));
+        Assert.Contains("ring", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(ring with { Ring = [] }))));
+        Assert.Contains("ring", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(ring with { Kind = StepKind.Prefill }))));
+        Assert.Contains("ring", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(plain with { Loop = -1 }))));
+    }
+
+    [Fact]
     public void Unknown_manifest_is_refused()
     {
         var error = Assert.ThrowsAny<Exception>(() => Serialization.Deserialize([0x90], ActorLlmSerializer.SerializerId, "x.unknown"));

@@ -15,7 +15,7 @@ public sealed class FailoverPolicyTests
     public static DeviceKey Device(string machine, string device) => new(Node(machine), device);
 
     public static SessionSettings Settings(int maxFailovers) =>
-        new(TimeSpan.FromSeconds(20), maxFailovers, 256, TimeSpan.FromSeconds(60));
+        new(TimeSpan.FromSeconds(20), maxFailovers, 256, TimeSpan.FromSeconds(60), Ring: true);
 
     private static Situation OnRoute(long step) => new(step, s_route);
 

@@ -15,14 +15,20 @@ internal sealed class GenerationJob : ISessionJob
     private readonly GenerationProgress _progress;
     private readonly WireSampling _sampling;
     private readonly int _chunk;
+    private readonly int _maxTokens;
+    private readonly int _contextLimit;
+    private readonly bool _ring;
     private int _sequence;
 
-    private GenerationJob(SessionId id, GenerationProgress progress, WireSampling sampling, int chunk)
+    private GenerationJob(SessionId id, GenerationProgress progress, WireSampling sampling, int chunk, int maxTokens, int contextLimit, bool ring)
     {
         _id = id;
         _progress = progress;
         _sampling = sampling;
         _chunk = chunk;
+        _maxTokens = maxTokens;
+        _contextLimit = contextLimit;
+        _ring = ring;
         StageSessions = [id];
     }
 
@@ -36,19 +42,30 @@ internal sealed class GenerationJob : ISessionJob
         int[] ids = Prompt.EncodeUtf8(ctx.Tokenizer, start.PromptUtf8);
         var progress = new GenerationProgress(ctx.Tokenizer, ids, WireOptions.ToOptions(start.Options), ctx.ContextLimit);
         int chunk = StepPlan.ChunkTokens(ctx.Settings.PrefillChunk, ctx.HiddenSize, ctx.MaxPayloadBytes);
-        return new GenerationJob(id, progress, start.Options.Sampling, chunk);
+        return new GenerationJob(id, progress, start.Options.Sampling, chunk, start.Options.MaxTokens, ctx.ContextLimit, ctx.Settings.Ring);
     }
+
+    /// <summary>
+    /// How many steps the route's last stage may start on its own after the step that samples the next token (the
+    /// ring): one per token still allowed by max tokens and the context, so a ring never runs past the length the
+    /// job may reach. The session alone still ends it earlier (EOS, stop strings) or abandons it (failover).
+    /// </summary>
+    private int Loop() => _ring
+        ? Math.Max(0, Math.Min(_maxTokens - _progress.GeneratedCount - 1, _contextLimit - 1 - _progress.Tokens.Count))
+        : 0;
 
     /// <summary>
     /// Every token so far from position 0: a first run is the prefill; a replay feeds the prompt and everything
     /// generated through the new route, whose last chunk samples the next token exactly as the lost route would have.
     /// </summary>
     public IReadOnlyList<StageMessages.Forward> Start(RouteSteps route) =>
-        StepPlan.Run(_id, route.Step, route.Hops, 0, _progress.Tokens, _chunk, _sampling, route.ReplyTo, StepKind.Generate);
+        StepPlan.Run(_id, route.Step, route.Hops, 0, _progress.Tokens, _chunk, _sampling, route.ReplyTo, StepKind.Generate, Loop());
 
     public JobAnswer Accept(object answer, RouteSteps next)
     {
-        if (answer is not StageMessages.TokenSampled t)
+        // A token for another position is no answer to the step the job waits for (tokens of one step, a ring's,
+        // arrive in order from one stage, so this guards a broken peer, not a race).
+        if (answer is not StageMessages.TokenSampled t || t.Position != _progress.Tokens.Count)
         {
             return JobAnswer.NotMine.Instance;
         }
@@ -65,9 +82,9 @@ internal sealed class GenerationJob : ISessionJob
         }
 
         JobMessages.TextDelta[] text = delta.Length > 0 ? [new JobMessages.TextDelta(_id, _sequence++, delta)] : [];
-        return _progress.Done
-            ? new JobAnswer.Completed(text)
-            : new JobAnswer.Continue(text, StepPlan.Next(_id, next.Step, next.Hops, next.Rest, t.Position, t.Token, _sampling, next.ReplyTo));
+        return _progress.Done ? new JobAnswer.Completed(text)
+            : t.Continued ? new JobAnswer.Continuing(text)
+            : new JobAnswer.Continue(text, StepPlan.Next(_id, next.Step, next.Hops, next.Rest, t.Position, t.Token, _sampling, next.ReplyTo, Loop()));
     }
 
     public object Result(JobReport report) => new JobMessages.GenerationCompleted(

@@ -173,6 +173,10 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
                 route.FirstStage.Tell(c.Next, Self);
                 ArmStepTimer();
                 break;
+            case JobAnswer.Continuing c:
+                Stream(c.Text);
+                ArmStepTimer();
+                break;
             case JobAnswer.Completed c:
                 Stream(c.Text);
                 Complete(job);
@@ -217,6 +221,16 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
         if (_route is not null)
         {
             _ctx.RouteCache.Tell(new RouteCache.Done(_route.Entries));
+
+            // Steps of the route left behind (a ring above all, which would otherwise keep going on its own) are
+            // dropped where they arrive; their caches stay until the job ends, as a replay may share a stage.
+            foreach (var worker in _route.Entries.Select(e => e.Worker).Distinct())
+            {
+                foreach (var s in _stageSessions)
+                {
+                    worker.Tell(new StageMessages.Supersede(s, _step));
+                }
+            }
         }
 
         AskRoute();

@@ -68,6 +68,12 @@ internal abstract record JobAnswer
     /// <summary>The step is answered and the job goes on: <paramref name="Text"/> to the client, then <paramref name="Next"/> as the next step.</summary>
     public sealed record Continue(IReadOnlyList<JobMessages.TextDelta> Text, StageMessages.Forward Next) : JobAnswer;
 
+    /// <summary>
+    /// The step is answered and the job goes on with a step the route's last stage already sent (the ring): only
+    /// <paramref name="Text"/> to the client; the step number stays, as the ring's steps carry it.
+    /// </summary>
+    public sealed record Continuing(IReadOnlyList<JobMessages.TextDelta> Text) : JobAnswer;
+
     /// <summary>The job is complete: <paramref name="Text"/> to the client, then its result.</summary>
     public sealed record Completed(IReadOnlyList<JobMessages.TextDelta> Text) : JobAnswer;
 

@@ -18,7 +18,8 @@ internal static class StepPlan
     /// Messages that run <paramref name="tokens"/> from position <paramref name="start"/> through the route
     /// (<paramref name="hops"/>, first stage first: computed once per route), cut into chunks: every chunk but the
     /// last only fills the caches (<see cref="StepKind.Prefill"/>); the last has <paramref name="finalKind"/>.
-    /// All go to the route's first stage, in order.
+    /// All go to the route's first stage, in order. <paramref name="loop"/>: ring steps the route's last stage may start
+    /// on its own after the last chunk (see StageMessages.Forward; 0 = none).
     /// </summary>
     public static IReadOnlyList<StageMessages.Forward> Run(
         SessionId session,
@@ -29,7 +30,8 @@ internal static class StepPlan
         int chunk,
         WireSampling sampling,
         IActorRef replyTo,
-        StepKind finalKind)
+        StepKind finalKind,
+        int loop = 0)
     {
         var rest = hops[1..];
         var messages = new List<StageMessages.Forward>();
@@ -50,15 +52,17 @@ internal static class StepPlan
                 sampling,
                 0,
                 0,
-                []));
+                [],
+                last ? loop : 0,
+                last && loop > 0 ? hops : null));
         }
 
         return messages;
     }
 
-    /// <summary>The next decode step: one token at <paramref name="position"/>.</summary>
-    public static StageMessages.Forward Next(SessionId session, long step, RouteHop[] hops, RouteHop[] rest, int position, int token, WireSampling sampling, IActorRef replyTo) =>
-        new(session, step, hops[0].Range, position, [token], null, rest, replyTo, StepKind.Generate, sampling, 0, 0, []);
+    /// <summary>The next decode step: one token at <paramref name="position"/>, and <paramref name="loop"/> ring steps after it.</summary>
+    public static StageMessages.Forward Next(SessionId session, long step, RouteHop[] hops, RouteHop[] rest, int position, int token, WireSampling sampling, IActorRef replyTo, int loop = 0) =>
+        new(session, step, hops[0].Range, position, [token], null, rest, replyTo, StepKind.Generate, sampling, 0, 0, [], loop, loop > 0 ? hops : null);
 
     /// <summary>One choice of a scoring job (the padded sequence of <see cref="Inference.Generation.ScoringBatch"/>).</summary>
     public static StageMessages.Forward Score(SessionId session, long step, RouteHop[] hops, int[] padded, int choiceStart, int choiceEnd, IActorRef replyTo) =>

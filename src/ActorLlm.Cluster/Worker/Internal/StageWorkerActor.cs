@@ -24,6 +24,7 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
     private readonly IActorRef _loader;
     private readonly LoadedStages _stages = new();
     private readonly SessionHistories _histories = new();
+    private readonly StepAdmission _admission = new();
     private readonly StepRunner _runner;
     private readonly List<StageMessages.Forward> _pending = [];
     private readonly List<StageMessages.Forward> _waitingForSlot = [];
@@ -97,16 +98,29 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
     {
         Receive<StageMessages.Forward>(f =>
         {
+            if (!_admission.Admits(f, _stages.Find(f.Range)?.HasSession(f.Session)))
+            {
+                _log.Debug("{0}: dropped step {1} of session {2}: the session has moved on", _device.Label, f.Step, f.Session);
+                return;
+            }
+
             _pending.Add(f);
             ScheduleFlush();
         });
         Receive<Flush>(_ => RunPending());
+        Receive<StageMessages.Supersede>(s =>
+        {
+            _admission.Supersede(s.Session, s.Step);
+            _pending.RemoveAll(_admission.IsSuperseded);
+            _waitingForSlot.RemoveAll(_admission.IsSuperseded);
+        });
         Receive<StageMessages.ReleaseSession>(r =>
         {
             // Its steps still queued here, and any that arrive later, are dropped by the next passes' plans.
             _released.Add(r.Session, DateTime.UtcNow);
             _stages.ReleaseSession(r.Session);
             _histories.Release(r.Session);
+            _admission.Release(r.Session);
             Collect();
             if (_waitingForSlot.Count > 0)
             {

@@ -59,7 +59,7 @@ internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHisto
             using var output = outputs[i];
             try
             {
-                outgoing.Add(Next(executor, batch[i], output, ms, batch.Count));
+                outgoing.AddRange(Next(executor, batch[i], output, ms, batch.Count));
             }
             catch (Exception e) when (e is InvalidRequestException or WireFormatException)
             {
@@ -77,7 +77,7 @@ internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHisto
         return outgoing;
     }
 
-    private Outgoing Next(StageExecutor executor, StageMessages.Forward f, StageOutput output, double ms, int batchSteps)
+    private IEnumerable<Outgoing> Next(StageExecutor executor, StageMessages.Forward f, StageOutput output, double ms, int batchSteps)
     {
         var timings = f.Timings.Append(new StageTiming(label, ms, f.TokenIds.Length, batchSteps)).ToArray();
         if (f.Rest.Length > 0)
@@ -89,7 +89,7 @@ internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHisto
 
             var hop = f.Rest[0];
             var payload = TensorCodec.ToPayload(output.Hidden, executor.Target.DType);
-            return new Outgoing(hop.Worker, f with { Range = hop.Range, Hidden = payload, Rest = f.Rest[1..], Timings = timings });
+            return [new Outgoing(hop.Worker, f with { Range = hop.Range, Hidden = payload, Rest = f.Rest[1..], Timings = timings })];
         }
 
         if (output.Logits is null)
@@ -98,14 +98,24 @@ internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHisto
         }
 
         var history = histories.Update(f.Session, f.StartPosition, f.TokenIds);
+        int position = f.StartPosition + f.TokenIds.Length;
+        if (f.Kind == StepKind.Generate)
+        {
+            int token = Sampler.Sample(output.Logits, WireOptions.ToSampling(f.Sampling), history, position);
+            if (f is { Loop: > 0, Ring: [var first, .. var rest] })
+            {
+                // The ring: the next step goes to the first stage before the session hears of the token, so the session's
+                // round trip is off the per-token path; it still gets every token, and ends or abandons the ring.
+                var next = new StageMessages.Forward(
+                    f.Session, f.Step, first.Range, position, [token], null, rest, f.ReplyTo, StepKind.Generate, f.Sampling, 0, 0, [], f.Loop - 1, f.Ring, FromRing: true);
+                return [new Outgoing(first.Worker, next), new Outgoing(f.ReplyTo, new StageMessages.TokenSampled(f.Session, f.Step, token, position, timings, Continued: true))];
+            }
+
+            return [new Outgoing(f.ReplyTo, new StageMessages.TokenSampled(f.Session, f.Step, token, position, timings))];
+        }
+
         object reply = f.Kind switch
         {
-            StepKind.Generate => new StageMessages.TokenSampled(
-                f.Session,
-                f.Step,
-                Sampler.Sample(output.Logits, WireOptions.ToSampling(f.Sampling), history, f.StartPosition + f.TokenIds.Length),
-                f.StartPosition + f.TokenIds.Length,
-                timings),
             StepKind.Prefill => new StageMessages.PrefillDone(f.Session, f.Step, timings),
             StepKind.Score => new StageMessages.ChoiceScored(
                 f.Session,
@@ -114,7 +124,7 @@ internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHisto
                 timings),
             _ => throw new InvalidRequestException($"unknown step kind {f.Kind}"),
         };
-        return new Outgoing(f.ReplyTo, reply);
+        return [new Outgoing(f.ReplyTo, reply)];
     }
 
     private Outgoing Failed(StageMessages.Forward f, string reason, bool retryable) =>

@@ -63,10 +63,11 @@ public abstract class GenerationSessionSpec : TestKit
         int maxFailovers = 3,
         int prefillChunk = 4,
         TimeSpan? routeWait = null,
-        int contextLimit = 128) =>
+        int contextLimit = 128,
+        bool ring = false) =>
         new(
             Model.Tokenizer,
-            new SessionSettings(stepTimeout ?? TimeSpan.FromSeconds(30), maxFailovers, prefillChunk, routeWait ?? TimeSpan.FromSeconds(30)),
+            new SessionSettings(stepTimeout ?? TimeSpan.FromSeconds(30), maxFailovers, prefillChunk, routeWait ?? TimeSpan.FromSeconds(30), ring),
             StoriesModel.Hidden,
             StoriesModel.Layers,
             contextLimit,
@@ -87,10 +88,12 @@ public abstract class GenerationSessionSpec : TestKit
     /// the last one of <see cref="StepKind.Generate"/> kind, all of one step number, routed on through
     /// <paramref name="next"/>. Checks they carry <paramref name="tokens"/> from position 0 in chunks of <paramref name="chunk"/>.
     /// </summary>
+    /// A stage that was on the route the session left gets that route's Supersede first (see <see cref="ExpectSuperseded"/>);
+    /// it is skipped here.
     protected static IReadOnlyList<StageMessages.Forward> ExpectPass(TestProbe first, TestProbe next, IReadOnlyList<int> tokens, int chunk = 4)
     {
         int count = (tokens.Count + chunk - 1) / chunk;
-        var steps = Enumerable.Range(0, count).Select(_ => first.ExpectMsg<StageMessages.Forward>()).ToList();
+        var steps = Enumerable.Range(0, count).Select(i => i == 0 ? ExpectStep(first) : first.ExpectMsg<StageMessages.Forward>()).ToList();
         Assert.Equal(tokens, steps.SelectMany(s => s.TokenIds));
         Assert.Equal(Enumerable.Range(0, count).Select(i => i * chunk), steps.Select(s => s.StartPosition));
         Assert.Equal([.. Enumerable.Repeat(StepKind.Prefill, count - 1), StepKind.Generate], steps.Select(s => s.Kind));
@@ -103,6 +106,30 @@ public abstract class GenerationSessionSpec : TestKit
             Assert.Equal(WireSampling.Greedy, s.Sampling);
         });
         return steps;
+    }
+
+    /// <summary>The next step <paramref name="stage"/> gets, after any Supersede of a route the session left.</summary>
+    protected static StageMessages.Forward ExpectStep(TestProbe stage)
+    {
+        while (true)
+        {
+            switch (stage.ExpectMsg<object>())
+            {
+                case StageMessages.Supersede:
+                    break;
+                case StageMessages.Forward f:
+                    return f;
+                case var other:
+                    throw new Xunit.Sdk.XunitException($"expected a step, got {other}");
+            }
+        }
+    }
+
+    /// <summary>The Supersede a stage of a route the session left gets: the session's steps below <paramref name="below"/> are given up on.</summary>
+    protected static void ExpectSuperseded(TestProbe stage, SessionId session, long below)
+    {
+        var s = stage.ExpectMsg<StageMessages.Supersede>();
+        Assert.Equal((session, below), (s.Session, s.Step));
     }
 
     /// <summary>Answers a pass as the last stage: PrefillDone for each chunk but the last, then the sampled token.</summary>

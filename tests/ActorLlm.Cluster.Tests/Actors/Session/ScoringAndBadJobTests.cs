@@ -50,6 +50,14 @@ public sealed class ScoringAndBadJobTests(StoriesModel model) : GenerationSessio
 
         // One choice's stage fails: every choice goes again through the replica; the failed round's late scores are dropped.
         Fail(first[0], "m2", "m2:cpu: out of memory", retryable: true);
+
+        // The route left behind is told to drop its steps, for each sub-session.
+        foreach (var stage in new[] { Front1, Back2 })
+        {
+            ExpectSuperseded(stage, new SessionId($"{id.Value}.c0"), first[0].Step + 1);
+            ExpectSuperseded(stage, new SessionId($"{id.Value}.c1"), first[0].Step + 1);
+        }
+
         var again = ExpectChoices(id, Back3);
         Assert.True(again[0].Step > first[0].Step);
         Score(first[1], -0.5);
