@@ -12,10 +12,13 @@ public sealed class MembershipTests(ITestOutputHelper output) : PoolTestBase(out
         var (pool, client) = await StartPoolAsync(workers: 3);
         var before = await client.StatusAsync(Timeout);
 
-        // A long job (no EOS stop) is running while the fourth worker joins and the plan changes under it.
-        var options = Greedy(400, stopAtEos: false);
+        // Long jobs (no EOS stop) are running while the fourth worker joins and the plan changes under them. One job
+        // alone (a few hundred tokens/s, at most 511 tokens from BOS) can end before a worker has joined and loaded, so
+        // twelve share the pool: each takes several times as long, and the one watched is in flight throughout.
+        var options = Greedy(500, stopAtEos: false);
         var recorded = new Recorded();
         var job = client.GenerateAsync("", options, recorded.OnText, Timeout, recorded.OnRouted);
+        var others = Enumerable.Range(0, 11).Select(_ => client.GenerateAsync("", options, null, Timeout)).ToArray();
         await recorded.FirstRoute.Task;
 
         var joinClock = System.Diagnostics.Stopwatch.StartNew();
@@ -28,9 +31,12 @@ public sealed class MembershipTests(ITestOutputHelper output) : PoolTestBase(out
             before.Devices.Select(d => $"{d.Device.Label}={d.Serving}").Order(),
             after.Devices.Where(d => d.Device.Label != "worker-4:cpu").Select(d => $"{d.Device.Label}={d.Serving}").Order());
 
-        var result = await job;
-        Assert.Equal(SingleProcess("", options), result.Text);
-        Assert.Equal(0, result.Failovers);
+        string expected = SingleProcess("", options);
+        foreach (var result in await Task.WhenAll([job, .. others]))
+        {
+            Assert.Equal(expected, result.Text);
+            Assert.Equal(0, result.Failovers);
+        }
 
         // New jobs use the new placement and still read the same.
         var next = await client.GenerateAsync("", Greedy(40), null, Timeout);

@@ -144,7 +144,7 @@ public static class BenchHopCommand
             var (serializer, bytes) = HopComponents.Serializer(system, Step(pinger), roundTrips);
             Report($"# bench-hop: Forward with a [1, {hidden}] f32 activation ({payload.Data.Length} bytes; {bytes} bytes serialized), {roundTrips} round trips after {warmup} warm-up, one at a time");
             Report($"# 2 processes on 127.0.0.1 ({echoAddress}), {Environment.ProcessorCount} cores, settings: {(set.Length == 0 ? "reference.conf" : string.Join(" ", set))}");
-            Report("one-way hop (round trip / 2), microseconds             median      p90      p99     mean   CPU (both processes)");
+            Report("one-way hop (round trip / 2), microseconds                     median      p90      p99     mean   CPU (both processes)");
 
             async Task Remote(string label, IActorRef from, IActorRef to)
             {
@@ -162,6 +162,13 @@ public static class BenchHopCommand
             Report("parts of a hop, timed alone in this process, microseconds");
             await Remote("local, default dispatcher <-> stage (codec, no wire)", pinger, localStage);
             Line("serializer: Forward to bytes and back", serializer);
+            var ring = Step(pinger) with
+            {
+                Loop = 100,
+                Ring = [new RouteHop(pinger, new UnitRange(0, 3)), new RouteHop(remoteStage, new UnitRange(3, 5)), new RouteHop(remoteEcho, new UnitRange(5, 7))],
+            };
+            var (ringSerializer, ringBytes) = HopComponents.Serializer(system, ring, roundTrips);
+            Line($"serializer: the same with a 3-stage ring route (+{ringBytes - bytes} bytes)", ringSerializer);
             Line("TensorCodec: tensor to payload, payload to tensor", HopComponents.Codec(hidden, roundTrips));
             Line($"TCP on 127.0.0.1, {bytes} bytes (round trip / 2)", HopComponents.Tcp(bytes, roundTrips));
         }
@@ -178,7 +185,7 @@ public static class BenchHopCommand
         }
 
         void Line(string label, Percentiles p, double? cpu = null) =>
-            Report(string.Create(inv, $"  {label,-52} {p.Median,8:F1} {p.P90,8:F1} {p.P99,8:F1} {p.Mean,8:F1}{(cpu is double c ? $" {c,8:F1}" : "")}"));
+            Report(string.Create(inv, $"  {label,-60} {p.Median,8:F1} {p.P90,8:F1} {p.P99,8:F1} {p.Mean,8:F1}{(cpu is double c ? $" {c,8:F1}" : "")}"));
     }
 
     /// <summary>CPU time used so far by this process and the echo process together.</summary>

@@ -23,7 +23,7 @@ public static class BenchPoolCommand
         var workers = new Option<int>("--workers") { Description = "Worker processes in the pipeline", DefaultValueFactory = _ => 3 };
         var tokens = new Option<int>("--tokens") { Description = "Tokens per job", DefaultValueFactory = _ => 200 };
         var concurrent = new Option<int>("--concurrent") { Description = "Concurrent jobs for the aggregate figure", DefaultValueFactory = _ => 8 };
-        var repeat = new Option<int>("--repeat") { Description = "Times the one-job and concurrent figures are measured (each printed)", DefaultValueFactory = _ => 1 };
+        var repeat = new Option<int>("--repeat") { Description = "Times the single-process, one-job and concurrent figures are measured (each printed: the first runs are the JIT's warm-up)", DefaultValueFactory = _ => 1 };
         var set = new Option<string[]>("--set") { Description = "A setting for every node of the pools as path=value (repeatable; see actorllm node --set)" };
         var pipelineOnly = new Option<bool>("--pipeline-only") { Description = "Only the single-process, one-job and concurrent figures (no join, no failover)" };
         var model = CommonOptions.Model();
@@ -67,9 +67,13 @@ public static class BenchPoolCommand
         {
             var generation = new GenerationOptions { MaxTokens = tokens, StopAtEos = false };
             local.Generate("", generation with { MaxTokens = 16 });
-            var r = local.Generate("", generation);
-            reference = r.Text;
-            Report(string.Create(inv, $"single process:            decode {r.DecodeTokensPerSecond,8:F1} tokens/s ({r.Decode.TotalMilliseconds / Math.Max(1, r.GeneratedIds.Length - 1):F2} ms/token)"));
+            reference = "";
+            for (int run = 0; run < repeat; run++)
+            {
+                var r = local.Generate("", generation);
+                reference = r.Text;
+                Report(string.Create(inv, $"single process:            decode {r.DecodeTokensPerSecond,8:F1} tokens/s ({r.Decode.TotalMilliseconds / Math.Max(1, r.GeneratedIds.Length - 1):F2} ms/token)"));
+            }
         }
 
         await using (var pool = await LocalPool.StartAsync(new LocalPoolOptions(model, Path.Combine(dir, "pipeline"), ExtraNodeArgs: nodeArgs), s_timeout))
