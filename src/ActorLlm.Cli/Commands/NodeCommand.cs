@@ -1,5 +1,6 @@
 using System.CommandLine;
 using ActorLlm.Cluster.Hosting;
+using ActorLlm.Gateway;
 using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -35,6 +36,9 @@ public static class NodeCommand
             ("actorllm.worker.torch-threads", new Option<string?>("--torch-threads") { Description = "libtorch CPU threads" }),
             ("actorllm.worker.max-sessions", new Option<string?>("--max-sessions") { Description = "Sessions per stage" }),
             ("actorllm.placement.redundancy", new Option<string?>("--redundancy") { Description = "Devices on distinct machines per unit" }),
+            ("actorllm.http.port", new Option<string?>("--http-port") { Description = "Gateway: the HTTP API's port (0 = any)" }),
+            ("actorllm.http.host", new Option<string?>("--http-host") { Description = "Gateway: the address the HTTP API binds" }),
+            ("actorllm.http.api-keys-file", new Option<string?>("--api-keys-file") { Description = "Gateway: a file of API keys, one per line" }),
         };
         var command = new Command("node", "Run a pool node (worker and/or gateway)") { config, printConfig, set };
         foreach (var (_, option) in options)
@@ -68,6 +72,8 @@ public static class NodeCommand
         return command;
     }
 
+    private static void Log(string message) => Console.Error.WriteLine($"[actorllm] {message}");
+
     public static async Task<int> RunAsync(ActorLlmSettings settings, CancellationToken cancel)
     {
         if (settings.Node.IsWorker)
@@ -75,13 +81,23 @@ public static class NodeCommand
             torch.set_num_threads(settings.Worker.TorchThreads);
         }
 
-        using var resources = NodeResources.Prepare(settings, m => Console.Error.WriteLine($"[actorllm] {m}"));
-        using var host = new HostBuilder()
+        using var resources = NodeResources.Prepare(settings, Log);
+
+        // A gateway serves HTTP from the same host as its Akka node; every other node is the Akka node alone.
+        var web = settings.Node.IsGateway && settings.Http.Enabled ? GatewayWebHost.Build(settings, resources, Log) : null;
+        using IHost host = web ?? new HostBuilder()
             .ConfigureServices(s => s.AddAkka(ActorLlmSettings.SystemName, b => b.WithActorLlm(settings, resources)))
             .Build();
         await host.StartAsync(cancel);
         var system = host.Services.GetRequiredService<ActorSystem>();
         var cluster = Akka.Cluster.Cluster.Get(system);
+
+        // The http line comes first: whoever waits for "node up" has the URL too by then.
+        if (web is not null)
+        {
+            Console.Out.WriteLine($"actorllm http: {GatewayWebHost.Url(web)}/v1");
+        }
+
         Console.Out.WriteLine($"actorllm node up: {cluster.SelfAddress} roles=[{string.Join(",", settings.Node.Roles)}] machine={settings.Node.Machine}");
         Console.Out.Flush();
 

@@ -8,13 +8,17 @@ namespace ActorLlm.Cli.Pool;
 /// <param name="Directory">Where caches and logs go.</param>
 /// <param name="ExtraNodeArgs">Added to every node's command line.</param>
 /// <param name="GatewayArgs">Added to the gateway's command line (e.g. --set actorllm.session.prefill-chunk=16).</param>
+/// <param name="HttpPort">The gateway's HTTP API port (0 = any free one).</param>
+/// <param name="ApiKey">The key the gateway's API accepts; null = a new random one (<see cref="LocalPool.ApiKey"/>).</param>
 public sealed record LocalPoolOptions(
     string Model,
     string Directory,
     int Redundancy = 1,
     string Host = "127.0.0.1",
     IReadOnlyList<string>? ExtraNodeArgs = null,
-    IReadOnlyList<string>? GatewayArgs = null);
+    IReadOnlyList<string>? GatewayArgs = null,
+    int HttpPort = 0,
+    string? ApiKey = null);
 
 /// <summary>
 /// A gateway and workers as separate `actorllm node` processes on this machine, each worker a distinct "machine" so
@@ -29,10 +33,17 @@ public sealed class LocalPool : IAsyncDisposable
     {
         _options = options;
         GatewayPort = gatewayPort;
+        ApiKey = options.ApiKey ?? Gateway.Api.ApiKeys.Generate();
         System.IO.Directory.CreateDirectory(options.Directory);
     }
 
     public int GatewayPort { get; }
+
+    /// <summary>The gateway's API base URL, e.g. http://127.0.0.1:8080/v1.</summary>
+    public string ApiUrl { get; private set; } = "";
+
+    /// <summary>The key the gateway's API accepts (given to it in its environment, never on a command line).</summary>
+    public string ApiKey { get; }
 
     /// <summary>"host:port" of the gateway, the pool's seed.</summary>
     public string Seed => $"{_options.Host}:{GatewayPort}";
@@ -45,8 +56,18 @@ public sealed class LocalPool : IAsyncDisposable
     public static async Task<LocalPool> StartAsync(LocalPoolOptions options, TimeSpan timeout)
     {
         var pool = new LocalPool(options, FreePort());
-        var gateway = pool.Launch("gateway", "gateway", pool.GatewayPort, options.Model, ["--redundancy", options.Redundancy.ToString(System.Globalization.CultureInfo.InvariantCulture), .. options.GatewayArgs ?? []]);
+        string Invariant(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var gateway = pool.Launch(
+            "gateway",
+            "gateway",
+            pool.GatewayPort,
+            options.Model,
+            ["--redundancy", Invariant(options.Redundancy), "--http-port", Invariant(options.HttpPort), "--http-host", options.Host, .. options.GatewayArgs ?? []],
+            new Dictionary<string, string> { ["ACTORLLM_API_KEYS"] = pool.ApiKey });
         await WaitUp(gateway, timeout);
+
+        // A gateway prints its URL before its "node up" line, so it is known now unless HTTP is off.
+        pool.ApiUrl = gateway.Http.IsCompletedSuccessfully ? gateway.Http.Result : "";
         return pool;
     }
 
@@ -58,7 +79,7 @@ public sealed class LocalPool : IAsyncDisposable
         return worker;
     }
 
-    private NodeProcess Launch(string name, string roles, int port, string? model, IEnumerable<string> extra)
+    private NodeProcess Launch(string name, string roles, int port, string? model, IEnumerable<string> extra, IReadOnlyDictionary<string, string>? environment = null)
     {
         var args = new List<string>
         {
@@ -76,7 +97,7 @@ public sealed class LocalPool : IAsyncDisposable
 
         args.AddRange(extra);
         args.AddRange(_options.ExtraNodeArgs ?? []);
-        var node = NodeProcess.Start(name, args, Path.Combine(_options.Directory, name + ".log"));
+        var node = NodeProcess.Start(name, args, Path.Combine(_options.Directory, name + ".log"), environment);
         _nodes.Add(node);
         return node;
     }

@@ -15,6 +15,7 @@ public sealed partial class NodeProcess : IDisposable
     private const int SigStop = 19;
     private readonly Process _process;
     private readonly TaskCompletionSource<NodeAddress> _up = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<string> _http = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly StreamWriter _log;
     private readonly Lock _logLock = new();
 
@@ -45,10 +46,21 @@ public sealed partial class NodeProcess : IDisposable
     /// <summary>The node's cluster address, once it printed its "node up" line.</summary>
     public Task<NodeAddress> Up => _up.Task;
 
-    /// <summary>Starts `actorllm node` with <paramref name="args"/>; output goes to <paramref name="logPath"/>.</summary>
-    public static NodeProcess Start(string name, IEnumerable<string> args, string logPath)
+    /// <summary>A gateway's API base URL (http://host:port/v1), once it printed its "http" line.</summary>
+    public Task<string> Http => _http.Task;
+
+    /// <summary>
+    /// Starts `actorllm node` with <paramref name="args"/> (and <paramref name="environment"/> added to this process's);
+    /// output goes to <paramref name="logPath"/>.
+    /// </summary>
+    public static NodeProcess Start(string name, IEnumerable<string> args, string logPath, IReadOnlyDictionary<string, string>? environment = null)
     {
         var psi = SelfCommand();
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[key] = value;
+        }
+
         psi.ArgumentList.Add("node");
         foreach (var a in args)
         {
@@ -62,7 +74,12 @@ public sealed partial class NodeProcess : IDisposable
         var node = new NodeProcess(name, process, logPath);
         process.OutputDataReceived += (_, e) => node.OnLine(e.Data, stdout: true);
         process.ErrorDataReceived += (_, e) => node.OnLine(e.Data, stdout: false);
-        process.Exited += (_, _) => node._up.TrySetException(new InvalidOperationException($"{name} exited (code {process.ExitCode}) before it was up; see {logPath}"));
+        process.Exited += (_, _) =>
+        {
+            var exited = new InvalidOperationException($"{name} exited (code {process.ExitCode}) before it was up; see {logPath}");
+            node._up.TrySetException(exited);
+            node._http.TrySetException(exited);
+        };
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -93,9 +110,14 @@ public sealed partial class NodeProcess : IDisposable
         }
 
         const string marker = "actorllm node up: ";
+        const string http = "actorllm http: ";
         if (stdout && line.StartsWith(marker, StringComparison.Ordinal))
         {
             _up.TrySetResult(new NodeAddress(line[marker.Length..].Split(' ')[0]));
+        }
+        else if (stdout && line.StartsWith(http, StringComparison.Ordinal))
+        {
+            _http.TrySetResult(line[http.Length..].Trim());
         }
     }
 

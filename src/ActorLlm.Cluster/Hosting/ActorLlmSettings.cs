@@ -96,6 +96,62 @@ public sealed record ShardingSettings(int SessionShards);
 /// <summary>Plain clients of a pool (<c>actorllm.client</c>).</summary>
 public sealed record ClientSettings(TimeSpan StatusTimeout, TimeSpan StatusPollInterval);
 
+/// <summary>The HTTP front door of a gateway (<c>actorllm.http</c>).</summary>
+public sealed record HttpSettings(
+    bool Enabled,
+    string Host,
+    int Port,
+    bool Auth,
+    string ApiKeysFile,
+    string ApiKeysEnv,
+    string ModelName,
+    string ChatTemplate,
+    long MaxBodyBytes,
+    int MaxJobs,
+    TimeSpan RetryAfter,
+    TimeSpan JobTimeout,
+    int MaxN,
+    int DefaultMaxTokens,
+    TimeSpan StatusInterval)
+{
+    internal static HttpSettings Read(SettingsReader r) => new(
+        r.Bool("http.enabled"),
+        r.Str("http.host"),
+        r.Int("http.port"),
+        r.Bool("http.auth"),
+        r.Str("http.api-keys-file"),
+        r.Str("http.api-keys-env"),
+        r.Str("http.model-name"),
+        r.Str("http.chat-template"),
+        r.Bytes("http.max-body-bytes"),
+        r.Int("http.max-jobs"),
+        r.Time("http.retry-after"),
+        r.Time("http.job-timeout"),
+        r.Int("http.max-n"),
+        r.Int("http.default-max-tokens"),
+        r.Time("http.status-interval"));
+
+    internal HttpSettings Validate()
+    {
+        if (Port is < 0 or > 65535)
+        {
+            throw new InvalidRequestException($"http.port {Port} is out of range");
+        }
+
+        if (MaxBodyBytes < 1 || MaxJobs < 1 || MaxN < 1 || DefaultMaxTokens < 1)
+        {
+            throw new InvalidRequestException("http.max-body-bytes, http.max-jobs, http.max-n and http.default-max-tokens must be positive");
+        }
+
+        if (RetryAfter <= TimeSpan.Zero || JobTimeout <= TimeSpan.Zero || StatusInterval <= TimeSpan.Zero)
+        {
+            throw new InvalidRequestException("http.retry-after, http.job-timeout and http.status-interval must be positive durations");
+        }
+
+        return this;
+    }
+}
+
 /// <summary>Cluster roles.</summary>
 public static class ActorLlmRoles
 {
@@ -120,6 +176,7 @@ public sealed record ActorLlmSettings(
     ProbeSettings Probe,
     ShardingSettings Sharding,
     ClientSettings Client,
+    HttpSettings Http,
     Config Config)
 {
     public const string SystemName = "actorllm";
@@ -200,6 +257,7 @@ public sealed record ActorLlmSettings(
                 Time("probe.nvidia-smi-timeout")),
             new ShardingSettings(Int("sharding.session-shards")),
             new ClientSettings(Time("client.status-timeout"), Time("client.status-poll-interval")),
+            HttpSettings.Read(reader),
             config);
         return settings;
     }
@@ -264,6 +322,7 @@ public sealed record ActorLlmSettings(
         }
 
         _ = Fetch.Validate();
+        _ = Http.Validate();
         _ = Probe.Validate();
 
         return this;

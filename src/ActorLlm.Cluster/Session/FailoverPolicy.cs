@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using ActorLlm.Cluster.Hosting;
 using ActorLlm.Protocol;
+using ActorLlm.Protocol.Messages;
 
 namespace ActorLlm.Cluster.Session;
 
@@ -73,8 +74,8 @@ public static class FailoverPolicy
         public static Ignore Instance { get; } = new();
     }
 
-    /// <summary>The job fails with <paramref name="Reason"/> (sent to the client as is).</summary>
-    public sealed record GiveUp(string Reason) : Decision;
+    /// <summary>The job fails with <paramref name="Reason"/> (sent to the client as is) and <paramref name="Kind"/>.</summary>
+    public sealed record GiveUp(string Reason, JobFailure Kind = JobFailure.Failed) : Decision;
 
     /// <summary>
     /// Leave the current route and replay the job through one avoiding <paramref name="History"/>'s exclusions;
@@ -85,14 +86,15 @@ public static class FailoverPolicy
     public static Decision Decide(Failure failure, Situation now, History history, SessionSettings settings) => failure switch
     {
         StageFailed f when f.Step != now.Step => Ignore.Instance,
-        StageFailed { Retryable: false } f => new GiveUp(f.Reason),
+        StageFailed { Retryable: false } f => new GiveUp(f.Reason, JobFailure.InvalidRequest),
         StageFailed f => Replay(f.Reason, [f.Device], history, settings),
         StepTimedOut t when t.Step == now.Step && now.Route is { } route => Replay($"no answer within {settings.StepTimeout}", route, history, settings),
         StepTimedOut => Ignore.Instance,
         NodeSuspected s when OnNode(now.Route, s.Node) is { Count: > 0 } lost => Replay($"{s.Node} {s.Why}", lost, history, settings),
         NodeSuspected => Ignore.Instance,
         RouteWaitOver => new GiveUp(
-            $"no complete route to the model within {settings.RouteWait} ({string.Join("; ", history.Reasons.DefaultIfEmpty("placement not ready"))})"),
+            $"no complete route to the model within {settings.RouteWait} ({string.Join("; ", history.Reasons.DefaultIfEmpty("placement not ready"))})",
+            JobFailure.NoRoute),
         _ => throw new ArgumentOutOfRangeException(nameof(failure), failure, "not a failure this policy knows"),
     };
 

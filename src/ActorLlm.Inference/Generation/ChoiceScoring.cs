@@ -27,7 +27,9 @@ public static class ChoiceScoring
     /// boundary, the choice is tokenized on its own and appended. Both are user text, encoded as
     /// <see cref="Prompt.Encode"/> does: special-token look-alikes stay plain text.
     /// </summary>
-    public static (int[] Sequence, int ChoiceStart) Sequence(TextTokenizer tokenizer, string prompt, int[] promptIds, string choice)
+    /// <param name="rendered">The prompt is a rendered chat template (<see cref="Prompt.EncodeRenderedUtf8"/>); the
+    /// choice stays user text either way.</param>
+    public static (int[] Sequence, int ChoiceStart) Sequence(TextTokenizer tokenizer, string prompt, int[] promptIds, string choice, bool rendered = false)
     {
         if (choice.Length == 0)
         {
@@ -40,7 +42,9 @@ public static class ChoiceScoring
             throw new InvalidRequestException("scoring needs a prompt (this tokenizer adds no BOS to start from)");
         }
 
-        int[] joint = Prompt.Encode(tokenizer, prompt + choice);
+        int[] joint = rendered
+            ? [.. promptIds, .. tokenizer.Encode(choice, addSpecialTokens: false, parseSpecialTokens: false)]
+            : Prompt.Encode(tokenizer, prompt + choice);
         if (joint.Length > promptIds.Length && joint.AsSpan(0, promptIds.Length).SequenceEqual(promptIds))
         {
             return (joint, promptIds.Length);
@@ -51,15 +55,15 @@ public static class ChoiceScoring
     }
 
     /// <summary>Tokenizes every choice after the prompt and checks the lot against the context.</summary>
-    public static ScoringBatch Prepare(TextTokenizer tokenizer, string prompt, IReadOnlyList<string> choices, int contextLimit)
+    public static ScoringBatch Prepare(TextTokenizer tokenizer, string prompt, IReadOnlyList<string> choices, int contextLimit, bool rendered = false)
     {
         if (choices.Count == 0)
         {
             throw new InvalidRequestException("give at least one choice to score");
         }
 
-        int[] promptIds = Prompt.Encode(tokenizer, prompt);
-        var sequences = choices.Select(c => Sequence(tokenizer, prompt, promptIds, c)).ToArray();
+        int[] promptIds = rendered ? Prompt.EncodeRenderedUtf8(tokenizer, System.Text.Encoding.UTF8.GetBytes(prompt)) : Prompt.Encode(tokenizer, prompt);
+        var sequences = choices.Select(c => Sequence(tokenizer, prompt, promptIds, c, rendered)).ToArray();
         int length = sequences.Max(s => s.Sequence.Length);
         if (length > contextLimit)
         {

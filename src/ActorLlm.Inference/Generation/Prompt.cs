@@ -22,6 +22,19 @@ public static class Prompt
     public static int[] EncodeUtf8(TextTokenizer tokenizer, ReadOnlySpan<byte> utf8) =>
         FromBos(tokenizer, tokenizer.EncodeUtf8(utf8, addSpecialTokens: true, parseSpecialTokens: false));
 
+    /// <summary>
+    /// Token ids of a rendered chat template (UTF-8; invalid UTF-8 is an InvalidRequestException): its control tokens
+    /// are meant, so they are encoded as such, and nothing is added (the template writes BOS where the model wants it).
+    /// Message contents are inside the render: like every server that renders Hugging Face templates, a control token
+    /// typed in a message is encoded as one.
+    /// </summary>
+    public static int[] EncodeRenderedUtf8(TextTokenizer tokenizer, ReadOnlySpan<byte> utf8) =>
+        FromBos(tokenizer, tokenizer.EncodeUtf8(utf8, addSpecialTokens: false, parseSpecialTokens: true));
+
+    /// <summary><see cref="EncodeRenderedUtf8"/> when <paramref name="rendered"/>, else <see cref="EncodeUtf8(TextTokenizer, ReadOnlySpan{byte})"/>.</summary>
+    public static int[] EncodeUtf8(TextTokenizer tokenizer, ReadOnlySpan<byte> utf8, bool rendered) =>
+        rendered ? EncodeRenderedUtf8(tokenizer, utf8) : EncodeUtf8(tokenizer, utf8);
+
     /// <summary>UTF-8 bytes to text, refusing invalid UTF-8 (naming the byte offset) instead of replacing it.</summary>
     public static string DecodeUtf8(ReadOnlySpan<byte> utf8) => InputText.DecodeUtf8(utf8);
 

@@ -88,6 +88,28 @@ public static class Sampler
         return order[keep - 1];
     }
 
+    /// <summary>
+    /// <paramref name="token"/>'s log-probability under the row's distribution (log-softmax of the raw logits, before
+    /// temperature, top-k, top-p and penalty, as OpenAI reports them) and the <paramref name="top"/> most likely
+    /// tokens with theirs, most likely first. Computed on the row's device; one small copy to the host.
+    /// </summary>
+    public static Protocol.Messages.TokenLogprobs Logprobs(Tensor logits, int token, int top)
+    {
+        using var scope = NewDisposeScope();
+        var logProbs = nn.functional.log_softmax(logits.reshape(-1).to(ScalarType.Float32), 0);
+        int k = Math.Clamp(top, 0, (int)logProbs.shape[0]);
+        float chosen = logProbs[token].to(CPU).item<float>();
+        if (k == 0)
+        {
+            return new Protocol.Messages.TokenLogprobs(chosen, [], []);
+        }
+
+        var (values, indices) = logProbs.topk(k);
+        float[] topValues = values.to(CPU).data<float>().ToArray();
+        int[] topIds = [.. indices.to(CPU).data<long>().ToArray().Select(i => (int)i)];
+        return new Protocol.Messages.TokenLogprobs(chosen, topIds, topValues);
+    }
+
     public static int ArgMax(ReadOnlySpan<float> row)
     {
         int best = 0;

@@ -145,6 +145,22 @@ public sealed class TextTokenizer
         return text.Append(decoder.Flush()).ToString();
     }
 
+    /// <summary>
+    /// The bytes token <paramref name="id"/> stands for, as a client sees it on its own (a SentencePiece "▁" as a
+    /// space; special tokens as their text); empty outside the vocabulary. A token may be part of a character.
+    /// </summary>
+    public byte[] TokenBytes(int id)
+    {
+        try
+        {
+            return _core.Decoding.BytesOf(id);
+        }
+        catch (InvalidRequestException)
+        {
+            return [];
+        }
+    }
+
     /// <summary>A decoder for ids arriving one at a time (generation); see <see cref="StreamingDecoder"/>.</summary>
     public StreamingDecoder CreateStreamingDecoder(bool skipSpecialTokens = true) => new(_core.Decoding, skipSpecialTokens);
 

@@ -27,6 +27,25 @@ public sealed record StageStats(
     public double MeanDecodeBatch => DecodeSteps > 0 ? (double)DecodeBatchSteps / DecodeSteps : 0;
 }
 
+/// <summary>A generated token as a client sees it: its id and, when asked for, its log-probabilities.</summary>
+[MessagePackObject]
+public sealed record SampledToken(
+    [property: Key(0)] int Id,
+    [property: Key(1)] TokenLogprobs? Logprobs);
+
+/// <summary>Why a job failed, for a client that answers differently (an HTTP status).</summary>
+public enum JobFailure
+{
+    /// <summary>The pool could not finish it (stages failed past the failover budget, an internal error).</summary>
+    Failed = 0,
+
+    /// <summary>The request itself is bad (a prompt over the context, invalid UTF-8, bad options): retrying fails alike.</summary>
+    InvalidRequest = 1,
+
+    /// <summary>No route covers the model (yet): placement is incomplete.</summary>
+    NoRoute = 2,
+}
+
 /// <summary>One scored choice.</summary>
 [MessagePackObject]
 public sealed record ScoredChoice(
@@ -43,23 +62,28 @@ public static class JobMessages
     /// The session streams <see cref="TextDelta"/>s to <paramref name="Client"/>, then <see cref="GenerationCompleted"/>
     /// or <see cref="JobFailed"/>.
     /// </summary>
+    /// <paramref name="Rendered"/>: the prompt is a rendered chat template, whose control tokens are meant (encoded
+    /// as control tokens, and no BOS is added); otherwise it is user text (control-token look-alikes stay text).
     [MessagePackObject]
     public sealed record StartGeneration(
         [property: Key(0)] SessionId Session,
         [property: Key(1)] byte[] PromptUtf8,
         [property: Key(2)] WireGenerationOptions Options,
-        [property: Key(3)] IActorRef Client) : IActorLlmMessage;
+        [property: Key(3)] IActorRef Client,
+        [property: Key(4)] bool Rendered = false) : IActorLlmMessage;
 
     /// <summary>
     /// Client → GenerationSession: score each choice as a continuation of the prompt. Reply <see cref="ScoringCompleted"/>
     /// or <see cref="JobFailed"/>.
     /// </summary>
+    /// <paramref name="Rendered"/>: as for <see cref="StartGeneration"/>.
     [MessagePackObject]
     public sealed record StartScoring(
         [property: Key(0)] SessionId Session,
         [property: Key(1)] byte[] PromptUtf8,
         [property: Key(2)] string[] Choices,
-        [property: Key(3)] IActorRef Client) : IActorLlmMessage;
+        [property: Key(3)] IActorRef Client,
+        [property: Key(4)] bool Rendered = false) : IActorLlmMessage;
 
     /// <summary>
     /// GenerationSession → client: the job runs on this route now (sent when it starts, and again after each
@@ -73,12 +97,17 @@ public static class JobMessages
         [property: Key(2)] string[] Stages,
         [property: Key(3)] NodeAddress[] Nodes) : IActorLlmMessage;
 
-    /// <summary>GenerationSession → client: text added by the latest tokens, in order (<paramref name="Sequence"/> 0, 1, ...).</summary>
+    /// <summary>
+    /// GenerationSession → client: text added by the latest tokens, in order (<paramref name="Sequence"/> 0, 1, ...).
+    /// <paramref name="Tokens"/>: when the job asked for log-probabilities, the tokens sampled since the previous
+    /// delta (a token whose bytes end mid-character brings no text of its own; a final delta may bring no text).
+    /// </summary>
     [MessagePackObject]
     public sealed record TextDelta(
         [property: Key(0)] SessionId Session,
         [property: Key(1)] int Sequence,
-        [property: Key(2)] string Text) : IActorLlmMessage;
+        [property: Key(2)] string Text,
+        [property: Key(3)] SampledToken[]? Tokens = null) : IActorLlmMessage;
 
     /// <summary>GenerationSession → client: the job is done.</summary>
     [MessagePackObject]
@@ -100,9 +129,10 @@ public static class JobMessages
         [property: Key(0)] SessionId Session,
         [property: Key(1)] ScoredChoice[] Scores) : IActorLlmMessage;
 
-    /// <summary>GenerationSession → client: the job could not be done; <paramref name="Reason"/> says why.</summary>
+    /// <summary>GenerationSession → client: the job could not be done; <paramref name="Reason"/> says why, <paramref name="Kind"/> whose fault it is.</summary>
     [MessagePackObject]
     public sealed record JobFailed(
         [property: Key(0)] SessionId Session,
-        [property: Key(1)] string Reason) : IActorLlmMessage;
+        [property: Key(1)] string Reason,
+        [property: Key(2)] JobFailure Kind = JobFailure.Failed) : IActorLlmMessage;
 }

@@ -17,16 +17,32 @@ public enum StepKind
 }
 
 /// <summary>Sampling settings as they travel with each step (see the inference core's SamplingParams).</summary>
+/// <param name="Logprobs">-1: no log-probabilities; 0..<see cref="MaxLogprobs"/>: the last stage reports the chosen
+/// token's log-probability and that many of the most likely alternatives with each token.</param>
 [MessagePackObject]
 public sealed record WireSampling(
     [property: Key(0)] float Temperature,
     [property: Key(1)] int TopK,
     [property: Key(2)] float TopP,
     [property: Key(3)] float RepetitionPenalty,
-    [property: Key(4)] ulong Seed)
+    [property: Key(4)] ulong Seed,
+    [property: Key(5)] int Logprobs = -1)
 {
+    /// <summary>The most alternatives a token's log-probabilities may list (OpenAI's top_logprobs bound).</summary>
+    public const int MaxLogprobs = 20;
+
     public static WireSampling Greedy { get; } = new(0, 0, 1, 1, 0);
 }
+
+/// <summary>
+/// A sampled token's log-probability and the <c>TopIds.Length</c> most likely tokens at its position with theirs,
+/// most likely first (the chosen token may be among them).
+/// </summary>
+[MessagePackObject]
+public sealed record TokenLogprobs(
+    [property: Key(0)] float Logprob,
+    [property: Key(1)] int[] TopIds,
+    [property: Key(2)] float[] TopLogprobs);
 
 /// <summary>One stage of a route: the worker and the unit range it is asked to run (a worker may serve two ranges while it hands over).</summary>
 [MessagePackObject]
@@ -88,6 +104,8 @@ public static class StageMessages
     /// the stage has already sent the step that feeds this token to the route's first stage (the ring, see
     /// <see cref="Forward"/>), so the session sends none.
     /// </summary>
+    /// <paramref name="Logprobs"/>: when the step's sampling asked for them, the token's log-probability and the
+    /// most likely alternatives, under the model's distribution before temperature, top-k and top-p.
     [MessagePackObject]
     public sealed record TokenSampled(
         [property: Key(0)] SessionId Session,
@@ -95,7 +113,8 @@ public static class StageMessages
         [property: Key(2)] int Token,
         [property: Key(3)] int Position,
         [property: Key(4)] StageTiming[] Timings,
-        [property: Key(5)] bool Continued = false) : IActorLlmMessage;
+        [property: Key(5)] bool Continued = false,
+        [property: Key(6)] TokenLogprobs? Logprobs = null) : IActorLlmMessage;
 
     /// <summary>Last StageWorker → GenerationSession: a non-final prompt chunk went through every stage.</summary>
     [MessagePackObject]

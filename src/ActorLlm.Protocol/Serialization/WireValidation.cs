@@ -25,6 +25,11 @@ public static class WireValidation
                 {
                     throw new WireFormatException($"step sampling: {sampling}");
                 }
+
+                if (f.Sampling.Logprobs is < -1 or > WireSampling.MaxLogprobs)
+                {
+                    throw new WireFormatException($"step sampling: logprobs must be -1..{WireSampling.MaxLogprobs}, got {f.Sampling.Logprobs}");
+                }
                 if (f.TokenIds.Length == 0 || f.TokenIds.Length > limits.MaxTokensPerStep)
                 {
                     throw new WireFormatException($"a step carries 1..{limits.MaxTokensPerStep} tokens, got {f.TokenIds.Length}");

@@ -18,6 +18,7 @@ internal sealed class GenerationJob : ISessionJob
     private readonly int _maxTokens;
     private readonly int _contextLimit;
     private readonly bool _ring;
+    private readonly List<SampledToken> _pending = [];
     private int _sequence;
 
     private GenerationJob(SessionId id, GenerationProgress progress, WireSampling sampling, int chunk, int maxTokens, int contextLimit, bool ring)
@@ -39,7 +40,12 @@ internal sealed class GenerationJob : ISessionJob
     /// <summary>The job <paramref name="start"/> asks for; a bad prompt or options are an InvalidRequestException.</summary>
     public static GenerationJob Create(SessionContext ctx, SessionId id, JobMessages.StartGeneration start)
     {
-        int[] ids = Prompt.EncodeUtf8(ctx.Tokenizer, start.PromptUtf8);
+        if (start.Options.Sampling.Logprobs is < -1 or > WireSampling.MaxLogprobs)
+        {
+            throw new InvalidRequestException($"logprobs must be -1 (none) to {WireSampling.MaxLogprobs}, got {start.Options.Sampling.Logprobs}");
+        }
+
+        int[] ids = Prompt.EncodeUtf8(ctx.Tokenizer, start.PromptUtf8, start.Rendered);
         var progress = new GenerationProgress(ctx.Tokenizer, ids, WireOptions.ToOptions(start.Options), ctx.ContextLimit);
         int chunk = StepPlan.ChunkTokens(ctx.Settings.PrefillChunk, ctx.HiddenSize, ctx.MaxPayloadBytes);
         return new GenerationJob(id, progress, start.Options.Sampling, chunk, start.Options.MaxTokens, ctx.ContextLimit, ctx.Settings.Ring);
@@ -81,10 +87,37 @@ internal sealed class GenerationJob : ISessionJob
             return new JobAnswer.Unusable($"cannot decode token {t.Token}: {e.Message}");
         }
 
-        JobMessages.TextDelta[] text = delta.Length > 0 ? [new JobMessages.TextDelta(_id, _sequence++, delta)] : [];
+        var text = Deltas(t, delta);
         return _progress.Done ? new JobAnswer.Completed(text)
             : t.Continued ? new JobAnswer.Continuing(text)
             : new JobAnswer.Continue(text, StepPlan.Next(_id, next.Step, next.Hops, next.Rest, t.Position, t.Token, _sampling, next.ReplyTo, Loop()));
+    }
+
+    /// <summary>
+    /// The deltas a token gives: its text, if any, and when the job asked for log-probabilities the tokens since the
+    /// last delta (held back with their text, and flushed with an empty text at the end). An EOS that ends the job
+    /// is no generated token and brings no log-probability.
+    /// </summary>
+    private JobMessages.TextDelta[] Deltas(StageMessages.TokenSampled t, string delta)
+    {
+        if (_sampling.Logprobs < 0)
+        {
+            return delta.Length > 0 ? [new JobMessages.TextDelta(_id, _sequence++, delta)] : [];
+        }
+
+        if (_progress.Finish != FinishReason.Eos)
+        {
+            _pending.Add(new SampledToken(t.Token, t.Logprobs));
+        }
+
+        if (delta.Length == 0 && !(_progress.Done && _pending.Count > 0))
+        {
+            return [];
+        }
+
+        var tokens = _pending.ToArray();
+        _pending.Clear();
+        return [new JobMessages.TextDelta(_id, _sequence++, delta, tokens)];
     }
 
     public object Result(JobReport report) => new JobMessages.GenerationCompleted(

@@ -70,7 +70,7 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
         }
         catch (InvalidRequestException e)
         {
-            Fail(e.Message);
+            Fail(e.Message, JobFailure.InvalidRequest);
             return;
         }
 
@@ -200,7 +200,7 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
         switch (FailoverPolicy.Decide(failure, now, _failovers, _ctx.Settings))
         {
             case FailoverPolicy.GiveUp g:
-                Fail(g.Reason);
+                Fail(g.Reason, g.Kind);
                 break;
             case FailoverPolicy.Failover f:
                 Failover(f);
@@ -244,10 +244,10 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
         Finish();
     }
 
-    private void Fail(string reason)
+    private void Fail(string reason, JobFailure kind = JobFailure.Failed)
     {
         _log.Info("session {0}: failed: {1}", _id, reason);
-        _client.Tell(new JobMessages.JobFailed(_id, reason));
+        _client.Tell(new JobMessages.JobFailed(_id, reason, kind));
         Finish();
     }
 

@@ -32,7 +32,7 @@ internal sealed class ScoringJob : ISessionJob
 
     /// <summary>The job <paramref name="start"/> asks for; a bad prompt or choices are an InvalidRequestException.</summary>
     public static ScoringJob Create(SessionContext ctx, SessionId id, JobMessages.StartScoring start) =>
-        new(id, start.Choices, ChoiceScoring.Prepare(ctx.Tokenizer, Prompt.DecodeUtf8(start.PromptUtf8), start.Choices, ctx.ContextLimit));
+        new(id, start.Choices, ChoiceScoring.Prepare(ctx.Tokenizer, Prompt.DecodeUtf8(start.PromptUtf8), start.Choices, ctx.ContextLimit, start.Rendered));
 
     /// <summary>Every choice's step; after a failover all of them again (scores of the lost route are forgotten).</summary>
     public IReadOnlyList<StageMessages.Forward> Start(RouteSteps route)

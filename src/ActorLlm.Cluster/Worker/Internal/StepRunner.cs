@@ -102,16 +102,17 @@ internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHisto
         if (f.Kind == StepKind.Generate)
         {
             int token = Sampler.Sample(output.Logits, WireOptions.ToSampling(f.Sampling), history, position);
+            var logprobs = f.Sampling.Logprobs >= 0 ? Sampler.Logprobs(output.Logits, token, f.Sampling.Logprobs) : null;
             if (f is { Loop: > 0, Ring: [var first, .. var rest] })
             {
                 // The ring: the next step goes to the first stage before the session hears of the token, so the session's
                 // round trip is off the per-token path; it still gets every token, and ends or abandons the ring.
                 var next = new StageMessages.Forward(
                     f.Session, f.Step, first.Range, position, [token], null, rest, f.ReplyTo, StepKind.Generate, f.Sampling, 0, 0, [], f.Loop - 1, f.Ring, FromRing: true);
-                return [new Outgoing(first.Worker, next), new Outgoing(f.ReplyTo, new StageMessages.TokenSampled(f.Session, f.Step, token, position, timings, Continued: true))];
+                return [new Outgoing(first.Worker, next), new Outgoing(f.ReplyTo, new StageMessages.TokenSampled(f.Session, f.Step, token, position, timings, Continued: true, logprobs))];
             }
 
-            return [new Outgoing(f.ReplyTo, new StageMessages.TokenSampled(f.Session, f.Step, token, position, timings))];
+            return [new Outgoing(f.ReplyTo, new StageMessages.TokenSampled(f.Session, f.Step, token, position, timings, Logprobs: logprobs))];
         }
 
         object reply = f.Kind switch
