@@ -50,9 +50,19 @@ public static class CliApp
             // Our own handler below turns expected failures into one clear line; System.CommandLine's would print a stack trace.
             return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is InvalidRequestException or ModelFormatException or WireFormatException or IOException or UnauthorizedAccessException or TimeoutException or Cluster.Client.JobFailedException or Cluster.Weights.ModelBootstrapException)
+        catch (Exception e) when (e is InvalidRequestException or ModelFormatException or WireFormatException or IOException or UnauthorizedAccessException or TimeoutException or Cluster.Client.JobFailedException or Cluster.Weights.ModelBootstrapException or Http.GatewayException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
+            return ExitError;
+        }
+        catch (HttpRequestException e)
+        {
+            Console.Error.WriteLine($"error: cannot reach the gateway: {e.Message}");
+            return ExitError;
+        }
+        catch (TaskCanceledException e) when (e.InnerException is TimeoutException)
+        {
+            Console.Error.WriteLine("error: the gateway did not answer within --timeout");
             return ExitError;
         }
         catch (Exception e) when (Environment.GetEnvironmentVariable("ACTORLLM_DEBUG") is null)

@@ -11,6 +11,7 @@ namespace ActorLlm.Protocol;
 public readonly record struct UnitRange
 {
     [SerializationConstructor]
+    [System.Text.Json.Serialization.JsonConstructor]
     public UnitRange(int start, int end)
     {
         if (start < 0 || end <= start)

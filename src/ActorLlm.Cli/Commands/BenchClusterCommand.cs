@@ -17,7 +17,7 @@ public static class BenchClusterCommand
 {
     public static Command Create()
     {
-        var cluster = ClusterOptions.Cluster(required: true);
+        var cluster = ClusterOptions.Seed(required: true);
         var timeout = ClusterOptions.Timeout();
         var jobs = new Option<string>("--jobs") { Description = "Comma-separated concurrencies", DefaultValueFactory = _ => "1,16" };
         var chars = new Option<int>("--prompt-chars") { Description = "Prompt length in ASCII characters", DefaultValueFactory = _ => 128 };

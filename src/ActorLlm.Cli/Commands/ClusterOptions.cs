@@ -5,9 +5,23 @@ namespace ActorLlm.Cli.Commands;
 /// <summary>Options of commands that talk to a pool.</summary>
 public static class ClusterOptions
 {
+    /// <summary>A pool's front door: the gateway's HTTP API (the client does not join the cluster).</summary>
     public static Option<string?> Cluster(bool required = false) => new("--cluster")
     {
-        Description = "host:port of a pool node (a seed) to submit to, instead of running the model here",
+        Description = "URL of a pool's gateway (http://host:port, as the node prints it) to submit to, instead of running the model here",
+        Required = required,
+    };
+
+    /// <summary>The API key for <see cref="Cluster"/>; default: $ACTORLLM_API_KEY, else $OPENAI_API_KEY.</summary>
+    public static Option<string?> ApiKey() => new("--api-key")
+    {
+        Description = "API key of the gateway (default: $ACTORLLM_API_KEY, else $OPENAI_API_KEY); prefer the variable, a command line is visible to other users",
+    };
+
+    /// <summary>Benchmarks that measure the pool itself join it as a member (no HTTP in the way).</summary>
+    public static Option<string?> Seed(bool required = false) => new("--cluster")
+    {
+        Description = "host:port of a pool node (a seed); the benchmark joins the cluster as a member",
         Required = required,
     };
 
@@ -16,4 +30,7 @@ public static class ClusterOptions
         Description = "Seconds to wait for the pool and the job",
         DefaultValueFactory = _ => 300,
     };
+
+    public static Http.GatewayClient Client(string url, string? key, int timeoutSeconds) =>
+        new(url, key ?? Http.GatewayClient.KeyFromEnvironment(), TimeSpan.FromSeconds(timeoutSeconds));
 }

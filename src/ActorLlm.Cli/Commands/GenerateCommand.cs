@@ -1,5 +1,4 @@
 using System.CommandLine;
-using ActorLlm.Cluster.Client;
 using ActorLlm.Inference.Generation;
 using ActorLlm.Inference.Sampling;
 
@@ -26,11 +25,12 @@ public static class GenerateCommand
         var noEos = new Option<bool>("--ignore-eos") { Description = "Keep generating past end-of-sequence tokens" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No statistics on stderr" };
         var cluster = ClusterOptions.Cluster();
+        var apiKey = ClusterOptions.ApiKey();
         var timeout = ClusterOptions.Timeout();
 
         var command = new Command("generate", "Generate text from a prompt, here or on a pool (--cluster)")
         {
-            model, device, dtype, maxContext, prompt, promptFile, maxTokens, temperature, topK, topP, penalty, seed, stop, noEos, quiet, cluster, timeout,
+            model, device, dtype, maxContext, prompt, promptFile, maxTokens, temperature, topK, topP, penalty, seed, stop, noEos, quiet, cluster, apiKey, timeout,
         };
         command.SetAction(async (parse, _) =>
         {
@@ -51,7 +51,8 @@ public static class GenerateCommand
             string text = CommonOptions.ReadPrompt(parse.GetValue(prompt), parse.GetValue(promptFile));
             if (parse.GetValue(cluster) is string pool)
             {
-                return await OnPoolAsync(pool, text, options, TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(quiet));
+                using var client = ClusterOptions.Client(pool, parse.GetValue(apiKey), parse.GetValue(timeout));
+                return await OnPoolAsync(client, text, options, parse.GetValue(quiet));
             }
 
             string dir = CommonOptions.ResolveModel(parse.GetValue(model));
@@ -78,15 +79,14 @@ public static class GenerateCommand
         return command;
     }
 
-    private static async Task<int> OnPoolAsync(string seed, string prompt, GenerationOptions options, TimeSpan timeout, bool quiet)
+    private static async Task<int> OnPoolAsync(Http.GatewayClient client, string prompt, GenerationOptions options, bool quiet)
     {
-        await using var client = await PoolClient.ConnectAsync(seed, timeout);
         var stdout = Console.Out;
-        var result = await client.GenerateAsync(prompt, WireOptions.ToWire(options), delta =>
+        var result = await client.CompleteAsync(prompt, WireOptions.ToWire(options), delta =>
         {
             stdout.Write(delta);
             stdout.Flush();
-        }, timeout);
+        });
         stdout.WriteLine();
         if (!quiet)
         {

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using ActorLlm.Cluster.Client;
 using ActorLlm.Inference;
 using ActorLlm.Inference.Generation;
 
@@ -18,10 +17,11 @@ public static class ScoreCommand
         var promptFile = CommonOptions.PromptFile();
         var choices = new Option<string[]>("--choice", "-c") { Description = "A candidate continuation (repeat for each)", Required = true };
         var cluster = ClusterOptions.Cluster();
+        var apiKey = ClusterOptions.ApiKey();
         var timeout = ClusterOptions.Timeout();
         var command = new Command("score", "Rank candidate continuations of a prompt by log-probability, here or on a pool (--cluster)")
         {
-            model, device, dtype, prompt, promptFile, choices, cluster, timeout,
+            model, device, dtype, prompt, promptFile, choices, cluster, apiKey, timeout,
         };
         command.SetAction(async (parse, _) =>
         {
@@ -32,12 +32,11 @@ public static class ScoreCommand
             }
 
             string text = CommonOptions.ReadPrompt(parse.GetValue(prompt), parse.GetValue(promptFile));
-            if (parse.GetValue(cluster) is string seed)
+            if (parse.GetValue(cluster) is string url)
             {
-                var wait = TimeSpan.FromSeconds(parse.GetValue(timeout));
-                await using var client = await PoolClient.ConnectAsync(seed, wait);
-                var scored = await client.ScoreAsync(text, candidates, wait);
-                Print(scored.Scores.Select(s => new ChoiceScore(s.Index, s.Choice, s.LogProbability, s.Tokens)));
+                using var client = ClusterOptions.Client(url, parse.GetValue(apiKey), parse.GetValue(timeout));
+                var scored = await client.ChoicesAsync(text, candidates);
+                Print(scored.Select(s => new ChoiceScore(s.Index, s.Choice, s.LogProbability, s.Tokens)));
                 return CliApp.ExitOk;
             }
 

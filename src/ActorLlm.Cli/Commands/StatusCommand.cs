@@ -1,25 +1,24 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
-using ActorLlm.Cluster.Client;
 using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
 
 namespace ActorLlm.Cli.Commands;
 
-/// <summary><c>actorllm status --cluster HOST:PORT</c>: members, devices, unit ranges, replicas, route version, load.</summary>
+/// <summary><c>actorllm status --cluster URL</c>: members, devices, unit ranges, replicas, route version, load.</summary>
 public static class StatusCommand
 {
     public static Command Create()
     {
         var cluster = ClusterOptions.Cluster(required: true);
+        var apiKey = ClusterOptions.ApiKey();
         var timeout = ClusterOptions.Timeout();
-        var command = new Command("status", "Show a pool's members, devices, placement and load") { cluster, timeout };
+        var command = new Command("status", "Show a pool's members, devices, placement and load") { cluster, apiKey, timeout };
         command.SetAction(async (parse, _) =>
         {
-            var wait = TimeSpan.FromSeconds(parse.GetValue(timeout));
-            await using var client = await PoolClient.ConnectAsync(parse.GetValue(cluster)!, wait);
-            Console.Out.Write(Format(await client.StatusAsync(wait)));
+            using var client = ClusterOptions.Client(parse.GetValue(cluster)!, parse.GetValue(apiKey), parse.GetValue(timeout));
+            Console.Out.Write(Format(await client.StatusAsync()));
             return CliApp.ExitOk;
         });
         return command;

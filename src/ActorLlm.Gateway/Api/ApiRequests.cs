@@ -22,7 +22,8 @@ public sealed record GenerationRequest(
     int N,
     int Logprobs,
     bool Stream,
-    bool IncludeUsage);
+    bool IncludeUsage,
+    bool IgnoreEos = false);
 
 /// <summary><c>POST /v1/completions</c>: one or more prompts (each gets <see cref="GenerationRequest.N"/> choices).</summary>
 public sealed record CompletionRequest(GenerationRequest Generation, string[] Prompts);
@@ -185,7 +186,8 @@ public static class ApiRequests
             throw ApiException.BadRequest("'stream_options' is only allowed with 'stream': true", "stream_options");
         }
 
-        return new GenerationRequest(model, maxTokens, (float)temperature, (float)topP, topK, (float)penalty, seed, Stops(root), n, logprobs, stream, includeUsage);
+        bool ignoreEos = OptionalBool(root, "ignore_eos") ?? false;
+        return new GenerationRequest(model, maxTokens, (float)temperature, (float)topP, topK, (float)penalty, seed, Stops(root), n, logprobs, stream, includeUsage, ignoreEos);
     }
 
     private static string[] Stops(JsonElement root)

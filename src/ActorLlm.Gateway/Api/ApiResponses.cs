@@ -100,6 +100,29 @@ public static class ApiResponses
         };
     }
 
+    /// <summary>
+    /// ActorLlm's own account of a finished choice, beside OpenAI's fields (clients ignore fields they do not know):
+    /// where it ran, how long prefill and decode took, each stage's share and batching, failovers.
+    /// </summary>
+    public static object Report(JobMessages.GenerationCompleted r) => new
+    {
+        prompt_tokens = r.PromptTokens,
+        generated_tokens = r.GeneratedTokens,
+        finish = r.FinishReason.ToString().ToLowerInvariant(),
+        prefill_ms = r.PrefillMs,
+        decode_ms = r.DecodeMs,
+        failovers = r.Failovers,
+        route = r.Route,
+        stages = r.Stages.Select(s => new
+        {
+            stage = s.Stage,
+            prefill_ms = s.PrefillMs,
+            decode_ms = s.DecodeMs,
+            decode_steps = s.DecodeSteps,
+            decode_batch_steps = s.DecodeBatchSteps,
+        }).ToArray(),
+    };
+
     /// <summary>-inf (a token the model rules out) cannot be written as JSON; OpenAI writes -9999 for it.</summary>
     public static double Finite(double logprob) => double.IsFinite(logprob) ? logprob : -9999.0;
 }

@@ -116,7 +116,7 @@ public static class OpenAiApi
             {
                 var (prompt, rendered) = prompts[p];
                 ulong seed = baseSeed + (ulong)((p * g.N) + c);
-                var options = new WireGenerationOptions(maxTokens, new WireSampling(g.Temperature, g.TopK, g.TopP, g.RepetitionPenalty, seed, g.Logprobs), g.Stop, StopAtEos: true);
+                var options = new WireGenerationOptions(maxTokens, new WireSampling(g.Temperature, g.TopK, g.TopP, g.RepetitionPenalty, seed, g.Logprobs), g.Stop, StopAtEos: !g.IgnoreEos);
                 starts.Add(client => new JobMessages.StartGeneration(SessionId.New(), prompt, options, client, rendered));
             }
         }
@@ -295,7 +295,10 @@ public static class OpenAiApi
                     return [Chunk(ChoiceDelta(t.Choice, t.Delta.Text, tokens, offset, null))];
                 case JobEvent.Generated g:
                     _done[g.Choice] = g.Result;
-                    return [Chunk(ChoiceDelta(g.Choice, null, [], _text[g.Choice].Length, ApiResponses.FinishReason(g.Result.FinishReason)))];
+                    string finish = ApiResponses.FinishReason(g.Result.FinishReason);
+                    return [Chunk(kind == Kind.Chat
+                        ? new { index = g.Choice, delta = new { }, logprobs = (object?)null, finish_reason = finish, actorllm = ApiResponses.Report(g.Result) }
+                        : new { index = g.Choice, text = "", logprobs = (object?)null, finish_reason = finish, actorllm = ApiResponses.Report(g.Result) })];
                 default:
                     return [];
             }
@@ -316,6 +319,7 @@ public static class OpenAiApi
                     message = new { role = "assistant", content = _text[i].ToString(), refusal = (string?)null },
                     logprobs = WantLogprobs ? ApiResponses.ChatLogprobs(model.Tokenizer, _tokens[i]) : null,
                     finish_reason = ApiResponses.FinishReason(_done[i]!.FinishReason),
+                    actorllm = ApiResponses.Report(_done[i]!),
                 }).ToArray(),
                 usage = Usage(),
             }
@@ -331,18 +335,19 @@ public static class OpenAiApi
                     text = _text[i].ToString(),
                     logprobs = WantLogprobs ? ApiResponses.CompletionLogprobs(model.Tokenizer, _tokens[i], 0, request.Logprobs > 0) : null,
                     finish_reason = ApiResponses.FinishReason(_done[i]!.FinishReason),
+                    actorllm = ApiResponses.Report(_done[i]!),
                 }).ToArray(),
                 usage = Usage(),
             };
 
-        private object ChoiceDelta(int choice, string? text, IReadOnlyList<SampledToken> tokens, int offset, string? finish)
+        private object ChoiceDelta(int choice, string text, IReadOnlyList<SampledToken> tokens, int offset, string? finish)
         {
-            object? logprobs = !WantLogprobs || (tokens.Count == 0 && finish is not null)
+            object? logprobs = !WantLogprobs
                 ? null
                 : kind == Kind.Chat ? ApiResponses.ChatLogprobs(model.Tokenizer, tokens) : ApiResponses.CompletionLogprobs(model.Tokenizer, tokens, offset, request.Logprobs > 0);
             return kind == Kind.Chat
-                ? new { index = choice, delta = text is null ? (object)new { } : new { content = text }, logprobs, finish_reason = finish }
-                : new { index = choice, text = text ?? "", logprobs, finish_reason = finish };
+                ? new { index = choice, delta = new { content = text }, logprobs, finish_reason = finish }
+                : new { index = choice, text, logprobs, finish_reason = finish };
         }
 
         private object Chunk(object choice) => request.IncludeUsage
