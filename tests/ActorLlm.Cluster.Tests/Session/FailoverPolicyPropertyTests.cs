@@ -1,4 +1,5 @@
 using ActorLlm.Protocol;
+using ActorLlm.Protocol.Messages;
 using FsCheck;
 using FsCheck.Fluent;
 using Xunit;
@@ -161,7 +162,7 @@ public class FailoverPolicyPropertyTests
                         Assert.Equal(Ignore.Instance, t.Decision);
                         break;
                     case StageFailed { Retryable: false } f:
-                        Assert.Equal(new GiveUp(f.Reason), t.Decision);
+                        Assert.Equal(new GiveUp(f.Reason, JobFailure.InvalidRequest), t.Decision);
                         break;
                 }
             }

@@ -1,5 +1,6 @@
 using ActorLlm.Cluster.Hosting;
 using ActorLlm.Protocol;
+using ActorLlm.Protocol.Messages;
 using Xunit;
 using static ActorLlm.Cluster.Session.FailoverPolicy;
 
@@ -35,7 +36,7 @@ public sealed class FailoverPolicyTests
     public void A_stage_failure_that_is_not_retryable_gives_up_with_the_stage_reason_even_with_failovers_left()
     {
         var d = Decide(new StageFailed(5, s_route[1], "m2:cuda:0: hidden states contain NaN", false), OnRoute(5), History.None, Settings(3));
-        Assert.Equal(new GiveUp("m2:cuda:0: hidden states contain NaN"), d);
+        Assert.Equal(new GiveUp("m2:cuda:0: hidden states contain NaN", JobFailure.InvalidRequest), d);
     }
 
     [Fact]
@@ -106,11 +107,11 @@ public sealed class FailoverPolicyTests
     {
         var waiting = new Situation(2, null);
         Assert.Equal(
-            new GiveUp("no complete route to the model within 00:01:00 (placement not ready)"),
+            new GiveUp("no complete route to the model within 00:01:00 (placement not ready)", JobFailure.NoRoute),
             Decide(RouteWaitOver.Instance, waiting, History.None, Settings(3)));
         var history = ExpectFailover(Decide(new StageFailed(1, s_route[0], "m1:cpu: CUDA error", true), OnRoute(1), History.None, Settings(3))).History;
         Assert.Equal(
-            new GiveUp("no complete route to the model within 00:01:00 (m1:cpu: CUDA error)"),
+            new GiveUp("no complete route to the model within 00:01:00 (m1:cpu: CUDA error)", JobFailure.NoRoute),
             Decide(RouteWaitOver.Instance, waiting, history, Settings(3)));
     }
 }

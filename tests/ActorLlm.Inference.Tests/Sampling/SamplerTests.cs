@@ -101,4 +101,30 @@ public class SamplerTests
         var p = new SamplingParams { Temperature = temperature, TopK = topK, TopP = topP, RepetitionPenalty = penalty };
         Assert.Throws<InvalidRequestException>(() => p.Validate());
     }
+
+    [Fact]
+    public void Logprobs_are_the_log_softmax_of_the_raw_row_with_the_most_likely_first()
+    {
+        float[] row = [1f, 3f, 2f, float.NegativeInfinity];
+        double z = Math.Log(Math.Exp(1) + Math.Exp(3) + Math.Exp(2));
+        using var t = tensor(row);
+        var lp = Sampler.Logprobs(t, token: 2, top: 3);
+        Assert.Equal(2 - z, lp.Logprob, 5);
+        Assert.Equal([1, 2, 0], lp.TopIds);
+        Assert.Equal([3 - z, 2 - z, 1 - z], lp.TopLogprobs.Select(x => (double)x), new ToleranceComparer(1e-5));
+
+        var none = Sampler.Logprobs(t, token: 3, top: 0);
+        Assert.Empty(none.TopIds);
+        Assert.Equal(float.NegativeInfinity, none.Logprob);
+
+        // More alternatives than the vocabulary has: all of them.
+        Assert.Equal(4, Sampler.Logprobs(t, token: 0, top: 20).TopIds.Length);
+    }
+
+    private sealed class ToleranceComparer(double tolerance) : IEqualityComparer<double>
+    {
+        public bool Equals(double a, double b) => Math.Abs(a - b) <= tolerance;
+
+        public int GetHashCode(double value) => 0;
+    }
 }
