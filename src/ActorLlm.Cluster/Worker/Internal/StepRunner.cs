@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using ActorLlm.Inference;
 using ActorLlm.Inference.Execution;
 using ActorLlm.Inference.Generation;
@@ -54,12 +55,13 @@ internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHisto
 
         double ms = clock.Elapsed.TotalMilliseconds;
         DisposeHidden(inputs);
+        var greedy = GreedyTokens(batch, outputs);
         for (int i = 0; i < batch.Count; i++)
         {
             using var output = outputs[i];
             try
             {
-                outgoing.AddRange(Next(executor, batch[i], output, ms, batch.Count));
+                outgoing.AddRange(Next(executor, batch[i], output, ms, batch.Count, greedy[i]));
             }
             catch (Exception e) when (e is InvalidRequestException or WireFormatException)
             {
@@ -77,7 +79,38 @@ internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHisto
         return outgoing;
     }
 
-    private IEnumerable<Outgoing> Next(StageExecutor executor, StageMessages.Forward f, StageOutput output, double ms, int batchSteps)
+    /// <summary>
+    /// The tokens of the pass's greedy steps without penalty that end here, chosen together (one device wait for all);
+    /// null for every other step. Should choosing them together fail, each is chosen on its own as before.
+    /// </summary>
+    private static int?[] GreedyTokens(IReadOnlyList<StageMessages.Forward> batch, IReadOnlyList<StageOutput> outputs)
+    {
+        var chosen = new int?[batch.Count];
+        var rows = Enumerable.Range(0, batch.Count)
+            .Where(i => batch[i] is { Kind: StepKind.Generate, Rest.Length: 0, Sampling: { Temperature: 0, RepetitionPenalty: 1f } } && outputs[i].Logits is not null)
+            .ToArray();
+        if (rows.Length < 2)
+        {
+            return chosen;
+        }
+
+        try
+        {
+            int[] tokens = Sampler.GreedyAll([.. rows.Select(i => outputs[i].Logits!)]);
+            for (int k = 0; k < rows.Length; k++)
+            {
+                chosen[rows[k]] = tokens[k];
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or ExternalException)
+        {
+            // Rows of different widths (cannot happen on one executor) or a device error: fall back to one by one.
+        }
+
+        return chosen;
+    }
+
+    private IEnumerable<Outgoing> Next(StageExecutor executor, StageMessages.Forward f, StageOutput output, double ms, int batchSteps, int? greedy)
     {
         var timings = f.Timings.Append(new StageTiming(label, ms, f.TokenIds.Length, batchSteps)).ToArray();
         if (f.Rest.Length > 0)
@@ -101,7 +134,7 @@ internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHisto
         int position = f.StartPosition + f.TokenIds.Length;
         if (f.Kind == StepKind.Generate)
         {
-            int token = Sampler.Sample(output.Logits, WireOptions.ToSampling(f.Sampling), history, position);
+            int token = greedy ?? Sampler.Sample(output.Logits, WireOptions.ToSampling(f.Sampling), history, position);
             var logprobs = f.Sampling.Logprobs >= 0 ? Sampler.Logprobs(output.Logits, token, f.Sampling.Logprobs) : null;
             if (f is { Loop: > 0, Ring: [var first, .. var rest] })
             {

@@ -293,4 +293,33 @@ public sealed class StageWorkerServingTests(StoriesModel model) : StageWorkerSpe
         Assert.Equal([Prompt.Length, 7, 1], timings.Select(t => t.Tokens));
         Assert.All(timings, t => Assert.Equal(("m1:cpu", 3, timings[0].ComputeMs), (t.Stage, t.BatchSteps, t.ComputeMs)));
     }
+
+    [Fact]
+    public void A_pass_of_greedy_and_sampled_steps_chooses_each_token_as_a_step_alone_would()
+    {
+        // Greedy rows are chosen together (one device wait); a sampled row and a logprobs row are chosen on their own.
+        using var whole = StoriesModel.Reference(StoriesModel.Whole);
+        var runner = new StepRunner("m1:cpu", WorkerKey, new SessionHistories());
+        var probe = CreateTestProbe();
+        int[][] prompts = [Prompt, Prompt[..7], Prompt[..3], [1]];
+        var sampled = new WireSampling(0.8f, 0, 1f, 1f, 42);
+        var batch = prompts.Select(p => Step(SessionId.New(), StoriesModel.Whole, 0, p, probe.Ref)).ToArray();
+        batch[2] = batch[2] with { Sampling = sampled };
+        batch[3] = batch[3] with { Sampling = WireSampling.Greedy with { Logprobs = 2 } };
+        var tokens = runner.Run(whole, batch).Select(o => Assert.IsType<StageMessages.TokenSampled>(o.Message)).ToArray();
+
+        var alone = batch.Select(f =>
+        {
+            using var reference = StoriesModel.Reference(StoriesModel.Whole);
+            var one = Assert.Single(new StepRunner("m1:cpu", WorkerKey, new SessionHistories()).Run(reference, [f with { Session = SessionId.New() }]));
+            return Assert.IsType<StageMessages.TokenSampled>(one.Message);
+        }).ToArray();
+        Assert.Equal(alone.Select(t => t.Token), tokens.Select(t => t.Token));
+        Assert.Equal(StoriesModel.GreedyNext(whole, SessionId.New(), 0, Prompt), tokens[0].Token);
+        Assert.Null(tokens[0].Logprobs);
+        var logprobs = Assert.IsType<TokenLogprobs>(tokens[3].Logprobs);
+        Assert.Equal(2, logprobs.TopIds.Length);
+        Assert.Equal(tokens[3].Token, logprobs.TopIds[0]);
+        Assert.Equal(alone[3].Logprobs!.Logprob, logprobs.Logprob, 4);
+    }
 }
