@@ -22,6 +22,9 @@ NEW=${2:-128}
 W=/tmp/bench-$SHAPE
 mkdir -p "$W"
 PORT=4050
+HTTP_PORT=8080
+# The gateways' API key (the benchmark's own; bench-cluster --api reads it from ACTORLLM_API_KEY).
+export ACTORLLM_API_KEYS=pool-bench-key ACTORLLM_API_KEY=pool-bench-key
 log() { echo "$@" | tee -a "$OUT/bench.log"; }
 run() { "$@" 2>>"$OUT/stderr.log" | tee -a "$OUT/bench.log"; }
 
@@ -61,7 +64,7 @@ fi
 PIDS=()
 start_gateway() {
   "$ACTORLLM" node --roles gateway --host 127.0.0.1 --port $PORT --seeds 127.0.0.1:$PORT --model "$W/store" \
-    --cache-dir "$W/cache-gw" --machine gateway --set actorllm.worker.max-context=512 >"$W/gateway.log" 2>&1 &
+    --cache-dir "$W/cache-gw" --machine gateway --http-port $HTTP_PORT --set actorllm.worker.max-context=512 >"$W/gateway.log" 2>&1 &
   PIDS+=($!)
   wait_up "$W/gateway.log"
 }
@@ -80,7 +83,7 @@ stop_pool() {
 }
 bench_pool() { # TITLE DEVICES JOBS
   log "== pool: $1"
-  if ! run "$ACTORLLM" bench-cluster --cluster 127.0.0.1:$PORT --wait-devices "$2" --jobs "$3" --prompt-chars 128 --new-tokens "$NEW" --timeout 240; then
+  if ! run "$ACTORLLM" bench-cluster --cluster 127.0.0.1:$PORT --api http://127.0.0.1:$HTTP_PORT --wait-devices "$2" --jobs "$3" --prompt-chars 128 --new-tokens "$NEW" --timeout 240; then
     for f in "$W"/*.log; do cp "$f" "$OUT/nodes-$(basename "$f")"; done
   fi
   stop_pool

@@ -23,7 +23,8 @@ public static class BenchClusterCommand
         var chars = new Option<int>("--prompt-chars") { Description = "Prompt length in ASCII characters", DefaultValueFactory = _ => 128 };
         var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per job", DefaultValueFactory = _ => 128 };
         var devices = new Option<int>("--wait-devices") { Description = "Wait until this many devices are registered and placed before measuring", DefaultValueFactory = _ => 1 };
-        var command = new Command("bench-cluster", "Measure a running pool's decode speed from a client") { cluster, timeout, jobs, chars, newTokens, devices };
+        var api = new Option<string?>("--api") { Description = "Also measure the same jobs through this gateway URL's HTTP API (key: $ACTORLLM_API_KEY)" };
+        var command = new Command("bench-cluster", "Measure a running pool's decode speed from a client") { cluster, timeout, jobs, chars, newTokens, devices, api };
         command.SetAction(async (parse, _) =>
         {
             var wait = TimeSpan.FromSeconds(parse.GetValue(timeout));
@@ -39,14 +40,32 @@ public static class BenchClusterCommand
             foreach (int j in LogitsCommand.ParseIds(parse.GetValue(jobs)!))
             {
                 var clock = Stopwatch.StartNew();
-                var results = await Task.WhenAll(Enumerable.Range(0, j).Select(i => client.GenerateAsync(Prompt(p, i + 1), options, null, wait)));
+                var member = await Task.WhenAll(Enumerable.Range(0, j).Select(i => Bench.TimedJob.Run(onText => client.GenerateAsync(Prompt(p, i + 1), options, onText, wait))));
                 double seconds = clock.Elapsed.TotalSeconds;
+                var results = member.Select(t => t.Result).ToArray();
                 int tokens = results.Sum(r => r.GeneratedTokens);
                 var one = results[0];
                 double decode = JobReport.DecodeTokensPerSecond(one);
                 Console.Out.WriteLine(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"jobs {j,3}: {tokens / seconds,9:F1} tokens/s aggregate ({tokens} tokens in {seconds:F2} s); first job: prefill {one.PrefillMs:F0} ms, decode {decode:F1} tokens/s; stages: {string.Join(", ", one.Stages.Select(s => $"{s.Stage} {(s.DecodeSteps > 0 ? s.DecodeMs / s.DecodeSteps : 0):F2} ms/step"))}; mean decode batch over all jobs: {JobReport.MeanDecodeBatches(results)}"));
+                    $"jobs {j,3}: {tokens / seconds,9:F1} tokens/s aggregate ({tokens} tokens in {seconds:F2} s); first job: prefill {one.PrefillMs:F0} ms, decode {decode:F1} tokens/s; stages: {string.Join(", ", one.Stages.Select(s => $"{s.Stage} {(s.DecodeSteps > 0 ? s.DecodeMs / s.DecodeSteps : 0):F2} ms/step"))}; mean decode batch over all jobs: {JobReport.MeanDecodeBatches(results)}; time to first token median {Bench.TimedJob.Median(member.Select(t => t.FirstMs)):F1} ms"));
+            }
+
+            if (parse.GetValue(api) is string url)
+            {
+                // The same jobs through the gateway's HTTP API, streamed as users submit them, timed at the client.
+                using var http = ClusterOptions.Client(url, null, parse.GetValue(timeout));
+                await http.CompleteAsync(Prompt(p, 0), options with { MaxTokens = 8 }, null);
+                foreach (int j in LogitsCommand.ParseIds(parse.GetValue(jobs)!))
+                {
+                    var clock = Stopwatch.StartNew();
+                    var timed = await Task.WhenAll(Enumerable.Range(0, j).Select(i => Bench.TimedJob.Run(onText => http.CompleteAsync(Prompt(p, i + 1), options, onText))));
+                    double seconds = clock.Elapsed.TotalSeconds;
+                    int tokens = timed.Sum(t => t.Result.GeneratedTokens);
+                    Console.Out.WriteLine(string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"api  {j,3}: {tokens / seconds,9:F1} tokens/s aggregate ({tokens} tokens in {seconds:F2} s); time to first token median {Bench.TimedJob.Median(timed.Select(t => t.FirstMs)):F1} ms, max {timed.Max(t => t.FirstMs):F1} ms; per stream after it: median {Bench.TimedJob.Median(timed.Select(t => t.DecodeTokensPerSecond)):F1} tokens/s"));
+                }
             }
 
             return CliApp.ExitOk;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using ActorLlm.Cli.Bench;
 using ActorLlm.Cli.Pool;
 using ActorLlm.Cluster.Client;
 using ActorLlm.Inference.Devices;
@@ -50,28 +51,6 @@ public static class BenchPoolCommand
 
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(180);
 
-    /// <summary>A job timed from the client: milliseconds to its first text, and when each later piece arrived.</summary>
-    private sealed record TimedJob(JobMessages.GenerationCompleted Result, double FirstMs, double LastMs)
-    {
-        /// <summary>Tokens after the first over the time between the first text and the last.</summary>
-        public double DecodeTokensPerSecond => LastMs > FirstMs ? (Result.GeneratedTokens - 1) / ((LastMs - FirstMs) / 1000) : 0;
-    }
-
-    private static async Task<TimedJob> Timed(Func<Action<string>, Task<JobMessages.GenerationCompleted>> job)
-    {
-        var clock = Stopwatch.StartNew();
-        double first = -1;
-        double last = 0;
-        var result = await job(_ =>
-        {
-            last = clock.Elapsed.TotalMilliseconds;
-            if (first < 0)
-            {
-                first = last;
-            }
-        });
-        return new TimedJob(result, first, last);
-    }
 
     private static void Report(string line)
     {
@@ -133,8 +112,8 @@ public static class BenchPoolCommand
             await api.CompleteAsync("", options with { MaxTokens = 16 }, null);
             for (int run = 0; run < repeat; run++)
             {
-                var member = await Timed(onText => client.GenerateAsync("", options, onText, s_timeout));
-                var http = await Timed(onText => api.CompleteAsync("", options, onText));
+                var member = await TimedJob.Run(onText => client.GenerateAsync("", options, onText, s_timeout));
+                var http = await TimedJob.Run(onText => api.CompleteAsync("", options, onText));
                 if (http.Result.Text != reference)
                 {
                     throw new InvalidOperationException("the API's text differs from the single process's");
@@ -143,7 +122,7 @@ public static class BenchPoolCommand
                 Report(string.Create(inv, $"one job, member client:    first token {member.FirstMs,6:F1} ms, then {member.DecodeTokensPerSecond,8:F1} tokens/s"));
                 Report(string.Create(inv, $"one job, HTTP API (SSE):   first token {http.FirstMs,6:F1} ms, then {http.DecodeTokensPerSecond,8:F1} tokens/s"));
                 clock.Restart();
-                var streams = await Task.WhenAll(Enumerable.Range(0, concurrent).Select(_ => Timed(onText => api.CompleteAsync("", options, onText))));
+                var streams = await Task.WhenAll(Enumerable.Range(0, concurrent).Select(_ => TimedJob.Run(onText => api.CompleteAsync("", options, onText))));
                 double seconds = clock.Elapsed.TotalSeconds;
                 var firsts = streams.Select(t => t.FirstMs).Order().ToArray();
                 Report(string.Create(inv, $"{concurrent} jobs, HTTP API (SSE):  {streams.Sum(t => t.Result.GeneratedTokens) / seconds,8:F1} tokens/s aggregate ({seconds:F1} s wall), first token median {firsts[firsts.Length / 2]:F1} ms, max {firsts[^1]:F1} ms"));
