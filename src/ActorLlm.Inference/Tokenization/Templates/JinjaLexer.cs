@@ -203,7 +203,7 @@ internal sealed class JinjaLexer
         return i;
     }
 
-    /// <summary>The end of a block tag's closing <c>%}</c> with its whitespace control: <c>-%}</c> eats all following whitespace, <c>%}</c> one newline (trim_blocks), <c>+%}</c> nothing.</summary>
+    /// <summary>The end of a block (or comment) tag's closing <c>%}</c> with its whitespace control: <c>-%}</c> eats all following whitespace, <c>%}</c> one newline (trim_blocks), <c>+%}</c> nothing.</summary>
     private int BlockEnd(int i, bool trimNewline)
     {
         if (_source[i] == '-')
@@ -295,23 +295,9 @@ internal sealed class JinjaLexer
             throw Error("missing end of comment tag");
         }
 
+        // "-#}" strips what follows, "+#}" keeps it, "#}" drops one newline (trim_blocks applies to comments too)
         var close = end > _position && _source[end - 1] is '-' or '+' ? end - 1 : end;
-        Advance(close >= _position ? BlockEndOfComment(close) : end + 2);
-    }
-
-    private int BlockEndOfComment(int i)
-    {
-        if (_source[i] == '-')
-        {
-            return SkipSpace(i + 3);
-        }
-
-        if (_source[i] == '+')
-        {
-            return i + 3;
-        }
-
-        return i + 2 < _source.Length && _source[i + 2] == '\n' ? i + 3 : i + 2;
+        Advance(BlockEnd(close, trimNewline: true));
     }
 
     /// <summary>The tokens of one <c>{{ ... }}</c> or <c>{% ... %}</c> tag, up to and including its end (which brackets hide).</summary>
