@@ -46,7 +46,7 @@ public static class GatewayWebHost
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(http);
         builder.Services.AddSingleton(keys);
-        builder.Services.AddSingleton(ServedModels.For(settings, resources));
+        builder.Services.AddSingleton(ServedModels.For(settings, resources, log));
         builder.Services.AddSingleton(sp =>
         {
             var registry = sp.GetRequiredService<ActorRegistry>();

@@ -1,3 +1,4 @@
+using ActorLlm.Inference.Tokenization.Templates;
 using System.Text;
 using ActorLlm.Gateway.Api;
 using Xunit;
@@ -80,7 +81,7 @@ public sealed class ApiRequestsTests
               {"role": "assistant", "content": null}],
              "logprobs": true, "top_logprobs": 4}
             """);
-        Assert.Equal([new ApiMessage("system", "be brief"), new ApiMessage("user", "ab"), new ApiMessage("assistant", "")], r.Messages);
+        Assert.Equal([new ChatMessage("system", "be brief"), new ChatMessage("user", "ab"), new ChatMessage("assistant", "")], r.Messages);
         Assert.Equal(4, r.Generation.Logprobs);
         Assert.Equal(0, Chat("""{"model": "m", "messages": [{"role": "user", "content": "a"}], "logprobs": true}""").Generation.Logprobs);
     }

@@ -98,7 +98,8 @@ public sealed class ApiTests(ApiPool fixture, ITestOutputHelper output) : IClass
     }
 
     /// <summary>What the gateway renders for a system and a user message (the model ships no template: the plain one).</summary>
-    private static string ChatPrompt(string system, string user) => $"system: {system}\nuser: {user}\nassistant:";
+    private static string ChatPrompt(string system, string user) =>
+        Inference.Tokenization.Templates.ChatTemplate.Fallback("<s>", "</s>").Render([new("system", system), new("user", user)], addGenerationPrompt: true);
 
     private async Task WithLogs(Func<Task> test)
     {

@@ -1,10 +1,8 @@
 using System.Text.Json;
 using System.Text.Unicode;
+using ActorLlm.Inference.Tokenization.Templates;
 
 namespace ActorLlm.Gateway.Api;
-
-/// <summary>A chat message as the API takes it (text parts of an array content joined).</summary>
-public sealed record ApiMessage(string Role, string Content);
 
 /// <summary>What a completion or chat request asks of its generation, validated (the API's defaults filled in).</summary>
 /// <param name="MaxTokens">Null: the gateway's default (http.default-max-tokens).</param>
@@ -29,13 +27,13 @@ public sealed record GenerationRequest(
 public sealed record CompletionRequest(GenerationRequest Generation, string[] Prompts);
 
 /// <summary><c>POST /v1/chat/completions</c>.</summary>
-public sealed record ChatRequest(GenerationRequest Generation, IReadOnlyList<ApiMessage> Messages);
+public sealed record ChatRequest(GenerationRequest Generation, IReadOnlyList<ChatMessage> Messages);
 
 /// <summary>
 /// <c>POST /v1/choices</c>: score each candidate as the continuation of a prompt (or of chat messages, rendered with
 /// the generation prompt), answering every candidate's log-probability, best first.
 /// </summary>
-public sealed record ChoicesRequest(string Model, string? Prompt, IReadOnlyList<ApiMessage>? Messages, string[] Choices);
+public sealed record ChoicesRequest(string Model, string? Prompt, IReadOnlyList<ChatMessage>? Messages, string[] Choices);
 
 /// <summary>
 /// Reads the API's JSON bodies into requests, refusing what is malformed or out of range with a 400 that names the
@@ -208,14 +206,14 @@ public static class ApiRequests
         return stops.Any(s => s.Length == 0) ? throw ApiException.BadRequest("a stop sequence must not be empty", "stop") : stops;
     }
 
-    private static List<ApiMessage> Messages(JsonElement root, string name)
+    private static List<ChatMessage> Messages(JsonElement root, string name)
     {
         if (Field(root, name) is not { ValueKind: JsonValueKind.Array } array || array.GetArrayLength() == 0)
         {
             throw ApiException.BadRequest($"'{name}' must be a non-empty array", name);
         }
 
-        var messages = new List<ApiMessage>();
+        var messages = new List<ChatMessage>();
         int i = 0;
         foreach (var m in array.EnumerateArray())
         {
@@ -231,7 +229,7 @@ public static class ApiRequests
                 throw ApiException.BadRequest($"'{where}.role' must be system, developer, user, assistant or tool, got '{role}'", $"{where}.role");
             }
 
-            messages.Add(new ApiMessage(role == "developer" ? "system" : role, Content(m, $"{where}.content")));
+            messages.Add(new ChatMessage(role == "developer" ? "system" : role, Content(m, $"{where}.content")));
         }
 
         return messages;

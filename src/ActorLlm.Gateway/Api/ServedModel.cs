@@ -1,4 +1,5 @@
 using ActorLlm.Inference.Tokenization;
+using ActorLlm.Inference.Tokenization.Templates;
 
 namespace ActorLlm.Gateway.Api;
 
@@ -14,7 +15,7 @@ public sealed record ServedModel(
     long Created,
     int ContextLimit,
     TextTokenizer Tokenizer,
-    Func<IReadOnlyList<ApiMessage>, bool, string> RenderChat,
+    Func<IReadOnlyList<ChatMessage>, bool, string> RenderChat,
     string ChatTemplateSource)
 {
     /// <summary>Whether a request's <c>model</c> names this model (its name or its id).</summary>

@@ -18,10 +18,12 @@ public sealed class ChatTemplate
 
     /// <summary>
     /// The template <see cref="Fallback"/> uses for models that ship none (such as the bundled stories260K, a base model):
-    /// one <c>role: content</c> line per message, then <c>assistant:</c> when a generation prompt is asked for. No special tokens.
+    /// the BOS token when the model has one (a rendered prompt gets no BOS added, and base models want it), one
+    /// <c>role: content</c> line per message, then <c>assistant:</c> when a generation prompt is asked for.
     /// </summary>
     public const string FallbackSource =
-        "{% for message in messages %}{{ message['role'] + ': ' + message['content'] + '\\n' }}{% endfor %}"
+        "{% if bos_token is defined %}{{ bos_token }}{% endif %}"
+        + "{% for message in messages %}{{ message['role'] + ': ' + message['content'] + '\\n' }}{% endfor %}"
         + "{% if add_generation_prompt %}{{ 'assistant:' }}{% endif %}";
 
     private static readonly string[] s_specialTokenNames = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"];

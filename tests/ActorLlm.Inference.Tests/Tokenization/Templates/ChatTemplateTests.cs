@@ -57,6 +57,7 @@ public class ChatTemplateTests
         Assert.True(fallback.IsFallback);
         Assert.Equal("system: Be brief.\nuser: Hi\nassistant:", fallback.Render(s_conversation, addGenerationPrompt: true));
         Assert.Equal("system: Be brief.\nuser: Hi\n", fallback.Render(s_conversation, addGenerationPrompt: false));
+        Assert.Equal("<s>system: Be brief.\nuser: Hi\nassistant:", ChatTemplate.Fallback("<s>", "</s>").Render(s_conversation, addGenerationPrompt: true));
     }
 
     [Fact]
