@@ -74,7 +74,14 @@ public sealed partial class DashboardTests(ITestOutputHelper output) : PoolTestB
         using var load = new CancellationTokenSource();
         var streaming = StreamUntilCancelledAsync(http, load.Token);
         await Assertions.Expect(page.Locator("#c-sessions")).ToHaveTextAsync(NonZero());
-        await Assertions.Expect(page.Locator("[data-testid=device] .load b").First).ToHaveTextAsync(NonZero());
+        foreach (var d in two.Devices)
+        {
+            var row = page.Locator($"[data-testid=device][data-device='{d.Device.Label}']");
+            await Assertions.Expect(row.Locator(".load b").First).ToHaveTextAsync(NonZero());   // its sessions
+            await Assertions.Expect(row.Locator(".load b").Last).ToHaveTextAsync(NonZero());    // its tokens/s
+        }
+
+        await Assertions.Expect(page.Locator("#c-tps")).ToHaveTextAsync(NonZero());
         byte[] png = await page.ScreenshotAsync(new() { FullPage = true });
         await load.CancelAsync();
         int streamed = await streaming;
@@ -265,6 +272,7 @@ public sealed partial class DashboardTests(ITestOutputHelper output) : PoolTestB
         }
     }
 
-    [GeneratedRegex("^[1-9][0-9,]*$")]
+    /// <summary>A number the page shows that is not zero ("3", "1,024", "12.5", not "0" or "0.0").</summary>
+    [GeneratedRegex(@"^(?!0(\.0+)?$)[0-9][0-9,]*(\.[0-9]+)?$")]
     private static partial Regex NonZero();
 }

@@ -31,14 +31,21 @@
   const same = (a, b) => (!a && !b) || (a && b && a.start === b.start && a.end === b.end);
   const addr = (a) => (a && typeof a === "object" ? a.value : a) || "";
   const hostOf = (a) => addr(a).replace(/^akka(\.tcp)?:\/\/[^@]*@/, "");
-  const time = (iso) => new Date(iso).toLocaleTimeString("en-GB", { hour12: false });
+  const time = (iso) => {
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? "" : d.toLocaleTimeString("en-GB", { hour12: false });
+  };
 
-  // A stable colour per machine: hues spread around the wheel, chosen by the name's hash.
-  const hues = [232, 152, 18, 280, 192, 340, 44, 110, 258, 0];
+  // A colour per machine, kept while the page is open: distinct hues in the order machines are first seen (by name
+  // within one status), then round again a little lighter.
+  const hues = [232, 152, 18, 280, 192, 340, 44, 110, 258, 0, 170, 60];
+  const colours = new Map();
   const colour = (name) => {
-    let h = 0;
-    for (const ch of String(name)) h = (h * 31 + ch.codePointAt(0)) >>> 0;
-    return `hsl(${hues[h % hues.length]} 62% 52%)`;
+    if (!colours.has(name)) {
+      const i = colours.size;
+      colours.set(name, `hsl(${hues[i % hues.length]} 62% ${52 + 8 * (Math.floor(i / hues.length) % 3)}%)`);
+    }
+    return colours.get(name);
   };
 
   // ---- the feed ---------------------------------------------------------------------------------------------
@@ -78,6 +85,7 @@
 
   function render(s) {
     state.status = s;
+    [...new Set(s.devices.map((d) => d.device.machine))].sort().forEach(colour);
     const devices = [...s.devices].sort((a, b) => (a.replicaGroup < 0) - (b.replicaGroup < 0) || a.replicaGroup - b.replicaGroup || (a.assigned?.start ?? 1e9) - (b.assigned?.start ?? 1e9) || a.device.label.localeCompare(b.device.label));
     const rolling = devices.some((d) => !same(d.assigned, d.serving));
     const lastUnit = s.unitCount - 1;
@@ -143,9 +151,12 @@
       const labels = [];
       for (let u = 0; u < units; u++) {
         const edge = u === 0 || u === units - 1;
-        labels.push(el("span", { class: edge ? "edge" : "", title: unitName(u, s.layers), text: edge ? unitName(u, s.layers) : (u - 1) % every === 0 ? String(u - 1) : "" }));
+        // Where labels are sparse, layer 0 is left blank so "begin" can run over it.
+        const layer = u - 1;
+        const shown = edge ? unitName(u, s.layers) : layer % every === 0 && (every === 1 || layer > 0) ? String(layer) : "";
+        labels.push(el("span", { class: edge ? `edge ${u === 0 ? "first" : "last"}` : "", title: unitName(u, s.layers), text: shown }));
       }
-      m.append(el("div", { class: "map-row axis" }, el("div", { class: "who", text: "device" }), el("div", { class: "units" }, labels), el("div", { class: "load", text: "load" })));
+      m.append(el("div", { class: every > 1 ? "map-row axis crowded" : "map-row axis" }, el("div", { class: "who", text: "device" }), el("div", { class: "units" }, labels), el("div", { class: "load", text: "load" })));
     }
 
     // Group headers and rows in order; rows are reused, headers rebuilt.
@@ -197,14 +208,18 @@
     r.row.dataset.assigned = assignedText;
     r.row.dataset.group = String(d.replicaGroup);
 
-    const st = !d.assigned && !d.serving ? "spare" : !same(d.assigned, d.serving) ? (d.assigned ? "loading" : "releasing") : null;
+    // During a rollout a device loads its new range before it lets go of the old one.
+    const st = !d.assigned && !d.serving ? "spare"
+      : same(d.assigned, d.serving) ? null
+      : !d.assigned || (d.serving && d.serving.start <= d.assigned.start && d.assigned.end <= d.serving.end) ? "releasing" : "loading";
     r.label.replaceChildren(d.device.machine, el("small", { text: `:${d.device.device}` }), ...(st ? [el("span", { class: `state ${st}`, text: st })] : []));
     r.label.title = `${d.device.label} at ${addr(d.device.node)}`;
     r.spec.textContent = `${bytes(d.device.memoryBytes)} · ${fmt(d.device.speed)} layers/s · ${d.device.dType}`;
 
     place(r.serving, d.serving, servingText, `${d.device.label} serves ${servingText}`);
     const differs = d.assigned && !same(d.assigned, d.serving);
-    place(r.assigned, differs ? d.assigned : null, d.serving ? "" : `→ ${assignedText}`, `${d.device.label} is assigned ${assignedText}, loading`);
+    place(r.assigned, differs ? d.assigned : null, d.serving ? "" : `→ ${assignedText}`,
+      d.serving ? `${d.device.label} is assigned ${assignedText}; it serves ${servingText} until the rollout moves on` : `${d.device.label} is assigned ${assignedText}, loading`);
     r.assigned.classList.toggle("over", !!d.serving);
 
     const busy = d.queued > 0;
