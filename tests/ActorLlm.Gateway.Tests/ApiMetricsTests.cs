@@ -64,8 +64,9 @@ public sealed partial class ApiMetricsTests
     {
         var metrics = new ApiMetrics();
         var ring = new EventRing(10);
+        metrics.Follow(ring);
         var session = SessionId.New();
-        using (var watch = metrics.Generation(stream: true, choices: 2, ring))
+        using (var watch = metrics.Generation(stream: true, choices: 2))
         {
             watch.Observe(new JobEvent.Routed(0, new JobMessages.JobRouted(session, 0, [], [])));
             watch.Observe(new JobEvent.Text(0, new JobMessages.TextDelta(session, 0, "")));          // no text yet: not a first token
@@ -101,7 +102,7 @@ public sealed partial class ApiMetricsTests
     {
         var metrics = new ApiMetrics();
         var ring = new EventRing(10);
-        metrics.Count(ring);
+        metrics.Follow(ring);
         int running = 3;
         metrics.TrackRunning(() => running);
         var one = Status(2, PlacementStatus.Complete, Device("worker-1", R(0, 4), R(0, 4), sessions: 2, queued: 1, tps: 150), Device("worker-2", R(4, 7), R(4, 7), sessions: 2, queued: 4, tps: 149.5));

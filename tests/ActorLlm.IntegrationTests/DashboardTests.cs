@@ -21,7 +21,7 @@ public sealed partial class DashboardTests(ITestOutputHelper output) : PoolTestB
     private const string Chromium = "/usr/bin/chromium";
 
     [Fact]
-    public Task The_dashboard_draws_the_pools_devices_and_shows_a_joining_worker_without_a_reload() => WithLogs(async () =>
+    public Task The_dashboard_draws_the_pools_devices_and_follows_a_worker_joining_and_leaving_without_a_reload() => WithLogs(async () =>
     {
         Assert.True(File.Exists(Chromium), $"{Chromium} is missing: run scripts/ensure-chromium.sh (test.sh does)");
         var (pool, client) = await StartPoolAsync(workers: 1);
@@ -87,6 +87,12 @@ public sealed partial class DashboardTests(ITestOutputHelper output) : PoolTestB
         int streamed = await streaming;
         Output.WriteLine($"{streamed} streamed completions while the page was watched; screenshot {png.Length / 1024} KiB");
         SaveScreenshot(png);
+
+        // The second worker leaves (gracefully): its row goes, the leave is listed, and worker-1 takes the model back.
+        await pool["worker-2"].StopAsync(TimeSpan.FromSeconds(10));
+        await Assertions.Expect(page.Locator("[data-testid=device][data-device='worker-2:cpu']")).ToHaveCountAsync(0);
+        await Assertions.Expect(page.Locator("[data-testid=event][data-kind=leave]", new() { HasTextString = "worker-2" }).First).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("[data-testid=device][data-device='worker-1:cpu']")).ToHaveAttributeAsync("data-serving", "begin..end");
 
         Assert.Empty(errors);
         Assert.Equal(1, navigations);

@@ -47,6 +47,7 @@ public sealed class ApiMetrics
     private readonly Counter _statusFailures;
     private readonly Counter _events;
     private readonly HashSet<string> _deviceLabels = [];
+    private EventRing? _ring;
     private readonly Lock _statusLock = new();
 
     public ApiMetrics(CollectorRegistry? registry = null)
@@ -98,14 +99,18 @@ public sealed class ApiMetrics
             }
         });
 
-    /// <summary>Counts the ring's events by kind.</summary>
-    public void Count(EventRing ring) => ring.Added += e => _events.WithLabels(Label(e.Kind)).Inc();
+    /// <summary>Counts the ring's events by kind, and adds the failovers of the jobs watched to it.</summary>
+    public void Follow(EventRing ring)
+    {
+        _ring = ring;
+        ring.Added += e => _events.WithLabels(Label(e.Kind)).Inc();
+    }
 
     /// <summary>The label of an event kind, e.g. "failover".</summary>
     public static string Label(PoolEventKind kind) => kind.ToString().ToLowerInvariant();
 
     /// <summary>A request's generation jobs, watched as their events go by; disposing it counts the unfinished ones.</summary>
-    public GenerationWatch Generation(bool stream, int choices, EventRing? events = null) => new(this, stream ? "stream" : "whole", choices, events);
+    public GenerationWatch Generation(bool stream, int choices) => new(this, stream ? "stream" : "whole", choices);
 
     /// <summary>Records a poll of the placement coordinator's status; <paramref name="changes"/> are what it changed.</summary>
     public void Status(StatusMessages.ClusterStatus s, IReadOnlyList<StatusChange> changes)
@@ -157,7 +162,7 @@ public sealed class ApiMetrics
     /// <summary>A status poll the coordinator did not answer.</summary>
     public void StatusFailed() => _statusFailures.Inc();
 
-    private void Completed(JobMessages.GenerationCompleted c, EventRing? events)
+    private void Completed(JobMessages.GenerationCompleted c)
     {
         _jobs.WithLabels("completed").Inc();
         _generatedTokens.Inc(Math.Max(0, c.GeneratedTokens));
@@ -176,7 +181,7 @@ public sealed class ApiMetrics
         if (c.Failovers > 0)
         {
             _failovers.Inc(c.Failovers);
-            events?.Add(PoolEventKind.Failover, $"a job failed over {c.Failovers} time{(c.Failovers == 1 ? "" : "s")} and finished on {string.Join(" → ", c.Route)}");
+            _ring?.Add(PoolEventKind.Failover, $"a job failed over {c.Failovers} time{(c.Failovers == 1 ? "" : "s")} and finished on {string.Join(" → ", c.Route)}");
         }
     }
 
@@ -188,17 +193,15 @@ public sealed class ApiMetrics
     {
         private readonly ApiMetrics _metrics;
         private readonly string _mode;
-        private readonly EventRing? _events;
         private readonly long _start = Stopwatch.GetTimestamp();
         private readonly long[] _lastText;
         private readonly bool[] _done;
         private int _disposed;
 
-        internal GenerationWatch(ApiMetrics metrics, string mode, int choices, EventRing? events)
+        internal GenerationWatch(ApiMetrics metrics, string mode, int choices)
         {
             _metrics = metrics;
             _mode = mode;
-            _events = events;
             _lastText = new long[choices];
             _done = new bool[choices];
         }
@@ -228,7 +231,7 @@ public sealed class ApiMetrics
                     break;
                 case JobEvent.Generated g:
                     _done[g.Choice] = true;
-                    _metrics.Completed(g.Result, _events);
+                    _metrics.Completed(g.Result);
                     break;
             }
         }

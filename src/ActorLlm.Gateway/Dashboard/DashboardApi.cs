@@ -48,7 +48,7 @@ public static class DashboardApi
         {
             var metrics = new ApiMetrics();
             DotNetStats.Register(metrics.Registry);
-            metrics.Count(sp.GetRequiredService<EventRing>());
+            metrics.Follow(sp.GetRequiredService<EventRing>());
             metrics.TrackRunning(() =>
             {
                 try
