@@ -3,12 +3,15 @@
 # another so that the integration tests' node processes do not compete with the unit tests for the CPU:
 #   1. ActorLlm.Inference.Tests   model conformance, tokenizer, unit store, sampling, leak check
 #   2. ActorLlm.Cluster.Tests     wire protocol, planner, actors with TestKit, config
-#   3. ActorLlm.Gateway.Tests     the HTTP API's request parsing, API keys, response shapes
+#   3. ActorLlm.Gateway.Tests     the gateway: API request parsing, API keys, response shapes, the dashboard's
+#                                 event ring and status diffing, metrics names, the page
 #   4. ActorLlm.IntegrationTests  whole pools as separate processes on loopback (real sockets, real TorchSharp,
-#                                 the official OpenAI client against the gateway's API)
+#                                 the official OpenAI client against the gateway's API), and the dashboard in a
+#                                 headless chromium (scripts/ensure-chromium.sh installs it)
 # Extra arguments go to every `dotnet test` (e.g. --filter ...).
 set -euo pipefail
 cd "$(dirname "$0")"
+scripts/ensure-chromium.sh
 dotnet build ActorLlm.sln -c Release -warnaserror -nologo
 for project in tests/ActorLlm.Inference.Tests tests/ActorLlm.Cluster.Tests tests/ActorLlm.Gateway.Tests tests/ActorLlm.IntegrationTests; do
   dotnet test "$project" -c Release --no-build --nologo "$@"

@@ -1,6 +1,7 @@
 using System.Net;
 using ActorLlm.Cluster.Hosting;
 using ActorLlm.Gateway.Api;
+using ActorLlm.Gateway.Dashboard;
 using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.AspNetCore.Builder;
@@ -16,7 +17,8 @@ namespace ActorLlm.Gateway;
 /// <summary>
 /// A gateway's process: one generic host running the Akka node (<see cref="ActorLlmHosting.WithActorLlm"/>, the same
 /// composition root every node uses) and Kestrel serving the pool's front door (<see cref="HttpSettings"/>): the
-/// OpenAI-compatible API under /v1 (<see cref="OpenAiApi"/>). Requests under /v1 need an API key
+/// OpenAI-compatible API under /v1 (<see cref="OpenAiApi"/>), and the live dashboard at /, /metrics and /health
+/// (<see cref="DashboardApi"/>). Requests under /v1 need an API key
 /// (<see cref="ApiKeys"/>) unless the operator turned auth off. Every error, ours or Kestrel's (a body over the limit),
 /// is OpenAI's error object; an unknown path is a 404 of the same shape.
 /// </summary>
@@ -52,12 +54,15 @@ public static class GatewayWebHost
             var registry = sp.GetRequiredService<ActorRegistry>();
             return new PoolJobs(sp.GetRequiredService<ActorSystem>(), registry.Get<SessionRegionKey>(), registry.Get<RouteCacheKey>(), http);
         });
+        builder.Services.AddDashboard();
 
         var app = builder.Build();
+        app.UseDashboardMetrics();
         app.Use(Errors);
         app.Use(Authentication);
         app.MapOpenAiApi();
         app.MapStatusApi();
+        app.MapDashboard();
         app.MapFallback(context => new ApiException(StatusCodes.Status404NotFound, $"no route {context.Request.Method} {context.Request.Path}", ApiException.NotFound, code: "unknown_url").WriteAsync(context.Response));
         return app;
     }

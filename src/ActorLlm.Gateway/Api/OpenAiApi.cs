@@ -123,7 +123,8 @@ public static class OpenAiApi
 
         using var timeout = Timeout(http, settings);
         using var running = jobs.Start(starts);
-        var answer = new Answer(kind, g, model, starts.Count);
+        using var watch = http.RequestServices.GetRequiredService<Dashboard.ApiMetrics>().Generation(g.Stream, starts.Count);
+        var answer = new Answer(kind, g, model, starts.Count, watch);
         try
         {
             if (g.Stream)
@@ -256,7 +257,7 @@ public static class OpenAiApi
     }
 
     /// <summary>The answer taking shape: every choice's text, tokens and end, and the chunks each event streams.</summary>
-    private sealed class Answer(Kind kind, GenerationRequest request, ServedModel model, int choices)
+    private sealed class Answer(Kind kind, GenerationRequest request, ServedModel model, int choices, Dashboard.ApiMetrics.GenerationWatch watch)
     {
         private readonly string _id = (kind == Kind.Chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
         private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -280,6 +281,7 @@ public static class OpenAiApi
         /// <summary>Takes an event; the chunks it streams.</summary>
         public IEnumerable<object> Take(JobEvent e)
         {
+            watch.Observe(e);
             switch (e)
             {
                 case JobEvent.Text t:
