@@ -48,7 +48,8 @@ public static class CliApp
             }
 
             // Our own handler below turns expected failures into one clear line; System.CommandLine's would print a stack trace.
-            return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            // Ctrl-C and SIGTERM cancel the command; a pool (demo --serve) or a node then has time to stop its processes and leave.
+            return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
         }
         catch (Exception e) when (e is InvalidRequestException or ModelFormatException or WireFormatException or IOException or UnauthorizedAccessException or TimeoutException or Cluster.Client.JobFailedException or Cluster.Weights.ModelBootstrapException or Http.GatewayException)
         {

@@ -85,4 +85,76 @@ public sealed class CliTests
         Assert.Contains("Once upon a time, there was a little girl named Lily. She loved to play outside in the park", stdout);
         Assert.Equal(3, stdout.Split('\n').Count(l => l.TrimStart().StartsWith("worker-", StringComparison.Ordinal) && l.Contains("prefill")));
     }
+
+    [Fact]
+    public async Task Demo_serve_prints_the_url_and_a_key_first_serves_the_API_and_stops_every_process_on_SIGTERM()
+    {
+        var psi = NodeProcess.SelfCommand();
+        foreach (var a in new[] { "demo", "--serve", "--http-port", "0", "--workers", "2" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        using var demo = Process.Start(psi)!;
+        var stderr = demo.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        try
+        {
+            string url = await demo.StandardOutput.ReadLineAsync(timeout.Token) ?? "";
+            string key = await demo.StandardOutput.ReadLineAsync(timeout.Token) ?? "";
+            Assert.Matches("^url: http://127\\.0\\.0\\.1:[0-9]+/v1$", url);
+            Assert.Matches("^api-key: sk-actorllm-[A-Za-z0-9_-]{40,}$", key);
+            url = url["url: ".Length..];
+            key = key["api-key: ".Length..];
+
+            // The rest of stdout: the placement, then the dashboard's address once every worker serves.
+            string? line;
+            while ((line = await demo.StandardOutput.ReadLineAsync(timeout.Token)) is not null && !line.StartsWith("dashboard: ", StringComparison.Ordinal))
+            {
+            }
+
+            var client = new OpenAI.OpenAIClient(new System.ClientModel.ApiKeyCredential(key), new OpenAI.OpenAIClientOptions { Endpoint = new Uri(url) });
+            var chat = await client.GetChatClient("stories260K").CompleteChatAsync(
+                [new OpenAI.Chat.UserChatMessage("Tell me a story")], new OpenAI.Chat.ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 8 });
+            Assert.Equal(8, chat.Value.Usage.OutputTokenCount);
+
+            // SIGTERM: the demo stops the pool (every node process) and exits cleanly.
+            using (var term = Process.Start("kill", ["-TERM", demo.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await term.WaitForExitAsync(timeout.Token);
+            }
+
+            await demo.WaitForExitAsync(timeout.Token);
+            string err = await stderr;
+            Assert.True(demo.ExitCode == 0, err);
+            Assert.Contains("stopping the pool", err);
+            string dir = $"actorllm-demo-{demo.Id}";
+            Assert.DoesNotContain(Directory.GetDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)), d =>
+            {
+                try
+                {
+                    return File.ReadAllText(Path.Combine(d, "cmdline")).Contains(dir, StringComparison.Ordinal);
+                }
+                catch (IOException)
+                {
+                    return false;
+                }
+                catch (UnauthorizedAccessException)
+                {
+                    return false;
+                }
+            });
+            using var probe = new HttpClient();
+            await Assert.ThrowsAsync<HttpRequestException>(() => probe.GetAsync(url + "/models", timeout.Token));
+        }
+        finally
+        {
+            if (!demo.HasExited)
+            {
+                demo.Kill(entireProcessTree: true);
+            }
+        }
+    }
 }
