@@ -16,6 +16,7 @@ public sealed record DeviceCapacity(long Bytes, double Speed);
 /// <param name="DrainCheckInterval">How often draining ranges are checked against <paramref name="DrainTimeout"/>.</param>
 /// <param name="Batching">The scheduler's knobs (<see cref="BatchPlan"/>): its token budget per pass.</param>
 /// <param name="ReleasedSessionMemory">How long a released session is remembered, so that its late steps are dropped.</param>
+/// <param name="RegisterBackoffMax">The longest wait between registrations the coordinator refuses (the wait doubles from <paramref name="RegisterRetry"/>).</param>
 /// <param name="SessionIdleTimeout">A session with no step for this long is released (its gateway is gone).</param>
 public sealed record StageWorkerSettings(
     string Device,
@@ -32,6 +33,7 @@ public sealed record StageWorkerSettings(
     FetchSettings Fetch,
     ModelId ModelId,
     TimeSpan SessionIdleTimeout,
+    TimeSpan RegisterBackoffMax,
     bool CudaGraphs = true);
 
 /// <summary>

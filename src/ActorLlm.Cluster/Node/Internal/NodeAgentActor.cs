@@ -155,6 +155,7 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
                 _settings.Fetch,
                 modelId,
                 _settings.Worker.SessionIdleTimeout,
+                _settings.Worker.RegisterBackoffMax,
                 _settings.Worker.CudaGraphs);
             string name = "stage-" + device.Replace(':', '-');
             Context.ActorOf(StageWorker.Props(settings, store, _coordinator, _unitServer), name);

@@ -39,6 +39,10 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Stopwatch _sinceReport = Stopwatch.StartNew();
     private bool _registered;
+
+    // Registration refusals in a row, and when the next registration may go: each refusal doubles the wait.
+    private int _refusals;
+    private DateTime _nextRegistration = DateTime.MinValue;
     private bool _flushScheduled;
     private double _tokensSinceReport;
 
@@ -240,21 +244,35 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
             _registered = r.Accepted;
             if (r.Accepted)
             {
+                _refusals = 0;
                 _log.Info("{0}: registered ({1:N0} bytes, {2:F0} layer-forwards/s)", _device.Label, _device.MemoryBytes, _device.Speed);
+                return;
             }
-            else
-            {
-                _log.Warning("{0}: coordinator did not accept the registration: {1}", _device.Label, r.Reason);
-            }
+
+            // A refusal (another model in this store; a coordinator that does not know the device) is answered by
+            // registering again after register-retry, doubled with each refusal in a row up to register-backoff-max,
+            // with one line per refusal: a worker pointed at the wrong pool neither floods its log nor gives up on a
+            // pool that may yet serve its model.
+            var wait = TimeSpan.FromTicks(Math.Min(_settings.RegisterBackoffMax.Ticks, _settings.RegisterRetry.Ticks << Math.Min(_refusals, 30)));
+            _refusals++;
+            _nextRegistration = DateTime.UtcNow + wait;
+            _log.Warning("{0}: the coordinator refused the registration (refusal {1} in a row): {2}; registering again in {3:0.#} s", _device.Label, _refusals, r.Reason, wait.TotalSeconds);
         });
         Receive<RegisterTick>(_ =>
         {
-            if (!_registered)
+            if (!_registered && DateTime.UtcNow >= _nextRegistration)
             {
                 Register();
             }
         });
-        Receive<ReportTick>(_ => Report());
+        Receive<ReportTick>(_ =>
+        {
+            // Unregistered, a load report would only be refused again.
+            if (_registered)
+            {
+                Report();
+            }
+        });
     }
 
     private void Register() => _coordinator.Tell(
