@@ -67,9 +67,9 @@ public static class GatewayWebHost
         return app;
     }
 
-    /// <summary>The URL Kestrel listens on, e.g. http://127.0.0.1:8080 (the port it got when http.port is 0).</summary>
+    /// <summary>The URL Kestrel listens on, e.g. http://127.0.0.1:8080 (the port it got when http.port is 0; localhost for any address).</summary>
     public static string Url(WebApplication app) =>
-        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()?.Replace("[::]", "localhost", StringComparison.Ordinal)
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()?.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "localhost", StringComparison.Ordinal)
         ?? throw new InvalidOperationException("the HTTP server has no address");
 
     private static IPAddress Address(string host) =>
