@@ -74,8 +74,42 @@ public static class NodeCommand
 
     private static void Log(string message) => Console.Error.WriteLine($"[actorllm] {message}");
 
+    /// <summary>
+    /// Refuses a cluster port already in use. Akka's transport binds with address reuse, so a second node on a taken
+    /// port would start anyway and form a cluster of its own; probing with an exclusive bind first makes it an error.
+    /// </summary>
+    private static void RequireFreePort(string host, int port)
+    {
+        if (port == 0)
+        {
+            return;
+        }
+
+        var address = System.Net.IPAddress.TryParse(host, out var ip) ? ip : System.Net.Dns.GetHostAddresses(host).FirstOrDefault() ?? System.Net.IPAddress.Loopback;
+        try
+        {
+            using var probe = new System.Net.Sockets.Socket(address.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { ExclusiveAddressUse = true };
+            probe.Bind(new System.Net.IPEndPoint(address, port));
+        }
+        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
+        {
+            throw new Inference.InvalidRequestException($"port {port} on {host} is already in use (another node? `actorllm status` or `ss -ltnp` tells): give another --port");
+        }
+        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressNotAvailable)
+        {
+            throw new Inference.InvalidRequestException($"--host {host} is not an address of this machine: give one of its own addresses (ip -brief address)");
+        }
+    }
+
     public static async Task<int> RunAsync(ActorLlmSettings settings, CancellationToken cancel)
     {
+        if (settings.Node.Seeds.Count == 0)
+        {
+            throw new Inference.InvalidRequestException(
+                "no seeds: give --seeds HOST:PORT, the gateway to join (the first gateway of a pool names itself, e.g. --port 4050 --seeds 192.168.1.10:4050)");
+        }
+
+        RequireFreePort(settings.Node.Host, settings.Node.Port);
         if (settings.Node.IsWorker)
         {
             torch.set_num_threads(settings.Worker.TorchThreads);

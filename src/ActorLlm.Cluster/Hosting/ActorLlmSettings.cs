@@ -206,9 +206,9 @@ public sealed record ActorLlmSettings(
         var settings = new ActorLlmSettings(
             new NodeSettings(
                 List("node.roles").Select(r => r.Trim().ToLowerInvariant()).Where(r => r.Length > 0).Distinct().ToArray(),
-                Str("node.host"),
+                NormalHost(Str("node.host")),
                 Int("node.port"),
-                List("node.seeds"),
+                [.. List("node.seeds").Select(NormalSeed)],
                 Str("node.machine") is { Length: > 0 } m ? m : Environment.MachineName),
             new ModelSettings(
                 Str("model.store"),
@@ -270,6 +270,12 @@ public sealed record ActorLlmSettings(
             throw new InvalidRequestException($"unknown role '{role}' (roles: worker, gateway; none = a plain client)");
         }
 
+        if (Node.Host is "0.0.0.0" or "::" or "[::]" or "")
+        {
+            throw new InvalidRequestException(
+                $"node.host '{Node.Host}' is where this node binds and the address it gives the others, so it must be one they can reach: give this machine's LAN address (e.g. --host 192.168.1.11), not a wildcard");
+        }
+
         if (Node.Port is < 0 or > 65535)
         {
             throw new InvalidRequestException($"port {Node.Port} is out of range");
@@ -326,6 +332,18 @@ public sealed record ActorLlmSettings(
         _ = Probe.Validate();
 
         return this;
+    }
+
+    /// <summary>
+    /// "localhost" as 127.0.0.1: Akka addresses compare host names as text, so a seed given as localhost:4050 never
+    /// matches a node that advertises 127.0.0.1:4050 (the join just times out).
+    /// </summary>
+    private static string NormalHost(string host) => host.Trim() is "localhost" ? "127.0.0.1" : host.Trim();
+
+    private static string NormalSeed(string seed)
+    {
+        string s = seed.Trim();
+        return s.StartsWith("localhost:", StringComparison.Ordinal) ? "127.0.0.1" + s["localhost".Length..] : s;
     }
 
     /// <summary>"host:port" to the Akka address of that node.</summary>

@@ -245,6 +245,20 @@ public sealed class ConfigTests
         Assert.Empty(wrong);
     }
 
+    [Fact]
+    public void Localhost_is_127_0_0_1_in_the_host_and_the_seeds_and_a_wildcard_host_is_refused()
+    {
+        ActorLlmSettings With(string host, string seeds) => ActorLlmSettings.From(ActorLlmConfig.Build(
+            null, new Dictionary<string, string> { ["actorllm.node.host"] = host, ["actorllm.node.seeds"] = seeds }, _ => null));
+        var s = With("localhost", "localhost:4050, 10.0.0.2:4050");
+        Assert.Equal("127.0.0.1", s.Node.Host);
+        Assert.Equal(["127.0.0.1:4050", "10.0.0.2:4050"], s.Node.Seeds);
+        foreach (var wildcard in new[] { "0.0.0.0", "::" })
+        {
+            Assert.Contains("not a wildcard", Assert.Throws<InvalidRequestException>(() => With(wildcard, "10.0.0.2:4050")).Message);
+        }
+    }
+
     /// <summary>reference.conf defines every key, so none is filled in by code: without the key, the settings are refused with its name.</summary>
     [Theory]
     [MemberData(nameof(SettingsKeys))]
