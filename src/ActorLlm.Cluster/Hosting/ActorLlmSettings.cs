@@ -185,6 +185,7 @@ public sealed record ActorLlmSettings(
     {
         try
         {
+            RefuseUnknownKeys(config);
             return Read(config).Validate();
         }
         catch (Exception e) when (e is FormatException or ConfigurationException or ArgumentException or OverflowException)
@@ -344,6 +345,49 @@ public sealed record ActorLlmSettings(
     {
         string s = seed.Trim();
         return s.StartsWith("localhost:", StringComparison.Ordinal) ? "127.0.0.1" + s["localhost".Length..] : s;
+    }
+
+    /// <summary>
+    /// A key under <c>actorllm</c> that reference.conf does not define is a mistake (a typo is otherwise silently
+    /// ignored and its default used): refused, naming the nearest key that exists.
+    /// </summary>
+    private static void RefuseUnknownKeys(Config config)
+    {
+        if (config.GetConfig("actorllm") is not { IsEmpty: false } section || ActorLlmConfig.Reference.GetConfig("actorllm") is not { IsEmpty: false } reference)
+        {
+            return;
+        }
+
+        var known = Leaves(reference.Root, "").ToHashSet(StringComparer.Ordinal);
+        foreach (var key in Leaves(section.Root, "").Where(k => !known.Contains(k)))
+        {
+            string nearest = known.MinBy(k => EditDistance(k, key))!;
+            throw new ConfigurationException($"unknown setting actorllm.{key}; did you mean actorllm.{nearest}? (config/reference.conf lists every setting)");
+        }
+    }
+
+    private static IEnumerable<string> Leaves(Akka.Configuration.Hocon.HoconValue value, string prefix) =>
+        value.IsObject()
+            ? value.GetObject().Items.SelectMany(i => Leaves(i.Value, prefix.Length == 0 ? i.Key : $"{prefix}.{i.Key}"))
+            : [prefix];
+
+    /// <summary>Levenshtein distance, for suggesting the key a typo meant.</summary>
+    private static int EditDistance(string a, string b)
+    {
+        var previous = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (int i = 1; i <= a.Length; i++)
+        {
+            var current = new int[b.Length + 1];
+            current[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+            {
+                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            }
+
+            previous = current;
+        }
+
+        return previous[b.Length];
     }
 
     /// <summary>"host:port" to the Akka address of that node.</summary>

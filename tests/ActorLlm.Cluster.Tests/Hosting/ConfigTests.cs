@@ -245,6 +245,16 @@ public sealed class ConfigTests
         Assert.Empty(wrong);
     }
 
+    [Theory]
+    [InlineData("actorllm.worker.max-sesions", "actorllm.worker.max-sessions")]
+    [InlineData("actorllm.http.api-key-file", "actorllm.http.api-keys-file")]
+    [InlineData("actorllm.sesion.ring", "actorllm.session.ring")]
+    public void An_unknown_setting_is_refused_naming_the_nearest_one(string typo, string meant)
+    {
+        var e = Assert.Throws<InvalidRequestException>(() => ActorLlmSettings.From(ActorLlmConfig.Build(null, new Dictionary<string, string> { [typo] = "1" }, _ => null)));
+        Assert.Contains($"unknown setting {typo}; did you mean {meant}?", e.Message);
+    }
+
     [Fact]
     public void Localhost_is_127_0_0_1_in_the_host_and_the_seeds_and_a_wildcard_host_is_refused()
     {
