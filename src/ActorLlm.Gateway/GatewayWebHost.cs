@@ -35,7 +35,15 @@ public static class GatewayWebHost
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(GatewayWebHost).Assembly.GetName().Name });
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        if (settings.Log.Json)
+        {
+            builder.Logging.AddJsonConsole(o => o.UseUtcTimestamp = true);
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        }
+
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.WebHost.ConfigureKestrel(k =>

@@ -72,4 +72,46 @@ public sealed class HomeLabJoinTests(ITestOutputHelper output) : PoolTestBase(ou
             worker.Dispose();
         }
     });
+
+    [Fact]
+    public Task Json_logs_are_one_object_per_line_and_status_prints_json() => WithLogs(async () =>
+    {
+        await using var pool = await LocalPool.StartAsync(new LocalPoolOptions(Model, Path.Combine(WorkDir, "json"), GatewayArgs: ["--log-format", "json"]), Timeout);
+        await pool.AddWorkerAsync("worker-1", Timeout, true, "--log-format", "json");
+        using var client = new GatewayClient(pool.ApiUrl, pool.ApiKey, Timeout);
+        await client.WaitForAsync(s => s.Devices.Length == 1 && s.ServesPlan(), Timeout, TimeSpan.FromMilliseconds(200));
+
+        var psi = NodeProcess.SelfCommand();
+        foreach (var a in new[] { "status", "--cluster", pool.ApiUrl, "--json" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.RedirectStandardOutput = true;
+        using (var status = Process.Start(psi)!)
+        {
+            string json = await status.StandardOutput.ReadToEndAsync();
+            await status.WaitForExitAsync();
+            Assert.Equal(0, status.ExitCode);
+            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            Assert.Equal("worker-1:cpu", doc.RootElement.GetProperty("devices")[0].GetProperty("device").GetProperty("label").GetString());
+            Assert.Equal("Complete", doc.RootElement.GetProperty("placementStatus").GetString());
+        }
+
+        // Every stderr line of every node is a JSON object with a level and a message (stdout carries only the node's two lines).
+        foreach (var node in pool.Nodes)
+        {
+            var lines = node.Tail(10_000).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Where(l => !l.StartsWith("actorllm node up: ", StringComparison.Ordinal) && !l.StartsWith("actorllm http: ", StringComparison.Ordinal))
+                .ToArray();
+            Assert.NotEmpty(lines);
+            Assert.All(lines, l =>
+            {
+                // Ours write "level" and "message"; ASP.NET Core's JSON console "LogLevel" and "Message".
+                using var line = System.Text.Json.JsonDocument.Parse(l);
+                var names = line.RootElement.EnumerateObject().Select(p => p.Name.ToLowerInvariant()).ToHashSet();
+                Assert.True(names.Contains("message") && (names.Contains("level") || names.Contains("loglevel")), l);
+            });
+        }
+    });
 }

@@ -39,6 +39,8 @@ public static class NodeCommand
             ("actorllm.http.port", new Option<string?>("--http-port") { Description = "Gateway: the HTTP API's port (0 = any)" }),
             ("actorllm.http.host", new Option<string?>("--http-host") { Description = "Gateway: the address the HTTP API binds" }),
             ("actorllm.http.api-keys-file", new Option<string?>("--api-keys-file") { Description = "Gateway: a file of API keys, one per line" }),
+            ("akka.loglevel", new Option<string?>("--log-level") { Description = "DEBUG, INFO, WARNING or ERROR" }),
+            ("actorllm.log.format", new Option<string?>("--log-format") { Description = "text or json (one object per line)" }),
         };
         var command = new Command("node", "Run a pool node (worker and/or gateway)") { config, printConfig, set };
         foreach (var (_, option) in options)
@@ -72,7 +74,10 @@ public static class NodeCommand
         return command;
     }
 
-    private static void Log(string message) => Console.Error.WriteLine($"[actorllm] {message}");
+    private static bool s_jsonLog;
+
+    private static void Log(string message) =>
+        Console.Error.WriteLine(s_jsonLog ? StderrLogger.Json(DateTime.UtcNow, "info", "actorllm", message) : $"[actorllm] {message}");
 
     /// <summary>
     /// Refuses a cluster port already in use. Akka's transport binds with address reuse, so a second node on a taken
@@ -103,6 +108,7 @@ public static class NodeCommand
 
     public static async Task<int> RunAsync(ActorLlmSettings settings, CancellationToken cancel)
     {
+        s_jsonLog = settings.Log.Json;
         if (settings.Node.Seeds.Count == 0)
         {
             throw new Inference.InvalidRequestException(

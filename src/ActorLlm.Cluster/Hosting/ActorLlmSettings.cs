@@ -152,6 +152,18 @@ public sealed record HttpSettings(
     }
 }
 
+/// <summary>How a node logs (<c>actorllm.log</c>).</summary>
+/// <param name="Json">One JSON object per line instead of text.</param>
+public sealed record LogSettings(bool Json)
+{
+    internal static LogSettings Read(SettingsReader r) => r.Str("log.format").Trim().ToLowerInvariant() switch
+    {
+        "text" => new LogSettings(false),
+        "json" => new LogSettings(true),
+        var other => throw new InvalidRequestException($"log.format must be text or json, got '{other}'"),
+    };
+}
+
 /// <summary>Cluster roles.</summary>
 public static class ActorLlmRoles
 {
@@ -177,6 +189,7 @@ public sealed record ActorLlmSettings(
     ShardingSettings Sharding,
     ClientSettings Client,
     HttpSettings Http,
+    LogSettings Log,
     Config Config)
 {
     public const string SystemName = "actorllm";
@@ -259,6 +272,7 @@ public sealed record ActorLlmSettings(
             new ShardingSettings(Int("sharding.session-shards")),
             new ClientSettings(Time("client.status-timeout"), Time("client.status-poll-interval")),
             HttpSettings.Read(reader),
+            LogSettings.Read(reader),
             config);
         return settings;
     }

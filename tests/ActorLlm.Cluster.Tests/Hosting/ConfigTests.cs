@@ -205,6 +205,7 @@ public sealed class ConfigTests
         ["probe.min-timed-steps"] = 3,
         ["probe.nvidia-smi-timeout"] = TimeSpan.FromSeconds(10),
         ["sharding.session-shards"] = 64,
+        ["log.format"] = "text",
         ["http.enabled"] = true,
         ["http.host"] = "127.0.0.1",
         ["http.port"] = 8080,
