@@ -46,6 +46,7 @@ public sealed class HomeLabJoinTests(ITestOutputHelper output) : PoolTestBase(ou
     [InlineData("error: --model does not apply with --cluster", "generate", "--cluster", "http://127.0.0.1:9", "--model", "models/stories260K")]
     [InlineData("error: --device does not apply with --cluster", "score", "--cluster", "http://127.0.0.1:9", "--device", "cpu", "--prompt", "a", "--choice", "b")]
     [InlineData("error: cannot reach the gateway", "generate", "--cluster", "http://127.0.0.1:9", "--timeout", "5")]
+    [InlineData("error: device 'cuda:0': CUDA is not available here", "node", "--roles", "worker", "--host", "127.0.0.1", "--seeds", "127.0.0.1:9", "--devices", "cuda:0")]
     public async Task A_mistake_is_one_clear_line_and_exit_code_1_at_once(string error, params string[] args)
     {
         var (code, err, took) = await RunAsync(args);
@@ -114,4 +115,29 @@ public sealed class HomeLabJoinTests(ITestOutputHelper output) : PoolTestBase(ou
             });
         }
     });
+
+    [Fact]
+    public async Task A_seed_nobody_answers_at_is_reported_within_10_seconds()
+    {
+        Directory.CreateDirectory(WorkDir);
+        var worker = NodeProcess.Start("lonely", ["--roles", "worker", "--host", "127.0.0.1", "--port", "0", "--seeds", "127.0.0.1:9", "--devices", "cpu",
+            "--model", Model, "--cache-dir", Path.Combine(WorkDir, "lonely")], Path.Combine(WorkDir, "lonely.log"));
+        try
+        {
+            await worker.Up.WaitAsync(Timeout);
+            var clock = Stopwatch.StartNew();
+            while (!worker.Tail(200).Contains("not a member of the pool", StringComparison.Ordinal))
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "no hint within 10 s of the node being up");
+                await Task.Delay(100);
+            }
+
+            Assert.Contains("is a gateway running at 127.0.0.1:9", worker.Tail(200));
+        }
+        finally
+        {
+            await worker.StopAsync(TimeSpan.FromSeconds(10));
+            worker.Dispose();
+        }
+    }
 }

@@ -74,6 +74,7 @@ public static class NodeCommand
         return command;
     }
 
+    private static readonly TimeSpan s_joinHint = TimeSpan.FromSeconds(8);
     private static bool s_jsonLog;
 
     private static void Log(string message) =>
@@ -118,6 +119,14 @@ public static class NodeCommand
         RequireFreePort(settings.Node.Host, settings.Node.Port);
         if (settings.Node.IsWorker)
         {
+            // A device this machine cannot use is a reason not to start, said now (not a worker with no stages).
+            foreach (var device in settings.Worker.Devices.Where(d => !d.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)))
+            {
+                _ = Inference.Devices.ComputeTarget.ParseDevice(device);
+            }
+        }
+        if (settings.Node.IsWorker)
+        {
             torch.set_num_threads(settings.Worker.TorchThreads);
         }
 
@@ -140,6 +149,19 @@ public static class NodeCommand
 
         Console.Out.WriteLine($"actorllm node up: {cluster.SelfAddress} roles=[{string.Join(",", settings.Node.Roles)}] machine={settings.Node.Machine}");
         Console.Out.Flush();
+
+        // Not a member within seconds: say what to check (the join goes on; Akka retries the seeds).
+        var joined = new TaskCompletionSource();
+        cluster.RegisterOnMemberUp(() => joined.TrySetResult());
+        _ = Task.Delay(s_joinHint, cancel).ContinueWith(
+            _ =>
+            {
+                if (!joined.Task.IsCompleted && !cancel.IsCancellationRequested)
+                {
+                    Log($"warning: not a member of the pool {s_joinHint.TotalSeconds:F0} s after start: is a gateway running at {string.Join(", ", settings.Node.Seeds)}, reachable from this machine (firewall), and does it advertise exactly that address? Still trying.");
+                }
+            },
+            TaskScheduler.Default);
 
         // Ends on Ctrl-C/SIGTERM (graceful leave) or when the cluster downs this node (the actor system terminates).
         var stopped = new TaskCompletionSource();
