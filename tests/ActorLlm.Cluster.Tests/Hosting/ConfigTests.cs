@@ -60,9 +60,9 @@ public sealed class ConfigTests
 
         var akka = s.Config;
         Assert.Equal("cluster", akka.GetString("akka.actor.provider"));
-        Assert.Equal("keep-oldest", akka.GetString("akka.cluster.split-brain-resolver.active-strategy"));
-        Assert.Equal("gateway", akka.GetString("akka.cluster.split-brain-resolver.keep-oldest.role"));
-        Assert.True(akka.GetBoolean("akka.cluster.split-brain-resolver.keep-oldest.down-if-alone"));
+        Assert.Equal("keep-majority", akka.GetString("akka.cluster.split-brain-resolver.active-strategy"));
+        Assert.Equal("", akka.GetString("akka.cluster.split-brain-resolver.keep-majority.role"));
+        Assert.Equal("off", akka.GetString("akka.cluster.split-brain-resolver.down-all-when-unstable"));
         Assert.Equal(TimeSpan.FromSeconds(7), akka.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
         Assert.Equal(TimeSpan.FromSeconds(4), akka.GetTimeSpan("akka.cluster.failure-detector.acceptable-heartbeat-pause"));
         Assert.Equal(10.0, akka.GetDouble("akka.cluster.failure-detector.threshold"));
