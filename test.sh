@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/ensure-chromium.sh
+scripts/ensure-docker-compose.sh
 dotnet build ActorLlm.sln -c Release -warnaserror -nologo
 for project in tests/ActorLlm.Inference.Tests tests/ActorLlm.Cluster.Tests tests/ActorLlm.Gateway.Tests tests/ActorLlm.IntegrationTests; do
   dotnet test "$project" -c Release --no-build --nologo "$@"

@@ -35,7 +35,15 @@ public static class GatewayWebHost
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(GatewayWebHost).Assembly.GetName().Name });
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        if (settings.Log.Json)
+        {
+            builder.Logging.AddJsonConsole(o => o.UseUtcTimestamp = true);
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        }
+
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.WebHost.ConfigureKestrel(k =>
@@ -67,9 +75,9 @@ public static class GatewayWebHost
         return app;
     }
 
-    /// <summary>The URL Kestrel listens on, e.g. http://127.0.0.1:8080 (the port it got when http.port is 0).</summary>
+    /// <summary>The URL Kestrel listens on, e.g. http://127.0.0.1:8080 (the port it got when http.port is 0; localhost for any address).</summary>
     public static string Url(WebApplication app) =>
-        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()?.Replace("[::]", "localhost", StringComparison.Ordinal)
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()?.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "localhost", StringComparison.Ordinal)
         ?? throw new InvalidOperationException("the HTTP server has no address");
 
     private static IPAddress Address(string host) =>

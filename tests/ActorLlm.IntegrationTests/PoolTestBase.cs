@@ -40,6 +40,20 @@ public abstract class PoolTestBase(ITestOutputHelper output) : IAsyncLifetime
         return (pool, client);
     }
 
+    /// <summary>
+    /// A gateway plus <paramref name="workers"/> workers, all placed and serving, with no cluster client: only the
+    /// gateway's HTTP API is used (a client that joins is a member, and would count in the split-brain resolver).
+    /// </summary>
+    protected async Task<LocalPool> StartHttpPoolAsync(int workers, int redundancy = 1, params string[] gatewayArgs)
+    {
+        var pool = await LocalPool.StartAsync(new LocalPoolOptions(Model, Path.Combine(WorkDir, "pool" + _pools.Count), redundancy, ExtraNodeArgs: null, GatewayArgs: gatewayArgs), Timeout);
+        _pools.Add(pool);
+        await Task.WhenAll(Enumerable.Range(1, workers).Select(i => pool.AddWorkerAsync($"worker-{i}", Timeout)));
+        using var api = new Cli.Http.GatewayClient(pool.ApiUrl, pool.ApiKey, Timeout);
+        await api.WaitForAsync(s => s.Devices.Length == workers && s.ServesPlan(), Timeout, TimeSpan.FromMilliseconds(200));
+        return pool;
+    }
+
     protected async Task<PoolClient> ConnectAsync(LocalPool pool)
     {
         var client = await PoolClient.ConnectAsync(pool.Seed, Timeout);

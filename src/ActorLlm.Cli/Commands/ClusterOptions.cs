@@ -31,6 +31,15 @@ public static class ClusterOptions
         DefaultValueFactory = _ => 300,
     };
 
+    /// <summary>Options that choose a local model or device mean nothing on a pool: given with --cluster, they are an error.</summary>
+    public static void RefuseLocalOptions(ParseResult parse, params Option[] local)
+    {
+        foreach (var option in local.Where(o => parse.GetResult(o) is { Implicit: false }))
+        {
+            throw new Inference.InvalidRequestException($"{option.Name} does not apply with --cluster: the pool serves its own model on its own devices");
+        }
+    }
+
     public static Http.GatewayClient Client(string url, string? key, int timeoutSeconds) =>
         new(url, key ?? Http.GatewayClient.KeyFromEnvironment(), TimeSpan.FromSeconds(timeoutSeconds));
 }

@@ -51,6 +51,7 @@ public static class GenerateCommand
             string text = CommonOptions.ReadPrompt(parse.GetValue(prompt), parse.GetValue(promptFile));
             if (parse.GetValue(cluster) is string pool)
             {
+                ClusterOptions.RefuseLocalOptions(parse, model, device, dtype, maxContext);
                 using var client = ClusterOptions.Client(pool, parse.GetValue(apiKey), parse.GetValue(timeout));
                 return await OnPoolAsync(client, text, options, parse.GetValue(quiet));
             }

@@ -39,6 +39,8 @@ public static class NodeCommand
             ("actorllm.http.port", new Option<string?>("--http-port") { Description = "Gateway: the HTTP API's port (0 = any)" }),
             ("actorllm.http.host", new Option<string?>("--http-host") { Description = "Gateway: the address the HTTP API binds" }),
             ("actorllm.http.api-keys-file", new Option<string?>("--api-keys-file") { Description = "Gateway: a file of API keys, one per line" }),
+            ("akka.loglevel", new Option<string?>("--log-level") { Description = "DEBUG, INFO, WARNING or ERROR" }),
+            ("actorllm.log.format", new Option<string?>("--log-format") { Description = "text or json (one object per line)" }),
         };
         var command = new Command("node", "Run a pool node (worker and/or gateway)") { config, printConfig, set };
         foreach (var (_, option) in options)
@@ -72,10 +74,57 @@ public static class NodeCommand
         return command;
     }
 
-    private static void Log(string message) => Console.Error.WriteLine($"[actorllm] {message}");
+    private static readonly TimeSpan s_joinHint = TimeSpan.FromSeconds(8);
+    private static bool s_jsonLog;
+
+    private static void Log(string message) =>
+        Console.Error.WriteLine(s_jsonLog ? StderrLogger.Json(DateTime.UtcNow, "info", "actorllm", message) : $"[actorllm] {message}");
+
+    /// <summary>
+    /// Refuses a cluster port already in use. Akka's transport binds with address reuse, so a second node on a taken
+    /// port would start anyway and form a cluster of its own; probing with an exclusive bind first makes it an error.
+    /// </summary>
+    private static void RequireFreePort(string host, int port)
+    {
+        if (port == 0)
+        {
+            return;
+        }
+
+        var address = System.Net.IPAddress.TryParse(host, out var ip) ? ip : System.Net.Dns.GetHostAddresses(host).FirstOrDefault() ?? System.Net.IPAddress.Loopback;
+        try
+        {
+            using var probe = new System.Net.Sockets.Socket(address.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { ExclusiveAddressUse = true };
+            probe.Bind(new System.Net.IPEndPoint(address, port));
+        }
+        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
+        {
+            throw new Inference.InvalidRequestException($"port {port} on {host} is already in use (another node? `actorllm status` or `ss -ltnp` tells): give another --port");
+        }
+        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressNotAvailable)
+        {
+            throw new Inference.InvalidRequestException($"--host {host} is not an address of this machine: give one of its own addresses (ip -brief address)");
+        }
+    }
 
     public static async Task<int> RunAsync(ActorLlmSettings settings, CancellationToken cancel)
     {
+        s_jsonLog = settings.Log.Json;
+        if (settings.Node.Seeds.Count == 0)
+        {
+            throw new Inference.InvalidRequestException(
+                "no seeds: give --seeds HOST:PORT, the gateway to join (the first gateway of a pool names itself, e.g. --port 4050 --seeds 192.168.1.10:4050)");
+        }
+
+        RequireFreePort(settings.Node.Host, settings.Node.Port);
+        if (settings.Node.IsWorker)
+        {
+            // A device this machine cannot use is a reason not to start, said now (not a worker with no stages).
+            foreach (var device in settings.Worker.Devices.Where(d => !d.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)))
+            {
+                _ = Inference.Devices.ComputeTarget.ParseDevice(device);
+            }
+        }
         if (settings.Node.IsWorker)
         {
             torch.set_num_threads(settings.Worker.TorchThreads);
@@ -100,6 +149,19 @@ public static class NodeCommand
 
         Console.Out.WriteLine($"actorllm node up: {cluster.SelfAddress} roles=[{string.Join(",", settings.Node.Roles)}] machine={settings.Node.Machine}");
         Console.Out.Flush();
+
+        // Not a member within seconds: say what to check (the join goes on; Akka retries the seeds).
+        var joined = new TaskCompletionSource();
+        cluster.RegisterOnMemberUp(() => joined.TrySetResult());
+        _ = Task.Delay(s_joinHint, cancel).ContinueWith(
+            _ =>
+            {
+                if (!joined.Task.IsCompleted && !cancel.IsCancellationRequested)
+                {
+                    Log($"warning: not a member of the pool {s_joinHint.TotalSeconds:F0} s after start: is a gateway running at {string.Join(", ", settings.Node.Seeds)}, reachable from this machine (firewall), and does it advertise exactly that address? Still trying.");
+                }
+            },
+            TaskScheduler.Default);
 
         // Ends on Ctrl-C/SIGTERM (graceful leave) or when the cluster downs this node (the actor system terminates).
         var stopped = new TaskCompletionSource();

@@ -34,6 +34,7 @@ public static class ScoreCommand
             string text = CommonOptions.ReadPrompt(parse.GetValue(prompt), parse.GetValue(promptFile));
             if (parse.GetValue(cluster) is string url)
             {
+                ClusterOptions.RefuseLocalOptions(parse, model, device, dtype);
                 using var client = ClusterOptions.Client(url, parse.GetValue(apiKey), parse.GetValue(timeout));
                 var scored = await client.ChoicesAsync(text, candidates);
                 Print(scored.Select(s => new ChoiceScore(s.Index, s.Choice, s.LogProbability, s.Tokens)));

@@ -14,11 +14,45 @@ public static class StatusCommand
         var cluster = ClusterOptions.Cluster(required: true);
         var apiKey = ClusterOptions.ApiKey();
         var timeout = ClusterOptions.Timeout();
-        var command = new Command("status", "Show a pool's members, devices, placement and load") { cluster, apiKey, timeout };
-        command.SetAction(async (parse, _) =>
+        var json = new Option<bool>("--json") { Description = "Print the status as JSON (the gateway's /api/status)" };
+        var watch = new Option<int?>("--watch") { Description = "Print it again every N seconds until Ctrl-C" };
+        var command = new Command("status", "Show a pool's members, devices, placement and load") { cluster, apiKey, timeout, json, watch };
+        command.SetAction(async (parse, cancel) =>
         {
             using var client = ClusterOptions.Client(parse.GetValue(cluster)!, parse.GetValue(apiKey), parse.GetValue(timeout));
-            Console.Out.Write(Format(await client.StatusAsync()));
+            int? every = parse.GetValue(watch);
+            if (every is < 1)
+            {
+                throw new Inference.InvalidRequestException("--watch needs a period of at least 1 second");
+            }
+
+            do
+            {
+                var status = await client.StatusAsync(cancel);
+                string text = parse.GetValue(json)
+                    ? System.Text.Json.JsonSerializer.Serialize(status, Gateway.Api.StatusApi.Json) + Environment.NewLine
+                    : Format(status);
+                if (every is not null && !Console.IsOutputRedirected)
+                {
+                    Console.Clear();
+                }
+
+                Console.Out.Write(text);
+                Console.Out.Flush();
+                if (every is int seconds)
+                {
+                    try
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds(seconds), cancel);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                }
+            }
+            while (every is not null && !cancel.IsCancellationRequested);
+
             return CliApp.ExitOk;
         });
         return command;

@@ -56,19 +56,36 @@ public sealed class LocalPool : IAsyncDisposable
     public static async Task<LocalPool> StartAsync(LocalPoolOptions options, TimeSpan timeout)
     {
         var pool = new LocalPool(options, FreePort());
-        string Invariant(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var gateway = pool.Launch(
-            "gateway",
-            "gateway",
-            pool.GatewayPort,
-            options.Model,
-            ["--redundancy", Invariant(options.Redundancy), "--http-port", Invariant(options.HttpPort), "--http-host", options.Host, .. options.GatewayArgs ?? []],
-            new Dictionary<string, string> { ["ACTORLLM_API_KEYS"] = pool.ApiKey });
+        var gateway = pool.LaunchGateway("gateway", pool.GatewayPort, options.HttpPort);
         await WaitUp(gateway, timeout);
 
         // A gateway prints its URL before its "node up" line, so it is known now unless HTTP is off.
         pool.ApiUrl = gateway.Http.IsCompletedSuccessfully ? gateway.Http.Result : "";
         return pool;
+    }
+
+    /// <summary>
+    /// Starts another gateway (a distinct machine named <paramref name="name"/>, e.g. "gateway-2") with the same model,
+    /// redundancy, gateway arguments and API key, its HTTP API on a free port, and waits until it is up. Returns the
+    /// node; its API base URL is <see cref="NodeProcess.Http"/> (already completed when this returns).
+    /// </summary>
+    public async Task<NodeProcess> AddGatewayAsync(string name, TimeSpan timeout)
+    {
+        var gateway = LaunchGateway(name, 0, 0);
+        await WaitUp(gateway, timeout);
+        return gateway;
+    }
+
+    private NodeProcess LaunchGateway(string name, int port, int httpPort)
+    {
+        string Invariant(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Launch(
+            name,
+            "gateway",
+            port,
+            _options.Model,
+            ["--redundancy", Invariant(_options.Redundancy), "--http-port", Invariant(httpPort), "--http-host", _options.Host, .. _options.GatewayArgs ?? []],
+            new Dictionary<string, string> { ["ACTORLLM_API_KEYS"] = ApiKey });
     }
 
     /// <summary>Starts a worker (a distinct machine named <paramref name="name"/>); <paramref name="withModel"/> false makes it fetch the model from peers.</summary>
@@ -122,10 +139,10 @@ public sealed class LocalPool : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>Stops every node gracefully (workers first, so the gateway sees them leave), SIGKILL after a grace period.</summary>
+    /// <summary>Stops every node gracefully (workers first, so the gateways see them leave), SIGKILL after a grace period.</summary>
     public async ValueTask DisposeAsync()
     {
-        var workers = _nodes.Where(n => n.Name != "gateway").ToList();
+        var workers = _nodes.Where(n => !n.Name.StartsWith("gateway", StringComparison.Ordinal)).ToList();
         await Task.WhenAll(workers.Select(w => w.StopAsync(TimeSpan.FromSeconds(10))));
         await Task.WhenAll(_nodes.Except(workers).Select(n => n.StopAsync(TimeSpan.FromSeconds(10))));
         foreach (var n in _nodes)

@@ -154,6 +154,18 @@ public sealed record HttpSettings(
     }
 }
 
+/// <summary>How a node logs (<c>actorllm.log</c>).</summary>
+/// <param name="Json">One JSON object per line instead of text.</param>
+public sealed record LogSettings(bool Json)
+{
+    internal static LogSettings Read(SettingsReader r) => r.Str("log.format").Trim().ToLowerInvariant() switch
+    {
+        "text" => new LogSettings(false),
+        "json" => new LogSettings(true),
+        var other => throw new InvalidRequestException($"log.format must be text or json, got '{other}'"),
+    };
+}
+
 /// <summary>Cluster roles.</summary>
 public static class ActorLlmRoles
 {
@@ -179,6 +191,7 @@ public sealed record ActorLlmSettings(
     ShardingSettings Sharding,
     ClientSettings Client,
     HttpSettings Http,
+    LogSettings Log,
     Config Config)
 {
     public const string SystemName = "actorllm";
@@ -187,6 +200,7 @@ public sealed record ActorLlmSettings(
     {
         try
         {
+            RefuseUnknownKeys(config);
             return Read(config).Validate();
         }
         catch (Exception e) when (e is FormatException or ConfigurationException or ArgumentException or OverflowException)
@@ -208,9 +222,9 @@ public sealed record ActorLlmSettings(
         var settings = new ActorLlmSettings(
             new NodeSettings(
                 List("node.roles").Select(r => r.Trim().ToLowerInvariant()).Where(r => r.Length > 0).Distinct().ToArray(),
-                Str("node.host"),
+                NormalHost(Str("node.host")),
                 Int("node.port"),
-                List("node.seeds"),
+                [.. List("node.seeds").Select(NormalSeed)],
                 Str("node.machine") is { Length: > 0 } m ? m : Environment.MachineName),
             new ModelSettings(
                 Str("model.store"),
@@ -262,6 +276,7 @@ public sealed record ActorLlmSettings(
             new ShardingSettings(Int("sharding.session-shards")),
             new ClientSettings(Time("client.status-timeout"), Time("client.status-poll-interval")),
             HttpSettings.Read(reader),
+            LogSettings.Read(reader),
             config);
         return settings;
     }
@@ -272,6 +287,12 @@ public sealed record ActorLlmSettings(
         foreach (var role in Node.Roles.Where(r => !known.Contains(r)))
         {
             throw new InvalidRequestException($"unknown role '{role}' (roles: worker, gateway; none = a plain client)");
+        }
+
+        if (Node.Host is "0.0.0.0" or "::" or "[::]" or "")
+        {
+            throw new InvalidRequestException(
+                $"node.host '{Node.Host}' is where this node binds and the address it gives the others, so it must be one they can reach: give this machine's LAN address (e.g. --host 192.168.1.11), not a wildcard");
         }
 
         if (Node.Port is < 0 or > 65535)
@@ -331,6 +352,61 @@ public sealed record ActorLlmSettings(
         _ = Probe.Validate();
 
         return this;
+    }
+
+    /// <summary>
+    /// "localhost" as 127.0.0.1: Akka addresses compare host names as text, so a seed given as localhost:4050 never
+    /// matches a node that advertises 127.0.0.1:4050 (the join just times out).
+    /// </summary>
+    private static string NormalHost(string host) => host.Trim() is "localhost" ? "127.0.0.1" : host.Trim();
+
+    private static string NormalSeed(string seed)
+    {
+        string s = seed.Trim();
+        return s.StartsWith("localhost:", StringComparison.Ordinal) ? "127.0.0.1" + s["localhost".Length..] : s;
+    }
+
+    /// <summary>
+    /// A key under <c>actorllm</c> that reference.conf does not define is a mistake (a typo is otherwise silently
+    /// ignored and its default used): refused, naming the nearest key that exists.
+    /// </summary>
+    private static void RefuseUnknownKeys(Config config)
+    {
+        if (config.GetConfig("actorllm") is not { IsEmpty: false } section || ActorLlmConfig.Reference.GetConfig("actorllm") is not { IsEmpty: false } reference)
+        {
+            return;
+        }
+
+        var known = Leaves(reference.Root, "").ToHashSet(StringComparer.Ordinal);
+        foreach (var key in Leaves(section.Root, "").Where(k => !known.Contains(k)))
+        {
+            string nearest = known.MinBy(k => EditDistance(k, key))!;
+            throw new ConfigurationException($"unknown setting actorllm.{key}; did you mean actorllm.{nearest}? (config/reference.conf lists every setting)");
+        }
+    }
+
+    private static IEnumerable<string> Leaves(Akka.Configuration.Hocon.HoconValue value, string prefix) =>
+        value.IsObject()
+            ? value.GetObject().Items.SelectMany(i => Leaves(i.Value, prefix.Length == 0 ? i.Key : $"{prefix}.{i.Key}"))
+            : [prefix];
+
+    /// <summary>Levenshtein distance, for suggesting the key a typo meant.</summary>
+    private static int EditDistance(string a, string b)
+    {
+        var previous = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (int i = 1; i <= a.Length; i++)
+        {
+            var current = new int[b.Length + 1];
+            current[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+            {
+                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            }
+
+            previous = current;
+        }
+
+        return previous[b.Length];
     }
 
     /// <summary>"host:port" to the Akka address of that node.</summary>

@@ -62,14 +62,14 @@ public static class RouteTableBuilder
 
     /// <summary>
     /// The table to publish after <paramref name="last"/>: <paramref name="last"/> itself (the same instance) when its
-    /// stages, status and loading flag are still right, else a new table with the next version.
+    /// stages, status and loading flag are still right, else a new table with the next version (of the same epoch).
     /// </summary>
     public static PlacementMessages.RouteTable Next(PlacementMessages.RouteTable last, int unitCount, IEnumerable<RouteCandidate> devices, PlacementStatus status, bool loading)
     {
         var stages = Stages(devices);
         return status == last.Status && loading == last.Loading && SameStages(stages, last.Stages)
             ? last
-            : new PlacementMessages.RouteTable(last.Version + 1, unitCount, stages, status, loading);
+            : new PlacementMessages.RouteTable(last.Version + 1, unitCount, stages, status, loading, last.Epoch);
     }
 
     private readonly record struct Stage(DeviceKey Device, IActorRef Worker, UnitRange Range)

@@ -116,7 +116,9 @@ public static class PlacementMessages
 
     /// <summary>
     /// PlacementCoordinator → every node (published on the "routes" topic, and in reply to <see cref="GetRoutes"/>):
-    /// the stages that serve the model now. Versions only grow; a receiver ignores older tables.
+    /// the stages that serve the model now. Tables are ordered by (<paramref name="Epoch"/>, <paramref name="Version"/>):
+    /// the epoch names the coordinator's incarnation and grows when the singleton moves or restarts (its versions then
+    /// start again from 1), the version grows with every table of one incarnation. A receiver ignores older tables.
     /// </summary>
     [MessagePackObject]
     public sealed record RouteTable(
@@ -124,9 +126,17 @@ public static class PlacementMessages
         [property: Key(1)] int UnitCount,
         [property: Key(2)] RouteEntry[] Stages,
         [property: Key(3)] PlacementStatus Status,
-        [property: Key(4)] bool Loading) : IActorLlmMessage
+        [property: Key(4)] bool Loading,
+        [property: Key(5)] long Epoch) : IActorLlmMessage
     {
-        public static RouteTable Empty { get; } = new(0, 0, [], PlacementStatus.NoPlan, false);
+        public static RouteTable Empty { get; } = new(0, 0, [], PlacementStatus.NoPlan, false, 0);
+
+        /// <summary>Whether this table comes after <paramref name="other"/>: a newer epoch, or the same epoch and a higher version.</summary>
+        public bool IsNewerThan(RouteTable other)
+        {
+            ArgumentNullException.ThrowIfNull(other);
+            return Epoch != other.Epoch ? Epoch > other.Epoch : Version > other.Version;
+        }
     }
 
     /// <summary>Anyone → PlacementCoordinator: reply with the current <see cref="RouteTable"/>.</summary>

@@ -62,9 +62,9 @@ public sealed class ConfigTests
 
         var akka = s.Config;
         Assert.Equal("cluster", akka.GetString("akka.actor.provider"));
-        Assert.Equal("keep-oldest", akka.GetString("akka.cluster.split-brain-resolver.active-strategy"));
-        Assert.Equal("gateway", akka.GetString("akka.cluster.split-brain-resolver.keep-oldest.role"));
-        Assert.True(akka.GetBoolean("akka.cluster.split-brain-resolver.keep-oldest.down-if-alone"));
+        Assert.Equal("keep-majority", akka.GetString("akka.cluster.split-brain-resolver.active-strategy"));
+        Assert.Equal("", akka.GetString("akka.cluster.split-brain-resolver.keep-majority.role"));
+        Assert.Equal("off", akka.GetString("akka.cluster.split-brain-resolver.down-all-when-unstable"));
         Assert.Equal(TimeSpan.FromSeconds(7), akka.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
         Assert.Equal(TimeSpan.FromSeconds(4), akka.GetTimeSpan("akka.cluster.failure-detector.acceptable-heartbeat-pause"));
         Assert.Equal(10.0, akka.GetDouble("akka.cluster.failure-detector.threshold"));
@@ -211,6 +211,7 @@ public sealed class ConfigTests
         ["probe.min-timed-steps"] = 3,
         ["probe.nvidia-smi-timeout"] = TimeSpan.FromSeconds(10),
         ["sharding.session-shards"] = 64,
+        ["log.format"] = "text",
         ["http.enabled"] = true,
         ["http.host"] = "127.0.0.1",
         ["http.port"] = 8080,
@@ -249,6 +250,30 @@ public sealed class ConfigTests
             .Where(p => !Equals(p.Actual, p.Pinned) && !(p.Actual is string[] x && p.Pinned is string[] y && x.SequenceEqual(y)))
             .Select(p => $"actorllm.{p.Key} = {Show(p.Actual)}, pinned {Show(p.Pinned)}");
         Assert.Empty(wrong);
+    }
+
+    [Theory]
+    [InlineData("actorllm.worker.max-sesions", "actorllm.worker.max-sessions")]
+    [InlineData("actorllm.http.api-key-file", "actorllm.http.api-keys-file")]
+    [InlineData("actorllm.sesion.ring", "actorllm.session.ring")]
+    public void An_unknown_setting_is_refused_naming_the_nearest_one(string typo, string meant)
+    {
+        var e = Assert.Throws<InvalidRequestException>(() => ActorLlmSettings.From(ActorLlmConfig.Build(null, new Dictionary<string, string> { [typo] = "1" }, _ => null)));
+        Assert.Contains($"unknown setting {typo}; did you mean {meant}?", e.Message);
+    }
+
+    [Fact]
+    public void Localhost_is_127_0_0_1_in_the_host_and_the_seeds_and_a_wildcard_host_is_refused()
+    {
+        ActorLlmSettings With(string host, string seeds) => ActorLlmSettings.From(ActorLlmConfig.Build(
+            null, new Dictionary<string, string> { ["actorllm.node.host"] = host, ["actorllm.node.seeds"] = seeds }, _ => null));
+        var s = With("localhost", "localhost:4050, 10.0.0.2:4050");
+        Assert.Equal("127.0.0.1", s.Node.Host);
+        Assert.Equal(["127.0.0.1:4050", "10.0.0.2:4050"], s.Node.Seeds);
+        foreach (var wildcard in new[] { "0.0.0.0", "::" })
+        {
+            Assert.Contains("not a wildcard", Assert.Throws<InvalidRequestException>(() => With(wildcard, "10.0.0.2:4050")).Message);
+        }
     }
 
     /// <summary>reference.conf defines every key, so none is filled in by code: without the key, the settings are refused with its name.</summary>

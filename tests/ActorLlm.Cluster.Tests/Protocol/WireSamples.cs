@@ -28,7 +28,7 @@ public static class WireSamples
             new PlacementMessages.UnitsLoadFailed(Device.Key, 4, range, "out of memory"),
             new PlacementMessages.ReleaseUnits(4, range),
             new PlacementMessages.StageLoad(Device.Key, 2, 1, 55.5),
-            new PlacementMessages.RouteTable(4, 7, [new RouteEntry(actor, Device, range, 2)], PlacementStatus.Degraded, true),
+            new PlacementMessages.RouteTable(4, 7, [new RouteEntry(actor, Device, range, 2)], PlacementStatus.Degraded, true, (5L << 32) | 2),
             new PlacementMessages.GetRoutes(),
             Forward(actor, new TensorPayload(DType.BF16, [2, 8], new byte[32])) with
             {

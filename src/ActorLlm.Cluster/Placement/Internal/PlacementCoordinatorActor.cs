@@ -24,7 +24,7 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private RolloutState _rollout = RolloutState.Initial;
-    private PlacementMessages.RouteTable _routes = PlacementMessages.RouteTable.Empty;
+    private PlacementMessages.RouteTable _routes;
 
     private sealed record Replan
     {
@@ -50,6 +50,10 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         _localUnitServer = localUnitServer;
         _localUnits = localUnits;
         _mediator = mediator;
+
+        // This incarnation's tables come after every table of the coordinators before it (they start again at
+        // version 1), so route caches on every gateway take them.
+        _routes = PlacementMessages.RouteTable.Empty with { Epoch = PlacementEpoch.Next() };
 
         Receive<PlacementMessages.RegisterDevice>(OnRegister);
         Receive<PlacementMessages.UnitsLoaded>(l =>
@@ -103,7 +107,7 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
     {
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberRemoved));
         Timers.StartPeriodicTimer("resend", Resend.Instance, _settings.ResendInterval);
-        _log.Info("placement: coordinating model {0} ({1} units, redundancy {2})", _model.ModelId, _model.UnitCount, _settings.Redundancy);
+        _log.Info("placement: coordinating model {0} ({1} units, redundancy {2}, route epoch {3})", _model.ModelId, _model.UnitCount, _settings.Redundancy, _routes.Epoch);
     }
 
     protected override void PostStop() => _cluster.Unsubscribe(Self);

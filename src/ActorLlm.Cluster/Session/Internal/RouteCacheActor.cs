@@ -55,8 +55,16 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
             }
         });
         Receive<RouteCache.GetTable>(_ => Sender.Tell(_table));
-        Receive<ClusterEvent.UnreachableMember>(m => Suspect(NodeAddress.Of(m.Member.Address), "unreachable"));
-        Receive<ClusterEvent.MemberRemoved>(m => Suspect(NodeAddress.Of(m.Member.Address), "removed"));
+        Receive<ClusterEvent.UnreachableMember>(m =>
+        {
+            Suspect(NodeAddress.Of(m.Member.Address), "unreachable");
+            AskIfGateway(m.Member);
+        });
+        Receive<ClusterEvent.MemberRemoved>(m =>
+        {
+            Suspect(NodeAddress.Of(m.Member.Address), "removed");
+            AskIfGateway(m.Member);
+        });
         Receive<ClusterEvent.ReachableMember>(m =>
         {
             _suspectedNodes.Remove(NodeAddress.Of(m.Member.Address));
@@ -86,8 +94,23 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
         Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberRemoved));
         Context.System.EventStream.Subscribe(Self, typeof(DisassociatedEvent));
 
-        // Until a table is published to us, ask for it: a node that joins late has missed the last publication.
-        Timers.StartPeriodicTimer("ask", AskAgain.Instance, TimeSpan.Zero, _settings.TableRequestInterval);
+        // Until the coordinator has answered with a table it built, ask for it: a node that joins late has missed the
+        // last publication, and a coordinator that has just started has none yet.
+        StartAsking();
+    }
+
+    private void StartAsking() => Timers.StartPeriodicTimer("ask", AskAgain.Instance, TimeSpan.Zero, _settings.TableRequestInterval);
+
+    /// <summary>
+    /// A gateway lost may have held the coordinator singleton: ask again until a table comes, from the coordinator that
+    /// took over (a newer epoch) or from the one that is still there, rather than count on not missing its next publication.
+    /// </summary>
+    private void AskIfGateway(Member member)
+    {
+        if (member.HasRole(ActorLlmRoles.Gateway))
+        {
+            StartAsking();
+        }
     }
 
     protected override void PostStop()
@@ -98,13 +121,20 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
 
     private void OnTable(PlacementMessages.RouteTable table)
     {
-        if (table.Version <= _table.Version && _table.Version > 0)
+        // A table the coordinator built (version 1 on) is an answer: the current one, or a newer publication.
+        if (table.Version > 0 && !_table.IsNewerThan(table))
+        {
+            Timers.Cancel("ask");
+        }
+
+        // Ordered by (epoch, version): after the singleton moves, versions start again from 1 under a newer epoch. A
+        // coordinator's empty table (version 0, before anyone registered with it) never replaces a table with routes.
+        if (!table.IsNewerThan(_table) || (table.Version == 0 && _table.Version > 0))
         {
             return;
         }
 
         _table = table;
-        Timers.Cancel("ask");
         AnswerWaiting();
     }
 

@@ -88,6 +88,24 @@ public sealed class PlacementCoordinatorTests : PlacementCoordinatorSpec
     }
 
     [Fact]
+    public void Its_tables_carry_its_epoch_and_a_coordinator_started_after_it_has_a_newer_one()
+    {
+        var coordinator = StartCoordinator();
+        var empty = Routes(coordinator);
+        Assert.Equal(0, empty.Version);
+        Assert.NotEqual(0, empty.Epoch);
+        RollOut(coordinator, JoinAll(coordinator, "m1", "m2"));
+        var table = Routes(coordinator);
+        Assert.True(Covers(table));
+        Assert.All(Published(), t => Assert.Equal(empty.Epoch, t.Epoch));
+
+        // As after the singleton moved (or restarted): its versions start again, under a newer epoch.
+        var successor = Routes(StartCoordinator());
+        Assert.True(successor.Epoch > table.Epoch);
+        Assert.True((successor with { Version = 1 }).IsNewerThan(table));
+    }
+
+    [Fact]
     public void Devices_that_register_already_serving_their_planned_ranges_are_published_without_being_asked_to_load()
     {
         // As after a coordinator hand-over: the workers register with what they have loaded.

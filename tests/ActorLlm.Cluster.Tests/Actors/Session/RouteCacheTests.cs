@@ -61,6 +61,40 @@ public sealed class RouteCacheTests : TestKit
     }
 
     [Fact]
+    public void After_the_singleton_moves_a_lower_version_of_a_newer_epoch_is_taken_and_the_old_epoch_is_ignored()
+    {
+        _cache.Tell(Table(epoch: 1, version: 8, _front));
+        var waiting = CreateTestProbe();
+        _cache.Tell(new RouteCache.Select(s_none), waiting.Ref);
+
+        // The coordinator that took over starts its versions again.
+        _cache.Tell(Table(epoch: 2, version: 1, _front, _back));
+        Assert.Equal((2L, 1L), (Current().Epoch, Current().Version));
+        Assert.Equal([_front, _back], waiting.ExpectMsg<RouteCache.Selected>().Route);
+
+        // A late publication of the old coordinator, with a higher version, is older.
+        _cache.Tell(Table(epoch: 1, version: 9, _front));
+        Assert.Equal([_front, _back], Current().Stages);
+        _cache.Tell(Table(epoch: 2, version: 2, _front, _replica));
+        Assert.Equal([_front, _replica], Current().Stages);
+    }
+
+    [Fact]
+    public void It_keeps_asking_while_the_coordinator_answers_without_a_table_and_stops_once_it_has_one()
+    {
+        // A coordinator that has just started answers with its empty table (version 0): not an answer to stop at.
+        _coordinator.ExpectMsg<PlacementMessages.GetRoutes>();
+        _coordinator.Reply(PlacementMessages.RouteTable.Empty with { Epoch = 3 });
+        _coordinator.ExpectMsg<PlacementMessages.GetRoutes>(TimeSpan.FromSeconds(5));
+        _coordinator.Reply(Table(epoch: 3, version: 1, _front, _back));
+        Assert.Equal(1, Current().Version);
+
+        // Requests the timer sent before the table arrived may be queued; after them, none.
+        _coordinator.ReceiveWhile(TimeSpan.Zero, m => m as PlacementMessages.GetRoutes);
+        _coordinator.ExpectNoMsg(ReferenceSettings.RouteCache.TableRequestInterval * 2.5);
+    }
+
+    [Fact]
     public void Select_gives_a_covering_route_and_spreads_jobs_over_replicas_counting_them_until_done()
     {
         _cache.Tell(Table(1, _front, _back, _replica));

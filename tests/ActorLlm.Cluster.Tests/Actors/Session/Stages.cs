@@ -22,5 +22,9 @@ internal static class Stages
         new(worker, Device(machine), range, activeSessions);
 
     public static PlacementMessages.RouteTable Table(long version, params RouteEntry[] stages) =>
-        new(version, StoriesModel.Units, stages, PlacementStatus.Complete, false);
+        new(version, StoriesModel.Units, stages, PlacementStatus.Complete, false, 0);
+
+    /// <summary>A table of coordinator incarnation <paramref name="epoch"/>.</summary>
+    public static PlacementMessages.RouteTable Table(long epoch, long version, params RouteEntry[] stages) =>
+        Table(version, stages) with { Epoch = epoch };
 }
