@@ -60,7 +60,7 @@ public static class GatewayWebHost
         builder.Services.AddSingleton(sp =>
         {
             var registry = sp.GetRequiredService<ActorRegistry>();
-            return new PoolJobs(sp.GetRequiredService<ActorSystem>(), registry.Get<SessionRegionKey>(), registry.Get<RouteCacheKey>(), http);
+            return new PoolJobs(sp.GetRequiredService<ActorSystem>(), registry.Get<SessionRegionKey>(), registry.Get<RouteCacheKey>(), http, settings.Wire);
         });
         builder.Services.AddDashboard();
 

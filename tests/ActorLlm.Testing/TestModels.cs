@@ -62,6 +62,23 @@ public static class TestModels
         return dir;
     }
 
+    /// <summary>
+    /// Bit rot as the issue found it: overwrites 4 bytes in the middle of the tensor data of the safetensors file at
+    /// <paramref name="path"/> with the float 1e30, in place (same size, the header intact, so only a checksum tells).
+    /// Returns the offset written.
+    /// </summary>
+    public static long CorruptTensorData(string path)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite);
+        Span<byte> prefix = stackalloc byte[8];
+        file.ReadExactly(prefix);
+        long dataStart = 8 + BitConverter.ToInt64(prefix);
+        long offset = dataStart + ((file.Length - dataStart) / 2 / 4 * 4);
+        file.Position = offset;
+        file.Write(BitConverter.GetBytes(1e30f));
+        return offset;
+    }
+
     /// <summary>Hidden files (temporary and partial unit files) in a store directory: there should be none when no fetch is running.</summary>
     public static string[] HiddenFiles(string dir) =>
         Directory.EnumerateFileSystemEntries(dir).Where(p => Path.GetFileName(p).StartsWith('.')).ToArray();

@@ -1,6 +1,7 @@
 using ActorLlm.Cluster.Hosting;
 using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
+using ActorLlm.Protocol.Serialization;
 using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -22,9 +23,11 @@ public sealed class PoolClient : IAsyncDisposable
     private readonly IActorRef _sessions;
     private readonly IActorRef _coordinator;
     private readonly ClientSettings _settings;
+    private readonly WireLimits _wire;
 
-    private PoolClient(IHost host, ActorSystem system, IActorRef sessions, IActorRef coordinator, ClientSettings settings)
+    private PoolClient(IHost host, ActorSystem system, IActorRef sessions, IActorRef coordinator, ClientSettings settings, WireLimits wire)
     {
+        _wire = wire;
         _host = host;
         _system = system;
         _sessions = sessions;
@@ -61,7 +64,7 @@ public sealed class PoolClient : IAsyncDisposable
         }
 
         var registry = host.Services.GetRequiredService<ActorRegistry>();
-        return new PoolClient(host, system, registry.Get<SessionRegionKey>(), registry.Get<CoordinatorKey>(), settings.Client);
+        return new PoolClient(host, system, registry.Get<SessionRegionKey>(), registry.Get<CoordinatorKey>(), settings.Client, settings.Wire);
     }
 
     /// <summary>
@@ -115,7 +118,19 @@ public sealed class PoolClient : IAsyncDisposable
     {
         var done = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
         var listener = _system.ActorOf(Props.Create(() => new JobListener(onText, onRouted, done)));
-        _sessions.Tell(job(listener));
+        var message = job(listener);
+        try
+        {
+            // What the session's node would refuse on arrival (and only log), refused here at once with the limit.
+            WireValidation.Validate(message, _wire);
+        }
+        catch (WireFormatException e)
+        {
+            _system.Stop(listener);
+            throw new JobFailedException($"the job was not sent: {e.Message}");
+        }
+
+        _sessions.Tell(message);
         if (await Task.WhenAny(done.Task, Task.Delay(timeout)).ConfigureAwait(false) != done.Task)
         {
             _system.Stop(listener);

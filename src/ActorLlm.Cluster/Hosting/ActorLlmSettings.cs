@@ -30,7 +30,9 @@ public sealed record WorkerSettings(
     TimeSpan DrainTimeout,
     TimeSpan DrainCheckInterval,
     int MaxTokensPerPass,
-    TimeSpan ReleasedSessionMemory);
+    TimeSpan ReleasedSessionMemory,
+    TimeSpan SessionIdleTimeout,
+    TimeSpan RegisterBackoffMax);
 
 /// <summary>The placement coordinator (<c>actorllm.placement</c>).</summary>
 public sealed record PlacementSettings(
@@ -242,7 +244,9 @@ public sealed record ActorLlmSettings(
                 Time("worker.drain-timeout"),
                 Time("worker.drain-check-interval"),
                 Int("worker.max-tokens-per-pass"),
-                Time("worker.released-session-memory")),
+                Time("worker.released-session-memory"),
+                Time("worker.session-idle-timeout"),
+                Time("worker.register-backoff-max")),
             new PlacementSettings(
                 Int("placement.redundancy"),
                 Double("placement.memory-headroom"),
@@ -321,6 +325,7 @@ public sealed record ActorLlmSettings(
             ("model.manifest-timeout", Model.ManifestTimeout), ("model.manifest-retry", Model.ManifestRetry),
             ("worker.register-retry", Worker.RegisterRetry), ("worker.load-report-interval", Worker.LoadReportInterval),
             ("worker.drain-check-interval", Worker.DrainCheckInterval), ("worker.released-session-memory", Worker.ReleasedSessionMemory),
+            ("worker.session-idle-timeout", Worker.SessionIdleTimeout), ("worker.register-backoff-max", Worker.RegisterBackoffMax),
             ("placement.load-timeout", Placement.LoadTimeout),
             ("placement.resend-interval", Placement.ResendInterval), ("placement.failed-cooldown", Placement.FailedCooldown),
             ("session.step-timeout", Session.StepTimeout), ("session.route-wait", Session.RouteWait),

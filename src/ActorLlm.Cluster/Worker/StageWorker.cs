@@ -16,6 +16,8 @@ public sealed record DeviceCapacity(long Bytes, double Speed);
 /// <param name="DrainCheckInterval">How often draining ranges are checked against <paramref name="DrainTimeout"/>.</param>
 /// <param name="Batching">The scheduler's knobs (<see cref="BatchPlan"/>): its token budget per pass.</param>
 /// <param name="ReleasedSessionMemory">How long a released session is remembered, so that its late steps are dropped.</param>
+/// <param name="RegisterBackoffMax">The longest wait between registrations the coordinator refuses (the wait doubles from <paramref name="RegisterRetry"/>).</param>
+/// <param name="SessionIdleTimeout">A session with no step for this long is released (its gateway is gone).</param>
 public sealed record StageWorkerSettings(
     string Device,
     ComputeTarget Target,
@@ -30,6 +32,8 @@ public sealed record StageWorkerSettings(
     TimeSpan ReleasedSessionMemory,
     FetchSettings Fetch,
     ModelId ModelId,
+    TimeSpan SessionIdleTimeout,
+    TimeSpan RegisterBackoffMax,
     bool CudaGraphs = true);
 
 /// <summary>

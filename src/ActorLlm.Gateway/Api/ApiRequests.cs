@@ -113,7 +113,7 @@ public static class ApiRequests
             : throw ApiException.BadRequest("'choices' must be a non-empty array of strings", "choices");
         if (choices.Length > maxChoices)
         {
-            throw ApiException.BadRequest($"at most {maxChoices} choices per request, got {choices.Length}", "choices");
+            throw ApiException.BadRequest($"at most {maxChoices} choices per request (actorllm.wire.max-choices), got {choices.Length}", "choices");
         }
 
         if (choices.Any(x => x.Length == 0))

@@ -3,6 +3,7 @@ using ActorLlm.Cluster.Hosting;
 using ActorLlm.Cluster.Session;
 using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
+using ActorLlm.Protocol.Serialization;
 using Akka.Actor;
 using Microsoft.AspNetCore.Http;
 
@@ -32,7 +33,7 @@ public abstract record JobEvent(int Choice)
 /// session whose client is gone stops its job and frees every stage's cache (a client that disconnects mid-stream
 /// costs the pool nothing more). Also the gateway's admission: at most <see cref="HttpSettings.MaxJobs"/> jobs at once.
 /// </summary>
-public sealed class PoolJobs(ActorSystem system, IActorRef sessions, IActorRef routes, HttpSettings settings)
+public sealed class PoolJobs(ActorSystem system, IActorRef sessions, IActorRef routes, HttpSettings settings, WireLimits wire)
 {
     private readonly ActorSystem _system = system;
     private int _running;
@@ -68,6 +69,20 @@ public sealed class PoolJobs(ActorSystem system, IActorRef sessions, IActorRef r
     /// </summary>
     public Jobs Start(IReadOnlyList<Func<IActorRef, object>> starts)
     {
+        // A job the session's node would refuse on arrival (the session shard may live on another gateway, where the
+        // message is dropped with a log line and the client would wait for nothing) is refused here with the limit.
+        foreach (var start in starts)
+        {
+            try
+            {
+                WireValidation.Validate(start(ActorRefs.Nobody), wire);
+            }
+            catch (WireFormatException e)
+            {
+                throw ApiException.BadRequest($"the request is too large for the pool: {e.Message}", code: "request_too_large");
+            }
+        }
+
         int n = starts.Count;
         if (Interlocked.Add(ref _running, n) > settings.MaxJobs)
         {

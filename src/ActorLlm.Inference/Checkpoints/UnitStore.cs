@@ -20,7 +20,19 @@ public sealed class UnitStore : IWeightSource
     private readonly Dictionary<string, (int Unit, TensorInfo Info)> _tensors = new(StringComparer.Ordinal);
     private readonly SafetensorsFile?[] _open;
     private readonly Lock _lock = new();
+
+    // Unit files this store hashed (or installed) and found good, by the size and modification time they had then.
+    private readonly Dictionary<int, FileStamp> _verified = [];
     private long _bytesReadByClosedFiles;
+
+    private readonly record struct FileStamp(long Length, DateTime WrittenUtc)
+    {
+        public static FileStamp? Of(string path)
+        {
+            var info = new FileInfo(path);
+            return info.Exists ? new FileStamp(info.Length, info.LastWriteTimeUtc) : null;
+        }
+    }
 
     private UnitStore(string directory, StoreManifest manifest, ModelConfig config)
     {
@@ -174,6 +186,56 @@ public sealed class UnitStore : IWeightSource
         }
     }
 
+    /// <summary>
+    /// What is wrong with the unit's file against the manifest (missing, size, sha256), or null when it matches: the
+    /// check a stage makes before it loads a unit, so that a file damaged on disk (bit rot, a partial copy, a file
+    /// replaced by hand) never serves. Hashing reads the whole file, so the store remembers each file it found good
+    /// (or installed) by its size and modification time and does not hash it again while both stay the same: loading
+    /// the unit again in this process costs nothing, while any write to the file moves its modification time and is
+    /// hashed anew, and a new process (a restarted worker) hashes every unit it loads once.
+    /// </summary>
+    public string? Verify(int unit)
+    {
+        string path = UnitPath(unit);
+        var before = FileStamp.Of(path);
+        lock (_lock)
+        {
+            if (before is { } stamp && _verified.TryGetValue(unit, out var known) && known == stamp)
+            {
+                return null;
+            }
+
+            _verified.Remove(unit);
+        }
+
+        string? problem = Mismatch(unit, path);
+        if (problem is null && before is { } good && FileStamp.Of(path) == good)
+        {
+            // Unchanged while it was hashed: the digest is the file's as it is now.
+            lock (_lock)
+            {
+                _verified[unit] = good;
+            }
+        }
+
+        return problem;
+    }
+
+    /// <summary>
+    /// Deletes the unit's file (one found corrupt by <see cref="Verify"/>), closing it first, so the unit reads as
+    /// missing until it is installed again (<see cref="InstallUnit"/>). Nothing happens if it is absent already.
+    /// </summary>
+    public void RemoveUnit(int unit)
+    {
+        string path = UnitPath(unit);
+        lock (_lock)
+        {
+            CloseUnit(unit);
+            _verified.Remove(unit);
+            File.Delete(path);
+        }
+    }
+
     private string? Mismatch(int unit, string path)
     {
         var entry = Unit(unit);
@@ -228,6 +290,12 @@ public sealed class UnitStore : IWeightSource
             {
                 CloseUnit(unit);
                 File.Move(staging, target, overwrite: true);
+
+                // Checked just now: a later Verify of the same file need not hash it again.
+                if (FileStamp.Of(target) is { } stamp)
+                {
+                    _verified[unit] = stamp;
+                }
             }
         }
         finally

@@ -73,20 +73,20 @@ public static class WireValidation
                 Require(g.Options.Sampling, "sampling");
                 Require(g.Options.StopStrings, "stop strings");
                 Require(g.Client, "client");
-                Bound(g.PromptUtf8.Length, limits.MaxPromptBytes, "prompt bytes");
+                Bound(g.PromptUtf8.Length, limits.MaxPromptBytes, "prompt bytes", "max-prompt-bytes");
                 break;
             case JobMessages.StartScoring s:
                 Require(s.Session.Value, "session");
                 Require(s.PromptUtf8, "prompt");
                 Require(s.Choices, "choices");
                 Require(s.Client, "client");
-                Bound(s.PromptUtf8.Length, limits.MaxPromptBytes, "prompt bytes");
-                Bound(s.Choices.Length, limits.MaxChoices, "choices");
-                Bound(s.Choices.Sum(c => (long)(c?.Length ?? 0)), limits.MaxPromptBytes, "choice characters");
+                Bound(s.PromptUtf8.Length, limits.MaxPromptBytes, "prompt bytes", "max-prompt-bytes");
+                Bound(s.Choices.Length, limits.MaxChoices, "choices", "max-choices");
+                Bound(s.Choices.Sum(c => (long)(c?.Length ?? 0)), limits.MaxPromptBytes, "choice characters", "max-prompt-bytes");
                 break;
             case WeightMessages.UnitChunk c:
                 Require(c.Data, "data");
-                Bound(c.Data.Length, limits.MaxChunkBytes, "chunk bytes");
+                Bound(c.Data.Length, limits.MaxChunkBytes, "chunk bytes", "max-chunk-bytes");
                 break;
             case WeightMessages.FetchUnitChunk c:
                 if (c.Length <= 0 || c.Length > limits.MaxChunkBytes || c.Offset < 0)
@@ -145,11 +145,12 @@ public static class WireValidation
         }
     }
 
-    private static void Bound(long value, long max, string what)
+    /// <param name="key">The limit's key under actorllm.wire, named in the refusal.</param>
+    private static void Bound(long value, long max, string what, string key)
     {
         if (value > max)
         {
-            throw new WireFormatException($"{what} {value} exceed the limit of {max}");
+            throw new WireFormatException($"{what} {value} exceed the limit of {max} (actorllm.wire.{key})");
         }
     }
 }

@@ -38,6 +38,8 @@ public sealed class ConfigTests
         Assert.Equal(TimeSpan.FromSeconds(1), s.Worker.DrainCheckInterval);
         Assert.Equal(512, s.Worker.MaxTokensPerPass);
         Assert.Equal(TimeSpan.FromSeconds(60), s.Worker.ReleasedSessionMemory);
+        Assert.Equal(TimeSpan.FromSeconds(120), s.Worker.SessionIdleTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(60), s.Worker.RegisterBackoffMax);
         Assert.Equal(1, s.Placement.Redundancy);
         Assert.Equal(0.9, s.Placement.MemoryHeadroom);
         Assert.Equal(TimeSpan.FromMilliseconds(500), s.Placement.Settle);
@@ -113,6 +115,8 @@ public sealed class ConfigTests
     [InlineData("actorllm.worker.drain-check-interval", "0s", "worker.drain-check-interval must be a positive duration")]
     [InlineData("actorllm.worker.max-tokens-per-pass", "0", "worker.max-tokens-per-pass")]
     [InlineData("actorllm.worker.released-session-memory", "0s", "worker.released-session-memory must be a positive duration")]
+    [InlineData("actorllm.worker.session-idle-timeout", "0s", "worker.session-idle-timeout must be a positive duration")]
+    [InlineData("actorllm.worker.register-backoff-max", "0s", "worker.register-backoff-max must be a positive duration")]
     public void Bad_settings_are_refused_with_the_reason(string path, string value, string expected)
     {
         var error = Assert.Throws<InvalidRequestException>(() =>
@@ -174,6 +178,8 @@ public sealed class ConfigTests
         ["worker.drain-check-interval"] = TimeSpan.FromSeconds(1),
         ["worker.max-tokens-per-pass"] = 512,
         ["worker.released-session-memory"] = TimeSpan.FromSeconds(60),
+        ["worker.session-idle-timeout"] = TimeSpan.FromSeconds(120),
+        ["worker.register-backoff-max"] = TimeSpan.FromSeconds(60),
         ["placement.redundancy"] = 1,
         ["placement.memory-headroom"] = 0.9,
         ["placement.settle"] = TimeSpan.FromMilliseconds(500),

@@ -154,6 +154,8 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
                 _settings.Worker.ReleasedSessionMemory,
                 _settings.Fetch,
                 modelId,
+                _settings.Worker.SessionIdleTimeout,
+                _settings.Worker.RegisterBackoffMax,
                 _settings.Worker.CudaGraphs);
             string name = "stage-" + device.Replace(':', '-');
             Context.ActorOf(StageWorker.Props(settings, store, _coordinator, _unitServer), name);

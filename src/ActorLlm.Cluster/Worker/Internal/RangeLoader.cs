@@ -10,6 +10,7 @@ namespace ActorLlm.Cluster.Worker.Internal;
 /// A stage worker's child that turns the coordinator's assignments into executors, while the worker keeps serving
 /// what it holds (make-before-break: the old range serves until the coordinator releases it). It keeps the latest
 /// assignment not yet loaded (the target), pulls the units the node's store lacks (one UnitFetcher child per unit),
+/// checks every unit's file against the manifest's sha256 (a corrupt one is removed and pulled again, once),
 /// builds the StageExecutor on the thread pool, hands it to the worker, and answers the coordinator with
 /// UnitsLoaded or UnitsLoadFailed, sent as the worker.
 /// One load at a time: an assignment arriving meanwhile replaces the target. When a load ends, an executor whose

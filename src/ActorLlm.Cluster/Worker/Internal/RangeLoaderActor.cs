@@ -30,9 +30,13 @@ internal sealed class RangeLoaderActor : ReceiveActor
     private Target? _target;
     private long _loads;
 
-    private sealed record Target(long Version, UnitRange Range, PlacementMessages.UnitSource[] Sources);
+    /// <param name="Repulled">Units of this target were found corrupt, removed and pulled again once already.</param>
+    private sealed record Target(long Version, UnitRange Range, PlacementMessages.UnitSource[] Sources, bool Repulled = false);
 
     private sealed record Built(UnitRange Range, StageExecutor Executor, double Seconds);
+
+    /// <summary>Units of <paramref name="Range"/> whose files failed their check against the manifest, and were removed.</summary>
+    private sealed record Corrupt(UnitRange Range, IReadOnlyList<(int Unit, string Problem)> Units);
 
     private sealed record BuildFailed(UnitRange Range, string Reason);
 
@@ -74,6 +78,7 @@ internal sealed class RangeLoaderActor : ReceiveActor
     {
         Receive<RangeLoader.Assign>(a => Assign(a, idle: false));
         Receive<Built>(b => b.Range == range, OnBuilt);
+        Receive<Corrupt>(c => c.Range == range, OnCorrupt);
         Receive<BuildFailed>(f => f.Range == range, f => Fail(range, f.Reason));
         Always();
     }
@@ -89,6 +94,7 @@ internal sealed class RangeLoaderActor : ReceiveActor
 
         // Only the build under way can finish, but an executor nobody waits for must still be freed.
         Receive<Built>(b => b.Executor.Dispose());
+        Receive<Corrupt>(_ => { });
     }
 
     private bool IsCurrent(int unit) => _fetchers.TryGetValue(unit, out var fetcher) && fetcher.Equals(Sender);
@@ -144,9 +150,57 @@ internal sealed class RangeLoaderActor : ReceiveActor
         // Reading and copying weights takes seconds on big models: on the thread pool, it holds up neither this
         // actor nor the worker. The executor's tensors belong to no dispose scope, so any thread may build them.
         // A build still running when this actor stops ends with the process (the node is shutting down).
-        Task.Run(() => StageExecutor.Load(store, range, target, cache, graphs))
-            .PipeTo(Self, success: e => new Built(range, e, clock.Elapsed.TotalSeconds), failure: e => new BuildFailed(range, e.GetBaseException().Message));
+        // Every unit is checked against the manifest's sha256 first (once per file and process: the store remembers
+        // the files it found good), so a file damaged on disk is never served; it is removed and pulled again.
+        Task.Run(object () =>
+            {
+                var corrupt = new List<(int, string)>();
+                foreach (int unit in Enumerable.Range(range.Start, range.Count))
+                {
+                    if (store.Verify(unit) is { } problem)
+                    {
+                        store.RemoveUnit(unit);
+                        corrupt.Add((unit, problem));
+                    }
+                }
+
+                return corrupt.Count > 0 ? new Corrupt(range, corrupt) : new Built(range, StageExecutor.Load(store, range, target, cache, graphs), clock.Elapsed.TotalSeconds);
+            })
+            .PipeTo(Self, failure: e => new BuildFailed(range, e.GetBaseException().Message));
         Become(() => Building(range));
+    }
+
+    /// <summary>
+    /// Units of the range failed their check and were removed: pulled again from peers, once per assignment; a unit
+    /// still corrupt after that fails the load, so the coordinator places the range elsewhere.
+    /// </summary>
+    private void OnCorrupt(Corrupt c)
+    {
+        Become(Idle);
+        foreach (var (unit, problem) in c.Units)
+        {
+            _log.Error("{0}: unit {1} of {2} is corrupt on disk and will not be served; removed it, pulling it again from a peer: {3}", _device.Label, unit, c.Range, problem);
+        }
+
+        if (_target is not { } t)
+        {
+            return;
+        }
+
+        if (t.Range != c.Range)
+        {
+            StartLoad(t);
+            return;
+        }
+
+        if (t.Repulled)
+        {
+            Fail(c.Range, $"unit(s) {string.Join(", ", c.Units.Select(u => u.Unit))} corrupt again after pulling them from a peer");
+            return;
+        }
+
+        _target = t with { Repulled = true };
+        StartLoad(_target);
     }
 
     private void OnBuilt(Built b)

@@ -4,6 +4,7 @@ using ActorLlm.Inference.Devices;
 using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
 using Akka.Actor;
+using Akka.Cluster;
 using Akka.Event;
 using TorchSharp;
 
@@ -29,9 +30,19 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
     private readonly List<StageMessages.Forward> _pending = [];
     private readonly List<StageMessages.Forward> _waitingForSlot = [];
     private readonly ReleasedSessions _released;
+    private readonly SessionLeases _leases = new();
+
+    // Sessions released for idleness (not ended): a later step of one that continues where its cache was is refused
+    // as retryable, so a session that was alive after all replays elsewhere instead of failing its job.
+    private readonly ReleasedSessions _expired;
+    private readonly Akka.Cluster.Cluster _cluster;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Stopwatch _sinceReport = Stopwatch.StartNew();
     private bool _registered;
+
+    // Registration refusals in a row, and when the next registration may go: each refusal doubles the wait.
+    private int _refusals;
+    private DateTime _nextRegistration = DateTime.MinValue;
     private bool _flushScheduled;
     private double _tokensSinceReport;
 
@@ -63,10 +74,12 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
         _store = store;
         _coordinator = coordinator;
         _unitServer = unitServer;
-        var node = NodeAddress.Of(Akka.Cluster.Cluster.Get(Context.System).SelfAddress);
+        _cluster = Akka.Cluster.Cluster.Get(Context.System);
+        var node = NodeAddress.Of(_cluster.SelfAddress);
         _device = new DeviceDescriptor(node, settings.Device, settings.Machine, settings.Memory.Bytes, settings.Memory.Speed, settings.Target.DType.ToDType());
         _runner = new StepRunner(_device.Label, _device.Key, _histories);
         _released = new ReleasedSessions(settings.ReleasedSessionMemory);
+        _expired = new ReleasedSessions(settings.ReleasedSessionMemory);
         _loader = Context.ActorOf(RangeLoader.Props(_device, settings, store, coordinator, unitServer), "loader");
 
         ServeSteps();
@@ -86,9 +99,14 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
         Timers.StartPeriodicTimer("register", RegisterTick.Instance, _settings.RegisterRetry);
         Timers.StartPeriodicTimer("report", ReportTick.Instance, _settings.LoadReportInterval);
         Timers.StartPeriodicTimer("drain-check", DrainCheckTick.Instance, _settings.DrainCheckInterval);
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot, typeof(ClusterEvent.MemberRemoved));
     }
 
-    protected override void PostStop() => _stages.Dispose();
+    protected override void PostStop()
+    {
+        _cluster.Unsubscribe(Self);
+        _stages.Dispose();
+    }
 
     /// <summary>
     /// Steps from sessions and upstream stages are queued and run pass after pass: each pass plans every step waiting
@@ -104,6 +122,17 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
                 return;
             }
 
+            if (f.StartPosition > 0 && _expired.Contains(f.Session) && _stages.Find(f.Range)?.HasSession(f.Session) != true)
+            {
+                f.ReplyTo.Tell(new StageMessages.StageFailed(f.Session, f.Step, _device.Key, $"{_device.Label}: the session's cache was released after {_settings.SessionIdleTimeout.TotalSeconds:0.#} s without a step (worker.session-idle-timeout)", Retryable: true), Self);
+                return;
+            }
+
+            if (!_released.Contains(f.Session))
+            {
+                _leases.Renew(f.Session, OwnerOf(f.ReplyTo), DateTime.UtcNow);
+            }
+
             _pending.Add(f);
             ScheduleFlush();
         });
@@ -114,22 +143,69 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
             _pending.RemoveAll(_admission.IsSuperseded);
             _waitingForSlot.RemoveAll(_admission.IsSuperseded);
         });
-        Receive<StageMessages.ReleaseSession>(r =>
+        Receive<StageMessages.ReleaseSession>(r => Release([r.Session], remember: true));
+
+        // Sessions whose gateway is gone never release their stages: the worker does, when the node leaves the
+        // cluster, and for any session idle past worker.session-idle-timeout (checked on the drain-check timer).
+        Receive<ClusterEvent.MemberRemoved>(m =>
         {
-            // Its steps still queued here, and any that arrive later, are dropped by the next passes' plans.
-            _released.Add(r.Session, DateTime.UtcNow);
-            _stages.ReleaseSession(r.Session);
-            _histories.Release(r.Session);
-            _admission.Release(r.Session);
-            Collect();
-            if (_waitingForSlot.Count > 0)
+            var orphans = _leases.OwnedBy(m.Member.Address);
+            if (orphans.Count > 0)
             {
-                // A slot may be free: the sessions waiting for one go first.
-                _pending.InsertRange(0, _waitingForSlot);
-                _waitingForSlot.Clear();
-                ScheduleFlush();
+                _log.Warning("{0}: {1} left the cluster; releasing the {2} session(s) it was running here", _device.Label, m.Member.Address, orphans.Count);
+                Release(orphans, remember: true);
             }
         });
+        Receive<ClusterEvent.CurrentClusterState>(_ => { });
+    }
+
+    /// <summary>
+    /// Frees the sessions' KV caches and everything kept for them. <paramref name="remember"/>: their steps still
+    /// queued here, and any that arrive later, are dropped by the next passes' plans (a session that released its
+    /// stages, or whose owner is gone). An idle session is not: should it still be alive, a step of it that needs the
+    /// released cache is refused as retryable, and the session replays through a route as after any failure.
+    /// </summary>
+    private void Release(IReadOnlyList<SessionId> sessions, bool remember)
+    {
+        var now = DateTime.UtcNow;
+        foreach (var session in sessions)
+        {
+            if (remember)
+            {
+                _released.Add(session, now);
+            }
+            else
+            {
+                _expired.Add(session, now);
+            }
+
+            _leases.Release(session);
+            _stages.ReleaseSession(session);
+            _histories.Release(session);
+            _admission.Release(session);
+        }
+
+        Collect();
+        if (_waitingForSlot.Count > 0)
+        {
+            // A slot may be free: the sessions waiting for one go first.
+            _pending.InsertRange(0, _waitingForSlot);
+            _waitingForSlot.Clear();
+            ScheduleFlush();
+        }
+    }
+
+    /// <summary>The node a session lives on: its steps' reply-to's, this node's for a local one.</summary>
+    private Address OwnerOf(IActorRef replyTo) => replyTo.Path.Address.HasLocalScope ? _cluster.SelfAddress : replyTo.Path.Address;
+
+    private void ReleaseIdle()
+    {
+        var idle = _leases.IdleSince(DateTime.UtcNow - _settings.SessionIdleTimeout);
+        if (idle.Count > 0)
+        {
+            _log.Warning("{0}: releasing {1} session(s) with no step for {2:0.#} s (worker.session-idle-timeout)", _device.Label, idle.Count, _settings.SessionIdleTimeout.TotalSeconds);
+            Release(idle, remember: false);
+        }
     }
 
     /// <summary>
@@ -150,7 +226,11 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
             _stages.Drain(r.Range, DateTime.UtcNow);
             Collect();
         });
-        Receive<DrainCheckTick>(_ => Collect());
+        Receive<DrainCheckTick>(_ =>
+        {
+            Collect();
+            ReleaseIdle();
+        });
     }
 
     /// <summary>
@@ -164,21 +244,35 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
             _registered = r.Accepted;
             if (r.Accepted)
             {
+                _refusals = 0;
                 _log.Info("{0}: registered ({1:N0} bytes, {2:F0} layer-forwards/s)", _device.Label, _device.MemoryBytes, _device.Speed);
+                return;
             }
-            else
-            {
-                _log.Warning("{0}: coordinator did not accept the registration: {1}", _device.Label, r.Reason);
-            }
+
+            // A refusal (another model in this store; a coordinator that does not know the device) is answered by
+            // registering again after register-retry, doubled with each refusal in a row up to register-backoff-max,
+            // with one line per refusal: a worker pointed at the wrong pool neither floods its log nor gives up on a
+            // pool that may yet serve its model.
+            var wait = TimeSpan.FromTicks(Math.Min(_settings.RegisterBackoffMax.Ticks, _settings.RegisterRetry.Ticks << Math.Min(_refusals, 30)));
+            _refusals++;
+            _nextRegistration = DateTime.UtcNow + wait;
+            _log.Warning("{0}: the coordinator refused the registration (refusal {1} in a row): {2}; registering again in {3:0.#} s", _device.Label, _refusals, r.Reason, wait.TotalSeconds);
         });
         Receive<RegisterTick>(_ =>
         {
-            if (!_registered)
+            if (!_registered && DateTime.UtcNow >= _nextRegistration)
             {
                 Register();
             }
         });
-        Receive<ReportTick>(_ => Report());
+        Receive<ReportTick>(_ =>
+        {
+            // Unregistered, a load report would only be refused again.
+            if (_registered)
+            {
+                Report();
+            }
+        });
     }
 
     private void Register() => _coordinator.Tell(

@@ -1,4 +1,5 @@
 using ActorLlm.Cluster.Weights;
+using ActorLlm.Inference.Checkpoints;
 using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
 using ActorLlm.Protocol.Serialization;
@@ -120,6 +121,50 @@ public sealed class StageWorkerHandOverTests(StoriesModel model) : StageWorkerSp
         using var whole = StoriesModel.Reference(StoriesModel.Whole);
         worker.Tell(Step(SessionId.New(), StoriesModel.Whole, 0, Prompt, TestActor));
         Assert.Equal(StoriesModel.GreedyNext(whole, SessionId.New(), 0, Prompt), ExpectMsg<StageMessages.TokenSampled>().Token);
+    }
+
+    /// <summary>Bit rot in a unit of <paramref name="store"/>: 4 bytes of its tensor data overwritten, its size intact.</summary>
+    private static void Rot(UnitStore store, int unit)
+    {
+        string path = store.UnitPath(unit);
+        var written = File.GetLastWriteTimeUtc(path);
+        TestModels.CorruptTensorData(path);
+
+        // Whatever the file system's clock resolution: the write shows in the modification time, as it would.
+        File.SetLastWriteTimeUtc(path, written.AddSeconds(1));
+    }
+
+    [Fact]
+    public void A_unit_corrupt_on_disk_is_never_served_it_is_removed_pulled_again_from_a_peer_and_the_range_serves_the_right_tokens()
+    {
+        var store = Model.PartialCopy(Enumerable.Range(0, StoriesModel.Units).ToArray());
+        Rot(store, 2);
+        var peer = Sys.ActorOf(UnitServer.Props(Model.Store, WireLimits.Default), "peer-units");
+        var worker = StartWorker(store);
+        var sources = Enumerable.Range(0, StoriesModel.Units).Select(u => new PlacementMessages.UnitSource(u, [OwnUnitServer.Ref, peer])).ToArray();
+
+        EventFilter.Error(contains: "unit 2 of [0, 7) is corrupt on disk and will not be served").ExpectOne(() => Load(worker, StoriesModel.Whole, 1, sources));
+        Assert.True(store.VerifyUnit(2));
+        Assert.All(Enumerable.Range(0, StoriesModel.Units), u => Assert.Null(store.Verify(u)));
+
+        using var whole = StoriesModel.Reference(StoriesModel.Whole);
+        worker.Tell(Step(SessionId.New(), StoriesModel.Whole, 0, Prompt, TestActor));
+        Assert.Equal(StoriesModel.GreedyNext(whole, SessionId.New(), 0, Prompt), ExpectMsg<StageMessages.TokenSampled>().Token);
+    }
+
+    [Fact]
+    public void A_corrupt_unit_that_no_peer_holds_fails_the_load_with_the_reason_so_the_range_goes_elsewhere_and_the_file_is_gone()
+    {
+        var store = Model.PartialCopy(0, 1, 2, 3);
+        Rot(store, 1);
+        var worker = StartWorker(store);
+        var ownOnly = Enumerable.Range(0, 3).Select(u => new PlacementMessages.UnitSource(u, [OwnUnitServer.Ref])).ToArray();
+        worker.Tell(new PlacementMessages.AssignUnits(1, First, ownOnly), Coordinator.Ref);
+        var failed = Coordinator.ExpectMsg<PlacementMessages.UnitsLoadFailed>(LoadWait);
+        Assert.Equal((WorkerKey, 1L, First), (failed.DeviceKey, failed.Version, failed.Range));
+        Assert.Contains("unit 1 is not in the local store and no peer holds it", failed.Reason);
+        Assert.False(store.HasUnit(1));
+        Assert.Empty(State(worker).Serving);
     }
 
     [Fact]

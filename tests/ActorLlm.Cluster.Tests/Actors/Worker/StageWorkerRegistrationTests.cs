@@ -49,6 +49,42 @@ public sealed class StageWorkerRegistrationTests(StoriesModel model) : StageWork
     }
 
     [Fact]
+    public void Refusals_in_a_row_double_the_wait_up_to_the_backoff_maximum_with_one_line_each_and_no_load_reports_meanwhile()
+    {
+        // Retry 100 ms, at most 400 ms: waits of 100, 200, 400, 400 ms. Load reports every 50 ms would come between
+        // the registrations if an unregistered worker sent them (each would only be refused again).
+        var max = TimeSpan.FromMilliseconds(400);
+        Spawn(loadReport: TimeSpan.FromMilliseconds(50), registerBackoffMax: max);
+        var registration = Coordinator.ExpectMsg<PlacementMessages.RegisterDevice>();
+        var refused = new PlacementMessages.DeviceRegistered(registration.Device.Key, false, "this pool serves model other, the device's store holds mine");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        foreach (int expectedMs in new[] { 100, 200, 400, 400 })
+        {
+            // Timed from the reply: the worker takes the refusal in after it, whenever its log line is seen here.
+            var since = clock.Elapsed;
+            EventFilter.Warning(contains: "refused the registration").ExpectOne(() => Coordinator.Reply(refused));
+
+            // Resends of the unanswered registration that went before the refusal was taken in (none can follow it).
+            while (Coordinator.HasMessages)
+            {
+                Coordinator.ExpectMsg<PlacementMessages.RegisterDevice>();
+            }
+
+            Coordinator.ExpectMsg<PlacementMessages.RegisterDevice>(TimeSpan.FromSeconds(5));
+            var gap = clock.Elapsed - since;
+            Assert.True(gap >= TimeSpan.FromMilliseconds(expectedMs - 15), $"registered again after {gap.TotalMilliseconds:F0} ms, expected {expectedMs} ms");
+        }
+
+        // Accepted, the next refusal (a new coordinator that does not know it) waits the shortest time again.
+        Coordinator.Reply(new PlacementMessages.DeviceRegistered(registration.Device.Key, true, ""));
+        Coordinator.FishForMessage<PlacementMessages.StageLoad>(_ => true, TimeSpan.FromSeconds(5));
+        Coordinator.Reply(new PlacementMessages.DeviceRegistered(registration.Device.Key, false, "unknown device: register again"));
+        var before = clock.Elapsed;
+        Coordinator.FishForMessage<PlacementMessages.RegisterDevice>(_ => true, TimeSpan.FromSeconds(5));
+        Assert.True(clock.Elapsed - before < max, "registered again after the shortest wait");
+    }
+
+    [Fact]
     public void A_coordinator_that_does_not_know_it_answers_its_load_report_and_it_registers_again_with_the_ranges_it_serves()
     {
         var worker = Spawn(loadReport: TimeSpan.FromMilliseconds(200));

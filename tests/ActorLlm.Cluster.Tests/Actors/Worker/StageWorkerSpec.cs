@@ -46,7 +46,7 @@ public abstract class StageWorkerSpec : TestKit
     /// <summary>The key the worker registers under: its node's address and its device.</summary>
     protected DeviceKey WorkerKey => new(NodeAddress.Of(Akka.Cluster.Cluster.Get(Sys).SelfAddress), "cpu");
 
-    protected StageWorkerSettings Settings(TimeSpan? loadReport = null, TimeSpan? drainTimeout = null, int maxSessions = 8) => new(
+    protected StageWorkerSettings Settings(TimeSpan? loadReport = null, TimeSpan? drainTimeout = null, int maxSessions = 8, TimeSpan? sessionIdleTimeout = null, TimeSpan? registerBackoffMax = null) => new(
         "cpu",
         ComputeTarget.Cpu,
         "m1",
@@ -59,10 +59,12 @@ public abstract class StageWorkerSpec : TestKit
         new BatchOptions { MaxTokensPerPass = ReferenceSettings.Value.Worker.MaxTokensPerPass },
         ReferenceSettings.Value.Worker.ReleasedSessionMemory,
         ReferenceSettings.Fetch,
-        Model.ModelId);
+        Model.ModelId,
+        sessionIdleTimeout ?? TimeSpan.FromHours(1),
+        registerBackoffMax ?? Retry);
 
-    protected IActorRef Spawn(UnitStore? store = null, TimeSpan? loadReport = null, TimeSpan? drainTimeout = null, int maxSessions = 8) =>
-        Sys.ActorOf(StageWorker.Props(Settings(loadReport, drainTimeout, maxSessions), store ?? Model.Store, Coordinator.Ref, OwnUnitServer.Ref));
+    protected IActorRef Spawn(UnitStore? store = null, TimeSpan? loadReport = null, TimeSpan? drainTimeout = null, int maxSessions = 8, TimeSpan? sessionIdleTimeout = null, TimeSpan? registerBackoffMax = null) =>
+        Sys.ActorOf(StageWorker.Props(Settings(loadReport, drainTimeout, maxSessions, sessionIdleTimeout, registerBackoffMax), store ?? Model.Store, Coordinator.Ref, OwnUnitServer.Ref));
 
     /// <summary>A registered worker serving <paramref name="ranges"/> (each loaded in turn, versions 1, 2, ...).</summary>
     protected IActorRef StartWorker(UnitStore? store, params UnitRange[] ranges)
