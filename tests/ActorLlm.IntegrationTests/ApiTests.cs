@@ -33,7 +33,7 @@ public sealed class ApiPool : IAsyncLifetime
         Pool = await LocalPool.StartAsync(new LocalPoolOptions(Model, Dir), Timeout);
         await Task.WhenAll(Pool.AddWorkerAsync("worker-1", Timeout), Pool.AddWorkerAsync("worker-2", Timeout));
         using var client = new Cli.Http.GatewayClient(Pool.ApiUrl, Pool.ApiKey, Timeout);
-        await client.WaitForAsync(s => s.Devices.Length == 2 && s.ServesPlan(), Timeout, TimeSpan.FromMilliseconds(200));
+        await client.WaitForAsync(s => s.Devices.Length == 2 && s.ServesPlan() && s.Devices.All(d => d.Serving is not null), Timeout, TimeSpan.FromMilliseconds(200));
     }
 
     public async Task DisposeAsync()

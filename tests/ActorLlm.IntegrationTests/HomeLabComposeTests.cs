@@ -64,7 +64,7 @@ public sealed class HomeLabComposeTests(ITestOutputHelper output)
             string url = await nodes[0].Http.WaitAsync(s_timeout);
             Assert.Equal($"http://localhost:{ports["HTTP_PORT"]}/v1", url);
             using var client = new GatewayClient(url, key, s_timeout);
-            var status = await client.WaitForAsync(st => st.Devices.Length == 2 && st.ServesPlan(), s_timeout, TimeSpan.FromMilliseconds(200));
+            var status = await client.WaitForAsync(st => st.Devices.Length == 2 && st.ServesPlan() && st.Devices.All(d => d.Serving is not null), s_timeout, TimeSpan.FromMilliseconds(200));
             Assert.Equal(["cpu-worker-1:cpu", "cpu-worker-2:cpu"], status.Devices.Select(d => d.Device.Label).Order());
 
             var options = new WireGenerationOptions(24, WireSampling.Greedy, [], StopAtEos: true);

@@ -36,7 +36,10 @@ public abstract class PoolTestBase(ITestOutputHelper output) : IAsyncLifetime
         _pools.Add(pool);
         await Task.WhenAll(Enumerable.Range(1, workers).Select(i => pool.AddWorkerAsync($"worker-{i}", Timeout, workersHaveModel)));
         var client = await ConnectAsync(pool);
-        await WaitPlacedAsync(client, workers);
+
+        // Every worker serving, not only the plan in place: a plan made before the last worker registered serves
+        // too, and the re-plan that gives the late worker its layers comes a settle period later.
+        await client.WaitForAsync(s => s.Devices.Length == workers && s.ServesPlan() && s.Devices.All(d => d.Serving is not null), Timeout);
         return (pool, client);
     }
 
@@ -50,7 +53,7 @@ public abstract class PoolTestBase(ITestOutputHelper output) : IAsyncLifetime
         _pools.Add(pool);
         await Task.WhenAll(Enumerable.Range(1, workers).Select(i => pool.AddWorkerAsync($"worker-{i}", Timeout)));
         using var api = new Cli.Http.GatewayClient(pool.ApiUrl, pool.ApiKey, Timeout);
-        await api.WaitForAsync(s => s.Devices.Length == workers && s.ServesPlan(), Timeout, TimeSpan.FromMilliseconds(200));
+        await api.WaitForAsync(s => s.Devices.Length == workers && s.ServesPlan() && s.Devices.All(d => d.Serving is not null), Timeout, TimeSpan.FromMilliseconds(200));
         return pool;
     }
 

@@ -179,6 +179,7 @@ public static class BenchPoolCommand
         }
     }
 
+    /// <summary>Every device registered and serving (a plan made before the last one registered is in place too).</summary>
     private static bool Placed(StatusMessages.ClusterStatus s, int devices) =>
-        s.Devices.Length == devices && s.ServesPlan();
+        s.Devices.Length == devices && s.ServesPlan() && s.Devices.All(d => d.Serving is not null);
 }

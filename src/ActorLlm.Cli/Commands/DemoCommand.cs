@@ -152,7 +152,7 @@ public static class DemoCommand
         }
     }
 
-    /// <summary>Every worker registered and serving what the plan assigned it.</summary>
+    /// <summary>Every worker registered and serving (a plan made before the last worker registered is in place too).</summary>
     private static bool Ready(StatusMessages.ClusterStatus s, int workers) =>
-        s.Devices.Length == workers && s.ServesPlan();
+        s.Devices.Length == workers && s.ServesPlan() && s.Devices.All(d => d.Serving is not null);
 }
