@@ -251,6 +251,14 @@ public static class OpenAiApi
             throw new ApiException(StatusCodes.Status415UnsupportedMediaType, $"the body must be application/json, got '{type}'");
         }
 
+        // A declared length over the limit is refused before a byte is read: a client that sent "Expect: 100-continue"
+        // (curl does for large bodies) then never uploads the body, and none is cut off mid-upload.
+        long limit = http.RequestServices.GetRequiredService<HttpSettings>().MaxBodyBytes;
+        if (http.Request.ContentLength > limit)
+        {
+            throw new ApiException(StatusCodes.Status413PayloadTooLarge, $"the request body is {http.Request.ContentLength} bytes, more than http.max-body-bytes ({limit} bytes)");
+        }
+
         using var buffer = new MemoryStream();
         await http.Request.Body.CopyToAsync(buffer, http.RequestAborted);
         return buffer.ToArray();
