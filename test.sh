@@ -7,12 +7,12 @@
 #                                 event ring and status diffing, metrics names, the page
 #   4. ActorLlm.IntegrationTests  whole pools as separate processes on loopback (real sockets, real TorchSharp,
 #                                 the official OpenAI client against the gateway's API), and the dashboard in a
-#                                 headless chromium (scripts/ensure-chromium.sh installs it)
+#                                 headless chromium (scripts/ensure-package.sh installs it and docker-compose)
 # Extra arguments go to every `dotnet test` (e.g. --filter ...).
 set -euo pipefail
 cd "$(dirname "$0")"
-scripts/ensure-chromium.sh
-scripts/ensure-docker-compose.sh
+scripts/ensure-package.sh /usr/bin/chromium chromium "the dashboard's browser test"
+scripts/ensure-package.sh docker-compose docker-compose "the home-lab compose tests"
 dotnet build ActorLlm.sln -c Release -warnaserror -nologo
 for project in tests/ActorLlm.Inference.Tests tests/ActorLlm.Cluster.Tests tests/ActorLlm.Gateway.Tests tests/ActorLlm.IntegrationTests; do
   dotnet test "$project" -c Release --no-build --nologo "$@"

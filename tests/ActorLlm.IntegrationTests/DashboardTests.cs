@@ -13,7 +13,7 @@ namespace ActorLlm.IntegrationTests;
 
 /// <summary>
 /// The gateway's dashboard in a real browser (Debian's chromium, driven by Playwright's bundled driver) against a real
-/// pool, and its feed, metrics and health endpoints over HTTP. scripts/ensure-chromium.sh (run by test.sh) installs
+/// pool, and its feed, metrics and health endpoints over HTTP. scripts/ensure-package.sh (run by test.sh) installs
 /// chromium where it is missing.
 /// </summary>
 public sealed partial class DashboardTests(ITestOutputHelper output) : PoolTestBase(output)
@@ -23,7 +23,7 @@ public sealed partial class DashboardTests(ITestOutputHelper output) : PoolTestB
     [Fact]
     public Task The_dashboard_draws_the_pools_devices_and_follows_a_worker_joining_and_leaving_without_a_reload() => WithLogs(async () =>
     {
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: run scripts/ensure-chromium.sh (test.sh does)");
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: run scripts/ensure-package.sh (test.sh does)");
         var (pool, client) = await StartPoolAsync(workers: 1);
         string site = Site(pool);
 

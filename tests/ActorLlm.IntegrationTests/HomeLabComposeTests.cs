@@ -31,7 +31,7 @@ public sealed class HomeLabComposeTests(ITestOutputHelper output)
     [SkippableFact]
     public async Task The_compose_file_is_valid_and_its_command_lines_form_a_pool_that_serves_the_API()
     {
-        Skip.If(!OnPath("docker-compose"), "docker-compose is not installed (scripts/ensure-docker-compose.sh installs it from Debian's packages)");
+        Skip.If(!OnPath("docker-compose"), "docker-compose is not installed (scripts/ensure-package.sh installs it from Debian's packages)");
         using var dir = new TempDir();
         string key = Gateway.Api.ApiKeys.Generate();
         var ports = new Dictionary<string, string>
@@ -95,7 +95,7 @@ public sealed class HomeLabComposeTests(ITestOutputHelper output)
     [SkippableFact]
     public async Task The_compose_file_refuses_to_start_a_gateway_without_an_API_key()
     {
-        Skip.If(!OnPath("docker-compose"), "docker-compose is not installed (scripts/ensure-docker-compose.sh installs it from Debian's packages)");
+        Skip.If(!OnPath("docker-compose"), "docker-compose is not installed (scripts/ensure-package.sh installs it from Debian's packages)");
         var (code, _, stderr) = await DockerCompose(new Dictionary<string, string> { ["ACTORLLM_API_KEYS"] = "" }, "config", "--quiet");
         Assert.NotEqual(0, code);
         Assert.Contains("ACTORLLM_API_KEYS", stderr);

@@ -316,39 +316,39 @@ public static class OpenAiApi
 
         public object UsageChunk() => new { id = _id, @object = ObjectName, created = _created, model = model.Name, choices = Array.Empty<object>(), usage = Usage() };
 
-        public object Whole() => kind == Kind.Chat
-            ? new
-            {
-                id = _id,
-                @object = ObjectName,
-                created = _created,
-                model = model.Name,
-                choices = Enumerable.Range(0, choices).Select(i => new
+        public object Whole() => new
+        {
+            id = _id,
+            @object = ObjectName,
+            created = _created,
+            model = model.Name,
+            choices = Enumerable.Range(0, choices).Select(WholeChoice).ToArray(),
+            usage = Usage(),
+        };
+
+        /// <summary>One finished choice: a chat message or a completion's text, with its logprobs, end and report.</summary>
+        private object WholeChoice(int i)
+        {
+            var done = _done[i]!;
+            string finish = ApiResponses.FinishReason(done.FinishReason);
+            return kind == Kind.Chat
+                ? new
                 {
                     index = i,
                     message = new { role = "assistant", content = _text[i].ToString(), refusal = (string?)null },
                     logprobs = WantLogprobs ? ApiResponses.ChatLogprobs(model.Tokenizer, _tokens[i]) : null,
-                    finish_reason = ApiResponses.FinishReason(_done[i]!.FinishReason),
-                    actorllm = ApiResponses.Report(_done[i]!),
-                }).ToArray(),
-                usage = Usage(),
-            }
-            : new
-            {
-                id = _id,
-                @object = ObjectName,
-                created = _created,
-                model = model.Name,
-                choices = Enumerable.Range(0, choices).Select(i => new
+                    finish_reason = finish,
+                    actorllm = ApiResponses.Report(done),
+                }
+                : new
                 {
                     index = i,
                     text = _text[i].ToString(),
                     logprobs = WantLogprobs ? ApiResponses.CompletionLogprobs(model.Tokenizer, _tokens[i], 0, request.Logprobs > 0) : null,
-                    finish_reason = ApiResponses.FinishReason(_done[i]!.FinishReason),
-                    actorllm = ApiResponses.Report(_done[i]!),
-                }).ToArray(),
-                usage = Usage(),
-            };
+                    finish_reason = finish,
+                    actorllm = ApiResponses.Report(done),
+                };
+        }
 
         private object ChoiceDelta(int choice, string text, IReadOnlyList<SampledToken> tokens, int offset, string? finish)
         {
