@@ -265,7 +265,7 @@ public sealed class PoolAuthority : IDisposable
         var id = check.Identity!;
         using (LockFiles())
         {
-            return IssueLocked(publicKey, id.Name, id.Trust, id.Roles, now, current.NotAfter.ToUniversalTime() - current.NotBefore.ToUniversalTime(), "renew");
+            return IssueLocked(publicKey, id.Name, id.Trust, id.Roles, now, current.NotAfter.ToUniversalTime() - current.NotBefore.ToUniversalTime() - ClockSkew, "renew");
         }
     }
 

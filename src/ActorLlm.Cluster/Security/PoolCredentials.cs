@@ -70,9 +70,9 @@ public sealed class PoolCredentials : IDisposable
             ca = X509Certificate2.CreateFromPem(File.ReadAllText(caPath));
             certificate = X509Certificate2.CreateFromPemFile(certPath, keyPath);
         }
-        catch (CryptographicException e)
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
         {
-            throw new IOException($"the credentials in {directory} cannot be read: {e.Message}", e);
+            throw new IOException($"the credentials in {directory} cannot be used (is node.key the key of node.crt?): {e.Message}", e);
         }
 
         var check = PoolCertificates.Check(certificate, ca, new DenyList(), new DateTimeOffset(certificate.NotBefore.ToUniversalTime(), TimeSpan.Zero));
