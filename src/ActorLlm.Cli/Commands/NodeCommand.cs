@@ -191,7 +191,15 @@ public static class NodeCommand
             }
         }
 
-        return Cluster.Security.PoolSecurity.Open(pool, DateTimeOffset.UtcNow, Log);
+        var security = Cluster.Security.PoolSecurity.Open(pool, DateTimeOffset.UtcNow, Log);
+        if (security.Credentials is { } credentials)
+        {
+            Log($"pool {credentials.Identity.PoolId}: this node is '{credentials.Identity.Name}' ({Cluster.Security.PoolIdentity.TrustText(credentials.Identity.Trust)}, {string.Join("+", credentials.Identity.Roles)}), certificate until {credentials.Identity.NotAfter:u}; deny list {security.RevokedPath}: {security.Deny.Count} entries");
+        }
+
+        security.Deny.Changed += added =>
+            Log($"deny list: revoked {string.Join(", ", added.Select(a => a.Serial is null ? $"'{a.Name}'" : $"'{a.Name}' serial {a.Serial}"))}");
+        return security;
     }
 
     public static async Task<int> RunAsync(ActorLlmSettings settings, CancellationToken cancel)
