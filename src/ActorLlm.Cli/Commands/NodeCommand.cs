@@ -241,6 +241,7 @@ public static class NodeCommand
         await host.StartAsync(cancel);
         var system = host.Services.GetRequiredService<ActorSystem>();
         var cluster = Akka.Cluster.Cluster.Get(system);
+        Cluster.Security.RevocationGossip.Start(system, pool);
 
         // The http line comes first: whoever waits for "node up" has the URL too by then.
         if (web is not null)

@@ -6,9 +6,10 @@ namespace ActorLlm.Cluster.Security;
 
 /// <summary>
 /// One revocation: every certificate of <paramref name="Name"/> when <paramref name="Serial"/> is null, else the one
-/// certificate with that serial (hex, upper case).
+/// certificate with that serial (hex, upper case). <paramref name="Signature"/>: the pool CA's signature of it
+/// (<see cref="SignedRevocation"/>), made by `pool revoke`, so it can be gossiped to nodes that check it.
 /// </summary>
-public sealed record Revocation(string Name, string? Serial, DateTimeOffset Time);
+public sealed record Revocation(string Name, string? Serial, DateTimeOffset Time, string? Signature = null);
 
 /// <summary>
 /// The pool's deny list (revoked.json): revoked node names and certificate serials. Thread-safe: readers see an

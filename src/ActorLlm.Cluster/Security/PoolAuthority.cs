@@ -271,7 +271,7 @@ public sealed class PoolAuthority : IDisposable
 
     /// <summary>
     /// Revokes <paramref name="name"/>: the name itself and the serial of every certificate issued to it go on
-    /// revoked.json (merged with what is there). A name the pool never invited is an error. Returns the entries added.
+    /// revoked.json (merged with what is there), each signed by the CA (for <see cref="RevocationGossip"/>). A name the pool never invited is an error. Returns the entries added.
     /// </summary>
     public IReadOnlyList<Revocation> Revoke(string name, DateTimeOffset now)
     {
@@ -285,11 +285,15 @@ public sealed class PoolAuthority : IDisposable
             }
 
             var deny = DenyList.Load(RevokedPath);
-            var added = deny.Merge([new Revocation(name, null, now), .. issued.Select(c => new Revocation(name, c.Serial, now))]);
+            var added = deny.Merge(new[] { new Revocation(name, null, now) }.Concat(issued.Select(c => new Revocation(name, c.Serial, now))).Select(r => SignedRevocation.Sign(r, _key)));
             deny.Save(RevokedPath);
             return added;
         }
     }
+
+    /// <summary>The gossip element of a revocation: its stored signature, or one made now (<see cref="SignedRevocation"/>).</summary>
+    public string SignRevocation(Revocation revocation) =>
+        SignedRevocation.Element(revocation.Signature is null ? SignedRevocation.Sign(revocation, _key) : revocation);
 
     /// <summary>Every certificate this CA signed.</summary>
     public IReadOnlyList<IssuedCertificate> Issued()

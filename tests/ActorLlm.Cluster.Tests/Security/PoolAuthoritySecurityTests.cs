@@ -198,6 +198,26 @@ public sealed class PoolAuthoritySecurityTests : IDisposable
     }
 
     [Fact]
+    public void Revocations_are_signed_by_the_ca_and_only_the_pools_ca_signature_on_the_unchanged_entry_verifies()
+    {
+        using var pool = NewPool();
+        using var other = NewPool("other", "p1");
+        pool.Invite("w1", ["worker"], TrustLevel.Volunteer, TimeSpan.FromDays(1), TimeSpan.FromDays(30), s_now);
+        var entry = Assert.Single(pool.Revoke("w1", s_now));
+        Assert.NotNull(entry.Signature);
+        Assert.Equal(entry, Assert.Single(DenyList.Load(pool.RevokedPath).Entries));
+
+        string element = pool.SignRevocation(entry);
+        Assert.Equal(entry, SignedRevocation.Verify(element, pool.Ca));
+        Assert.Equal(element, pool.SignRevocation(entry));  // the stored signature: the same element after a restart
+        Assert.Null(SignedRevocation.Verify(element, other.Ca));
+        Assert.Null(SignedRevocation.Verify(other.SignRevocation(entry with { Signature = null }), pool.Ca));
+        Assert.Null(SignedRevocation.Verify(element.Replace("w1|", "gw|", StringComparison.Ordinal), pool.Ca));
+        Assert.Null(SignedRevocation.Verify("w1||1|AAAA", pool.Ca));
+        Assert.Null(SignedRevocation.Verify("garbage", pool.Ca));
+    }
+
+    [Fact]
     public void Renewal_needs_a_valid_current_certificate_and_keeps_name_trust_roles_and_lifetime()
     {
         using var pool = NewPool();
