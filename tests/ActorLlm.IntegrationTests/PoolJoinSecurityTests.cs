@@ -83,6 +83,8 @@ public sealed class PoolJoinSecurityTests(ITestOutputHelper output) : PoolTestBa
     [Fact]
     public Task Invite_then_join_works_once_and_reused_expired_and_foreign_tokens_are_refused() => WithLogs(async () =>
     {
+        var clock = Stopwatch.StartNew();
+        void Phase(string what) => Output.WriteLine($"{clock.Elapsed.TotalSeconds,6:F1} s  {what}");
         string dir = Path.Combine(WorkDir, "pool-ca");
         Directory.CreateDirectory(WorkDir);
         var init = await CliAsync("pool", "init", dir, "--name", "gateway", "--pool-id", "itest");
@@ -98,6 +100,20 @@ public sealed class PoolJoinSecurityTests(ITestOutputHelper output) : PoolTestBa
         string url = $"https://127.0.0.1:{httpsPort}";
         Assert.Contains($"actorllm pool join: {url}", await LogLineAsync(gateway, "actorllm pool join:"));
 
+        Phase("gateway up");
+
+        // The join endpoint only on HTTPS, and only it there; a malformed join is a 400 and the gateway stays up.
+        using (var https = new HttpClient(new SocketsHttpHandler { SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true } }))
+        using (var plain = new HttpClient())
+        {
+            string apiRoot = pool.ApiUrl[..pool.ApiUrl.LastIndexOf("/v1", StringComparison.Ordinal)];
+            Assert.Equal(HttpStatusCode.NotFound, (await plain.GetAsync($"{apiRoot}/pool/ca.crt")).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await https.GetAsync($"{url}/v1/models")).StatusCode);
+            Assert.Equal(File.ReadAllText(Path.Combine(dir, "ca.crt")).Trim(), (await https.GetStringAsync($"{url}/pool/ca.crt")).Trim());
+            Assert.Equal(HttpStatusCode.BadRequest, (await https.PostAsync($"{url}/pool/join", new StringContent("{not json", System.Text.Encoding.UTF8, "application/json"))).StatusCode);
+            Assert.Equal(HttpStatusCode.BadRequest, (await https.PostAsync($"{url}/pool/join", new StringContent("{\"token\":\"alp1_x\",\"csr\":\"x\"}", System.Text.Encoding.UTF8, "application/json"))).StatusCode);
+        }
+
         // Another pool's token: refused by the joining node itself, before it sends the token or a request.
         string foreign = await InviteAsync(other, "x");
         var refusedForeign = await CliAsync("node", "--join", url, "--token", foreign, "--credentials", Path.Combine(WorkDir, "x-creds"), "--roles", "");
@@ -106,6 +122,7 @@ public sealed class PoolJoinSecurityTests(ITestOutputHelper output) : PoolTestBa
         Assert.Contains("nothing was sent", refusedForeign.Err);
         Assert.False(Directory.Exists(Path.Combine(WorkDir, "x-creds")));
 
+        Phase("foreign token refused");
         // A valid invite: the worker joins with no --seeds (the gateway told it its address) and serves.
         string token = await InviteAsync(dir, "w1", "--trust", "volunteer");
         string creds = Path.Combine(WorkDir, "w1-creds");
@@ -118,6 +135,7 @@ public sealed class PoolJoinSecurityTests(ITestOutputHelper output) : PoolTestBa
             await w1.StopAsync(TimeSpan.FromSeconds(20));
         }
 
+        Phase("w1 joined, served and stopped");
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(creds, "node.key")));
         using (var joined = PoolCredentials.Load(creds))
         {
@@ -132,6 +150,7 @@ public sealed class PoolJoinSecurityTests(ITestOutputHelper output) : PoolTestBa
         Assert.Contains("already used", reused.Err);
         Assert.False(Directory.Exists(Path.Combine(WorkDir, "thief-creds")));
 
+        Phase("reused token refused");
         // An expired token: refused, 410.
         string expired = await InviteAsync(dir, "late", "--expires", "0.01s");
         var late = await CliAsync("node", "--join", url, "--token", expired, "--credentials", Path.Combine(WorkDir, "late-creds"), "--roles", "");
@@ -139,12 +158,14 @@ public sealed class PoolJoinSecurityTests(ITestOutputHelper output) : PoolTestBa
         Assert.Contains("(410)", late.Err);
         Assert.Contains("expired", late.Err);
 
+        Phase("expired token refused");
         // The gateway saw exactly two refused attempts (reused, expired): the foreign token never reached it.
         await LogLineAsync(gateway, "expired at");
         var refusals = File.ReadAllLines(gateway.LogPath).Where(l => l.Contains("pool join refused", StringComparison.Ordinal)).ToArray();
-        Assert.Equal(2, refusals.Length);
+        Assert.Equal(3, refusals.Length);  // with the malformed request above
         Assert.DoesNotContain(refusals, l => l.Contains("another pool", StringComparison.Ordinal));
 
+        Phase("refusals counted");
         // Restarted from its stored credentials (no --join, no --seeds); due for renewal, it renews over the endpoint.
         string serial;
         using (var before = PoolCredentials.Load(creds))
@@ -167,6 +188,7 @@ public sealed class PoolJoinSecurityTests(ITestOutputHelper output) : PoolTestBa
             await again.StopAsync(TimeSpan.FromSeconds(20));
         }
 
+        Phase("renewed, revoked, gossiped, stopped");
         using (var renewed = PoolCredentials.Load(creds))
         {
             Assert.NotEqual(serial, renewed.Identity.Serial);
