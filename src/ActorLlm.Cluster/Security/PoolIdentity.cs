@@ -35,6 +35,12 @@ public sealed partial record PoolIdentity(string Name, TrustLevel Trust, IReadOn
 
     public bool IsGateway => Roles.Contains(Hosting.ActorLlmRoles.Gateway);
 
+    /// <summary>Equal when every field is, the roles compared as a sequence (a record would compare the list's reference).</summary>
+    public bool Equals(PoolIdentity? other) =>
+        other is not null && Name == other.Name && Trust == other.Trust && Roles.SequenceEqual(other.Roles) && PoolId == other.PoolId && Serial == other.Serial && NotAfter == other.NotAfter;
+
+    public override int GetHashCode() => HashCode.Combine(Name, Trust, string.Join(",", Roles), PoolId, Serial, NotAfter);
+
     public bool IsWorker => Roles.Contains(Hosting.ActorLlmRoles.Worker);
 
     /// <summary>The subject a certificate for this identity carries (<see cref="Parse"/> reads it back).</summary>

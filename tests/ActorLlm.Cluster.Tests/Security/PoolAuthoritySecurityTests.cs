@@ -29,9 +29,8 @@ public sealed class PoolAuthoritySecurityTests : IDisposable
         Assert.True(pool.Ca.NotAfter.ToUniversalTime() - s_now.UtcDateTime > TimeSpan.FromDays(3640));
 
         using var gateway = PoolCredentials.Load(_dir["pool"]);
-        Assert.Equal(("gw", TrustLevel.Trusted, "p1", gateway.Certificate.SerialNumber), (gateway.Identity.Name, gateway.Identity.Trust, gateway.Identity.PoolId, gateway.Identity.Serial));
-        Assert.Equal(["gateway"], gateway.Identity.Roles);
-        Assert.Equal(s_now + PoolAuthority.GatewayLifetime, gateway.Identity.NotAfter);
+        Assert.Equal(new PoolIdentity("gw", TrustLevel.Trusted, ["gateway"], "p1", gateway.Certificate.SerialNumber, s_now + PoolAuthority.GatewayLifetime), gateway.Identity);
+        Assert.NotEqual(gateway.Identity with { Roles = ["worker"] }, gateway.Identity);
         Assert.True(gateway.Certificate.HasPrivateKey);
         Assert.True(PoolCertificates.Check(gateway.Certificate, pool.Ca, new DenyList(), s_now).IsValid);
         foreach (var secret in new[] { "ca.key", "node.key", "tokens.json" })
@@ -83,6 +82,36 @@ public sealed class PoolAuthoritySecurityTests : IDisposable
         using var reopened = PoolAuthority.Open(_dir["pool"]);
         Assert.Equal(409, Assert.Throws<JoinRefusedException>(() => reopened.Join(invite.Token.ToString(), Csr(key), s_now)).Status);
         Assert.Single(reopened.Invites(), i => i.Used && i.Serial == first.SerialNumber);
+    }
+
+    [Fact]
+    public void Concurrent_joins_with_one_token_admit_exactly_one_and_invites_made_meanwhile_are_kept()
+    {
+        using var pool = NewPool();
+        var invite = pool.Invite("w1", ["worker"], TrustLevel.Volunteer, TimeSpan.FromDays(1), TimeSpan.FromDays(30), s_now);
+        using var second = PoolAuthority.Open(_dir["pool"]);  // as `pool invite` in another process: its own handle on the files
+        var outcomes = new System.Collections.Concurrent.ConcurrentBag<int>();
+        Parallel.For(0, 8, i =>
+        {
+            if (i % 2 == 1)
+            {
+                second.Invite($"other-{i}", ["worker"], TrustLevel.Volunteer, TimeSpan.FromDays(1), TimeSpan.FromDays(30), s_now);
+            }
+
+            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            try
+            {
+                using var certificate = pool.Join(invite.Token.ToString(), Csr(key), s_now);
+                outcomes.Add(200);
+            }
+            catch (JoinRefusedException e)
+            {
+                outcomes.Add(e.Status);
+            }
+        });
+        Assert.Equal([200, 409, 409, 409, 409, 409, 409, 409], outcomes.Order());
+        Assert.Equal(5, pool.Invites().Count);
+        Assert.Equal(2, pool.Issued().Count);  // the gateway's and w1's
     }
 
     [Fact]
