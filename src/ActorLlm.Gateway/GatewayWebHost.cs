@@ -1,5 +1,6 @@
 using System.Net;
 using ActorLlm.Cluster.Hosting;
+using ActorLlm.Cluster.Security;
 using ActorLlm.Gateway.Api;
 using ActorLlm.Gateway.Dashboard;
 using Akka.Actor;
@@ -9,6 +10,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -24,7 +26,7 @@ namespace ActorLlm.Gateway;
 /// </summary>
 public static class GatewayWebHost
 {
-    public static WebApplication Build(ActorLlmSettings settings, NodeResources resources, Action<string>? log = null)
+    public static WebApplication Build(ActorLlmSettings settings, NodeResources resources, Action<string>? log = null, PoolSecurity? pool = null)
     {
         var http = settings.Http;
         var keys = ApiKeys.Load(http);
@@ -46,16 +48,34 @@ public static class GatewayWebHost
 
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        if (pool?.Authority is not null)
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration();
+        }
+
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = http.MaxBodyBytes;
             k.AddServerHeader = false;
             k.Listen(Address(http.Host), http.Port);
+            if (pool?.Authority is not null && pool.Credentials is { } credentials)
+            {
+                // The join endpoint: HTTPS with this gateway's pool certificate. A client certificate is asked for
+                // but not required (a joining node has none yet); /pool/renew checks it against the CA and deny list.
+                k.Listen(Address(settings.Pool.HttpsHost), settings.Pool.HttpsPort, listen => listen.UseHttps(o =>
+                {
+                    o.ServerCertificate = credentials.Certificate;
+                    o.SslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
+                    o.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
+                    o.ClientCertificateValidation = (_, _, _) => true;
+                }));
+            }
         });
         builder.Services.AddAkka(ActorLlmSettings.SystemName, b => b.WithActorLlm(settings, resources));
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(http);
         builder.Services.AddSingleton(keys);
+        builder.Services.AddSingleton(pool ?? PoolSecurity.None());
         builder.Services.AddSingleton(ServedModels.For(settings, resources, log));
         builder.Services.AddSingleton(sp =>
         {
@@ -65,20 +85,35 @@ public static class GatewayWebHost
         builder.Services.AddDashboard();
 
         var app = builder.Build();
+        if (pool?.Authority is not null)
+        {
+            app.Use(PoolJoinApi.OnlyOnHttps);
+        }
+
         app.UseDashboardMetrics();
         app.Use(Errors);
         app.Use(Authentication);
         app.MapOpenAiApi();
         app.MapStatusApi();
         app.MapDashboard();
+        if (pool?.Authority is not null)
+        {
+            app.MapPoolJoin(pool, app.Services.GetRequiredService<ActorSystem>(), app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ActorLlm.Gateway.PoolJoin"));
+        }
+
         app.MapFallback(context => new ApiException(StatusCodes.Status404NotFound, $"no route {context.Request.Method} {context.Request.Path}", ApiException.NotFound, code: "unknown_url").WriteAsync(context.Response));
         return app;
     }
 
     /// <summary>The URL Kestrel listens on, e.g. http://127.0.0.1:8080 (the port it got when http.port is 0; localhost for any address).</summary>
-    public static string Url(WebApplication app) =>
-        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()?.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "localhost", StringComparison.Ordinal)
-        ?? throw new InvalidOperationException("the HTTP server has no address");
+    public static string Url(WebApplication app) => ServerAddress(app, "http://") ?? throw new InvalidOperationException("the HTTP server has no address");
+
+    /// <summary>The join endpoint's base URL, e.g. https://192.168.1.10:4443 (null when this gateway holds no pool CA).</summary>
+    public static string? PoolUrl(WebApplication app) => ServerAddress(app, "https://");
+
+    private static string? ServerAddress(WebApplication app, string scheme) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses
+            .FirstOrDefault(a => a.StartsWith(scheme, StringComparison.Ordinal))?.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "localhost", StringComparison.Ordinal);
 
     private static IPAddress Address(string host) =>
         host is "localhost" ? IPAddress.Loopback

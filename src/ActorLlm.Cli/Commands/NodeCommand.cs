@@ -41,8 +41,13 @@ public static class NodeCommand
             ("actorllm.http.api-keys-file", new Option<string?>("--api-keys-file") { Description = "Gateway: a file of API keys, one per line" }),
             ("akka.loglevel", new Option<string?>("--log-level") { Description = "DEBUG, INFO, WARNING or ERROR" }),
             ("actorllm.log.format", new Option<string?>("--log-format") { Description = "text or json (one object per line)" }),
+            ("actorllm.pool.dir", new Option<string?>("--pool") { Description = "Gateway: the pool directory from `actorllm pool init` (signs joins on the join endpoint)" }),
+            ("actorllm.pool.credentials", new Option<string?>("--credentials") { Description = "This node's credential directory (default: the pool directory, else ~/.actorllm/pool)" }),
+            ("actorllm.pool.https-port", new Option<string?>("--pool-https-port") { Description = "Gateway with --pool: the join endpoint's HTTPS port (0 = any)" }),
         };
-        var command = new Command("node", "Run a pool node (worker and/or gateway)") { config, printConfig, set };
+        var join = new Option<string?>("--join") { Description = "Join a pool first: the gateway's join endpoint, https://GATEWAY:PORT (with --token)" };
+        var token = new Option<string?>("--token") { Description = "The one-time join token from `actorllm pool invite` (or $ACTORLLM_JOIN_TOKEN)" };
+        var command = new Command("node", "Run a pool node (worker and/or gateway)") { config, printConfig, set, join, token };
         foreach (var (_, option) in options)
         {
             command.Add(option);
@@ -67,6 +72,26 @@ public static class NodeCommand
             {
                 Console.Out.WriteLine(settings.Config.GetConfig("actorllm").ToString(true));
                 return CliApp.ExitOk;
+            }
+
+            s_jsonLog = settings.Log.Json;
+            string? joinUrl = parse.GetValue(join);
+            string? joinToken = parse.GetValue(token) ?? (joinUrl is null ? null : Environment.GetEnvironmentVariable("ACTORLLM_JOIN_TOKEN"));
+            if (joinUrl is not null || joinToken is not null)
+            {
+                if (joinUrl is null || string.IsNullOrWhiteSpace(joinToken))
+                {
+                    throw new Inference.InvalidRequestException("give --join https://GATEWAY:PORT and --token TOKEN together (the token from `actorllm pool invite` on the gateway)");
+                }
+
+                await JoinAsync(settings.Pool, joinUrl, joinToken, cancel);
+            }
+
+            // A node that has joined knows its gateway: its cluster address is the seed when none is given.
+            if (settings.Node.Seeds.Count == 0 && StoredSeeds(settings.Pool) is { Count: > 0 } seeds)
+            {
+                overrides["actorllm.node.seeds"] = string.Join(",", seeds);
+                settings = ActorLlmSettings.From(ActorLlmConfig.Build(parse.GetValue(config), overrides));
             }
 
             return await RunAsync(settings, cancel);
@@ -107,6 +132,76 @@ public static class NodeCommand
         }
     }
 
+    /// <summary>
+    /// `node --join`: makes this node's key, has the gateway sign its certificate (verified by the token's CA
+    /// fingerprint first) and stores the credentials. A node that holds credentials of the same pool already keeps
+    /// them (the token is not used), so the same command line can start it again.
+    /// </summary>
+    private static async Task JoinAsync(PoolSettings pool, string url, string token, CancellationToken cancel)
+    {
+        var parsed = Cluster.Security.JoinToken.Parse(token);
+        if (Cluster.Security.PoolCredentials.Exist(pool.Credentials))
+        {
+            using var existing = Cluster.Security.PoolCredentials.Load(pool.Credentials);
+            if (Cluster.Security.PoolIdentity.Fingerprint(existing.Ca) != parsed.Fingerprint)
+            {
+                throw new Inference.InvalidRequestException($"{pool.Credentials} holds credentials of another pool ({existing.Identity.PoolId}, as '{existing.Identity.Name}'): give another --credentials DIR to join this one");
+            }
+
+            Log($"already joined pool {existing.Identity.PoolId} as '{existing.Identity.Name}' (credentials in {pool.Credentials}); the token was not used");
+            return;
+        }
+
+        using var joined = await Cluster.Security.PoolJoinClient.JoinAsync(url, token, pool.Credentials, pool.JoinTimeout, cancel);
+        var id = joined.Identity;
+        Log($"joined pool {id.PoolId} as '{id.Name}' ({Cluster.Security.PoolIdentity.TrustText(id.Trust)}, {string.Join("+", id.Roles)}); certificate until {id.NotAfter:u}; credentials in {pool.Credentials}");
+    }
+
+    private static IReadOnlyList<string>? StoredSeeds(PoolSettings pool)
+    {
+        if (!Cluster.Security.PoolCredentials.Exist(pool.Credentials))
+        {
+            return null;
+        }
+
+        using var credentials = Cluster.Security.PoolCredentials.Load(pool.Credentials);
+        return credentials.Info?.Seeds;
+    }
+
+    /// <summary>
+    /// The pool state of this process. A certificate that expires within pool.renew-before is renewed first, at the
+    /// gateway it joined through (a failure is a warning: the node starts with what it has).
+    /// </summary>
+    private static async Task<Cluster.Security.PoolSecurity> OpenPoolAsync(PoolSettings pool, CancellationToken cancel)
+    {
+        if (pool.Dir.Length == 0 && Cluster.Security.PoolCredentials.Exist(pool.Credentials))
+        {
+            using var current = Cluster.Security.PoolCredentials.Load(pool.Credentials);
+            if (current.Identity.NotAfter - DateTimeOffset.UtcNow < pool.RenewBefore && current.Info is not null)
+            {
+                try
+                {
+                    using var renewed = await Cluster.Security.PoolJoinClient.RenewAsync(current, pool.JoinTimeout, cancel);
+                    Log($"renewed this node's certificate: '{renewed.Identity.Name}' until {renewed.Identity.NotAfter:u}");
+                }
+                catch (Inference.InvalidRequestException e)
+                {
+                    Log($"warning: the certificate of '{current.Identity.Name}' expires at {current.Identity.NotAfter:u} and could not be renewed: {e.Message}");
+                }
+            }
+        }
+
+        var security = Cluster.Security.PoolSecurity.Open(pool, DateTimeOffset.UtcNow, Log);
+        if (security.Credentials is { } credentials)
+        {
+            Log($"pool {credentials.Identity.PoolId}: this node is '{credentials.Identity.Name}' ({Cluster.Security.PoolIdentity.TrustText(credentials.Identity.Trust)}, {string.Join("+", credentials.Identity.Roles)}), certificate until {credentials.Identity.NotAfter:u}; deny list {security.RevokedPath}: {security.Deny.Count} entries");
+        }
+
+        security.Deny.Changed += added =>
+            Log($"deny list: revoked {string.Join(", ", added.Select(a => a.Serial is null ? $"'{a.Name}'" : $"'{a.Name}' serial {a.Serial}"))}");
+        return security;
+    }
+
     public static async Task<int> RunAsync(ActorLlmSettings settings, CancellationToken cancel)
     {
         s_jsonLog = settings.Log.Json;
@@ -130,21 +225,32 @@ public static class NodeCommand
             torch.set_num_threads(settings.Worker.TorchThreads);
         }
 
+        using var pool = await OpenPoolAsync(settings.Pool, cancel);
+        if (pool.Authority is not null && !(settings.Node.IsGateway && settings.Http.Enabled))
+        {
+            throw new Inference.InvalidRequestException("--pool (actorllm.pool.dir) is for a gateway with HTTP on: it serves the join endpoint; other nodes use --credentials");
+        }
+
         using var resources = NodeResources.Prepare(settings, Log);
 
         // A gateway serves HTTP from the same host as its Akka node; every other node is the Akka node alone.
-        var web = settings.Node.IsGateway && settings.Http.Enabled ? GatewayWebHost.Build(settings, resources, Log) : null;
+        var web = settings.Node.IsGateway && settings.Http.Enabled ? GatewayWebHost.Build(settings, resources, Log, pool) : null;
         using IHost host = web ?? new HostBuilder()
             .ConfigureServices(s => s.AddAkka(ActorLlmSettings.SystemName, b => b.WithActorLlm(settings, resources)))
             .Build();
         await host.StartAsync(cancel);
         var system = host.Services.GetRequiredService<ActorSystem>();
         var cluster = Akka.Cluster.Cluster.Get(system);
+        Cluster.Security.RevocationGossip.Start(system, pool);
 
         // The http line comes first: whoever waits for "node up" has the URL too by then.
         if (web is not null)
         {
             Console.Out.WriteLine($"actorllm http: {GatewayWebHost.Url(web)}/v1");
+            if (GatewayWebHost.PoolUrl(web) is { } joinUrl)
+            {
+                Console.Out.WriteLine($"actorllm pool join: {joinUrl}");
+            }
         }
 
         Console.Out.WriteLine($"actorllm node up: {cluster.SelfAddress} roles=[{string.Join(",", settings.Node.Roles)}] machine={settings.Node.Machine}");

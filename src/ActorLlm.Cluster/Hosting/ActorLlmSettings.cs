@@ -166,6 +166,42 @@ public sealed record LogSettings(bool Json)
     };
 }
 
+/// <summary>The pool's certificates (<c>actorllm.pool</c>): see docs/security.md.</summary>
+/// <param name="Dir">A pool directory made by `actorllm pool init` (the CA's); "" = none. A gateway given one serves the join endpoint.</param>
+/// <param name="Credentials">This node's credential directory (ca.crt, node.crt, node.key): the setting, else <paramref name="Dir"/>, else $HOME/.actorllm/pool.</param>
+/// <param name="HttpsHost">Where the join endpoint binds: the setting, else node.host.</param>
+public sealed record PoolSettings(string Dir, string Credentials, string HttpsHost, int HttpsPort, TimeSpan RenewBefore, TimeSpan JoinTimeout)
+{
+    internal static PoolSettings Read(SettingsReader r, string nodeHost)
+    {
+        string dir = r.Str("pool.dir").Trim();
+        string credentials = r.Str("pool.credentials").Trim();
+        string host = r.Str("pool.https-host").Trim();
+        return new PoolSettings(
+            dir,
+            credentials.Length > 0 ? credentials : dir.Length > 0 ? dir : Security.PoolCredentials.DefaultDirectory,
+            host.Length > 0 ? host : nodeHost,
+            r.Int("pool.https-port"),
+            r.Time("pool.renew-before"),
+            r.Time("pool.join-timeout"));
+    }
+
+    internal PoolSettings Validate()
+    {
+        if (HttpsPort is < 0 or > 65535)
+        {
+            throw new InvalidRequestException($"pool.https-port {HttpsPort} is out of range");
+        }
+
+        if (RenewBefore <= TimeSpan.Zero || JoinTimeout <= TimeSpan.Zero)
+        {
+            throw new InvalidRequestException("pool.renew-before and pool.join-timeout must be positive durations");
+        }
+
+        return this;
+    }
+}
+
 /// <summary>Cluster roles.</summary>
 public static class ActorLlmRoles
 {
@@ -192,6 +228,7 @@ public sealed record ActorLlmSettings(
     ClientSettings Client,
     HttpSettings Http,
     LogSettings Log,
+    PoolSettings Pool,
     Config Config)
 {
     public const string SystemName = "actorllm";
@@ -277,6 +314,7 @@ public sealed record ActorLlmSettings(
             new ClientSettings(Time("client.status-timeout"), Time("client.status-poll-interval")),
             HttpSettings.Read(reader),
             LogSettings.Read(reader),
+            PoolSettings.Read(reader, NormalHost(Str("node.host"))),
             config);
         return settings;
     }
@@ -349,6 +387,7 @@ public sealed record ActorLlmSettings(
 
         _ = Fetch.Validate();
         _ = Http.Validate();
+        _ = Pool.Validate();
         _ = Probe.Validate();
 
         return this;

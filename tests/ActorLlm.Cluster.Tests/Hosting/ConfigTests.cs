@@ -227,6 +227,12 @@ public sealed class ConfigTests
         ["http.max-n"] = 16,
         ["http.default-max-tokens"] = 256,
         ["http.status-interval"] = TimeSpan.FromSeconds(1),
+        ["pool.dir"] = "",
+        ["pool.credentials"] = "",
+        ["pool.https-host"] = "",
+        ["pool.https-port"] = 4443,
+        ["pool.renew-before"] = TimeSpan.FromDays(7),
+        ["pool.join-timeout"] = TimeSpan.FromSeconds(30),
         ["client.status-timeout"] = TimeSpan.FromSeconds(5),
         ["client.status-poll-interval"] = TimeSpan.FromMilliseconds(250),
         ["stage-dispatcher.type"] = "PinnedDispatcher",
@@ -250,6 +256,20 @@ public sealed class ConfigTests
             .Where(p => !Equals(p.Actual, p.Pinned) && !(p.Actual is string[] x && p.Pinned is string[] y && x.SequenceEqual(y)))
             .Select(p => $"actorllm.{p.Key} = {Show(p.Actual)}, pinned {Show(p.Pinned)}");
         Assert.Empty(wrong);
+    }
+
+    [Fact]
+    public void The_credential_directory_is_the_pool_directory_when_set_and_the_join_endpoint_binds_the_node_host()
+    {
+        ActorLlmSettings With(params (string Key, string Value)[] pairs) =>
+            ActorLlmSettings.From(ActorLlmConfig.Build(null, pairs.ToDictionary(p => p.Key, p => p.Value), _ => null));
+        var plain = With(("actorllm.node.host", "10.0.0.5"));
+        Assert.Equal(ActorLlm.Cluster.Security.PoolCredentials.DefaultDirectory, plain.Pool.Credentials);
+        Assert.Equal("10.0.0.5", plain.Pool.HttpsHost);
+        Assert.Equal("/srv/pool", With(("actorllm.pool.dir", "/srv/pool")).Pool.Credentials);
+        Assert.Equal("/creds", With(("actorllm.pool.dir", "/srv/pool"), ("actorllm.pool.credentials", "/creds")).Pool.Credentials);
+        Assert.Equal("0.0.0.0", With(("actorllm.pool.https-host", "0.0.0.0")).Pool.HttpsHost);
+        Assert.Contains("pool.https-port", Assert.Throws<InvalidRequestException>(() => With(("actorllm.pool.https-port", "70000"))).Message);
     }
 
     [Theory]
