@@ -69,6 +69,7 @@ public static class WeightQuality
     /// </summary>
     public static QualityReport Compare(string dirA, string dirB, ComputeTarget target, QualityOptions options, Action<string>? log = null)
     {
+        CheckSameModel(dirA, dirB);
         var (sideA, a) = Run(dirA, target, options, held: null, log);
         var (sideB, b) = Run(dirB, target, options, held: a.Held, log);
 
@@ -115,6 +116,18 @@ public static class WeightQuality
             heldTokens == 0 ? 1 : Math.Exp(a.HeldNll.Sum() / heldTokens),
             heldTokens == 0 ? 1 : Math.Exp(b.HeldNll.Sum() / heldTokens),
             heldTokens == 0 ? 1 : (double)top1 / heldTokens);
+    }
+
+    /// <summary>Both open, and have the same architecture: checked before minutes are spent on the first.</summary>
+    private static void CheckSameModel(string dirA, string dirB)
+    {
+        using var a = Checkpoint.Open(dirA);
+        using var b = Checkpoint.Open(dirB);
+        var (ca, cb) = (a.Config, b.Config);
+        if ((ca.NumLayers, ca.HiddenSize, ca.IntermediateSize, ca.NumHeads, ca.NumKvHeads, ca.VocabSize) != (cb.NumLayers, cb.HiddenSize, cb.IntermediateSize, cb.NumHeads, cb.NumKvHeads, cb.VocabSize))
+        {
+            throw new InvalidRequestException($"'{dirA}' and '{dirB}' are not the same architecture: nothing to compare");
+        }
     }
 
     /// <summary>Identical tokens position by position, and the first position where they differ (null: none).</summary>

@@ -58,6 +58,23 @@ public sealed class Int8StoreTests : IDisposable
         Assert.Equal(a.Generate("Once upon a time", options).GeneratedIds, b.Generate("Once upon a time", options).GeneratedIds);
     }
 
+    [Theory]
+    [InlineData("bf16")]
+    [InlineData("f16")]
+    public void Int8_weights_compute_in_bf16_and_f16_like_the_source_does(string dtype)
+    {
+        // bf16 scales the matmul's output; f16 scales the weight first (x q^T alone could pass f16's range). Either
+        // way the int8 model in that dtype is as far from the f32 source as the source itself in that dtype, give or
+        // take the quantization error measured in f32.
+        UnitStoreWriter.Convert(TestModels.Stories260K, _dir["int8"], Int8);
+        var target = ComputeTarget.Parse("cpu", dtype);
+        int[] ids = [1, 403, 407, 261, 378, 213, 395, 9, 31, 200];
+        var reference = Int8Stores.Logits(TestModels.Stories260K, ids);
+        double sourceInDtype = TensorAssert.MaxAbsDiff(reference, Int8Stores.Logits(TestModels.Stories260K, ids, target));
+        double int8InDtype = TensorAssert.MaxAbsDiff(reference, Int8Stores.Logits(_dir["int8"], ids, target));
+        Assert.True(int8InDtype <= sourceInDtype + 0.5, $"{dtype}: int8 {int8InDtype} vs source {sourceInDtype} from the f32 source");
+    }
+
     [Fact]
     public void The_projection_weights_are_int8_with_f32_scales_and_everything_else_is_copied()
     {
