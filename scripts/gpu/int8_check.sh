@@ -15,7 +15,10 @@
 #            with torch.cuda.memory_allocated after load;
 #   check    `actorllm graph-check` on the int8 store: CUDA-graph replay == eager fixed-rows pass bit for bit.
 # The parts share /tmp/int8-SHAPE (about 24 GiB of stores for llama3-8b; the transformers checkpoint is deleted once
-# both are written). Everything goes to $OUT; the figures are summed up at the end.
+# both are written). Everything goes to $OUT; the figures are summed up at the end. For llama3-8b the whole run is
+# several minutes (writing and converting the checkpoint twice, then loading a store six times): where one command may
+# not run that long, run the parts one after the other on the same machine, e.g. CASES="stories prep", then
+# CASES="quality check", then CASES=bench.
 set -uo pipefail
 SHAPE=${1:-llama3-8b}
 NEW=${2:-500}

@@ -19,6 +19,7 @@ public static class QualityCommand
         var compare = new Option<string>("--compare") { Description = "The model compared with it (e.g. a store written by convert --weights int8)", Required = true };
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType();
+        var compareDType = new Option<string?>("--compare-dtype") { Description = "Run the compared model in this dtype (default: --dtype); e.g. --compare A --compare-dtype bf16 measures what bf16 rounding alone does" };
         var greedy = new Option<int>("--greedy-tokens") { Description = "Tokens generated greedily from each prompt (end of sequence does not stop it)", DefaultValueFactory = _ => 500 };
         var prompts = new Option<string[]>("--prompt") { Description = "A prompt (repeatable; default: four fixed ones, the first empty = BOS)", AllowMultipleArgumentsPerToken = false };
         var held = new Option<int>("--held-texts") { Description = "Texts the reference samples (temperature 1, fixed seeds) for both to score; 0 = none", DefaultValueFactory = _ => 8 };
@@ -26,7 +27,7 @@ public static class QualityCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of the first held text (text i: seed + i)", DefaultValueFactory = _ => 1UL };
         var command = new Command("quality", "Compare a model with a reference (e.g. int8 weights with the source): logits, greedy agreement, perplexity")
         {
-            model, compare, device, dtype, greedy, prompts, held, heldTokens, seed,
+            model, compare, device, dtype, compareDType, greedy, prompts, held, heldTokens, seed,
         };
         command.SetAction(parse =>
         {
@@ -40,8 +41,9 @@ public static class QualityCommand
                 NonNegative(parse.GetValue(held), "--held-texts"),
                 Positive(parse.GetValue(heldTokens), "--held-tokens"),
                 parse.GetValue(seed));
-            var report = WeightQuality.Compare(a, b, target, options, line => Console.Error.WriteLine(line));
-            Console.Out.Write(ToText(report, target.ToString()));
+            var targetB = parse.GetValue(compareDType) is string d ? CommonOptions.Target(parse.GetValue(device)!, d) : target;
+            var report = WeightQuality.Compare(a, b, target, options, line => Console.Error.WriteLine(line), targetB);
+            Console.Out.Write(ToText(report));
             return CliApp.ExitOk;
         });
         return command;
@@ -53,11 +55,14 @@ public static class QualityCommand
     private static int NonNegative(int value, string name) =>
         value >= 0 ? value : throw new Inference.InvalidRequestException($"{name} must be >= 0, got {value}");
 
-    public static string ToText(QualityReport r, string target)
+    public static string ToText(QualityReport r)
     {
         var inv = CultureInfo.InvariantCulture;
         var s = new System.Text.StringBuilder();
-        s.AppendLine(inv, $"# quality on {target}: A = {r.A.Directory} ({r.A.Weights.Name()}), B = {r.B.Directory} ({r.B.Weights.Name()})");
+        string where = r.A.Target == r.B.Target ? $" on {r.A.Target}" : string.Empty;
+        string onA = r.A.Target == r.B.Target ? string.Empty : $" on {r.A.Target}";
+        string onB = r.A.Target == r.B.Target ? string.Empty : $" on {r.B.Target}";
+        s.AppendLine(inv, $"# quality{where}: A = {r.A.Directory} ({r.A.Weights.Name()}{onA}), B = {r.B.Directory} ({r.B.Weights.Name()}{onB})");
         s.AppendLine(inv, $"weight files: A {Mib(r.A.DiskBytes)}, B {Mib(r.B.DiskBytes)} ({Ratio(r.B.DiskBytes, r.A.DiskBytes)} of A)");
         s.AppendLine(inv, $"weights in memory (estimate): A {Mib(r.A.EstimatedWeightBytes)}, B {Mib(r.B.EstimatedWeightBytes)} ({Ratio(r.B.EstimatedWeightBytes, r.A.EstimatedWeightBytes)} of A)");
         if (r.A.DeviceBytesAllocated is long da && r.B.DeviceBytesAllocated is long db)

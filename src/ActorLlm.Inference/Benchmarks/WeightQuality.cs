@@ -30,7 +30,7 @@ public sealed record GreedyAgreement(string Prompt, int Tokens, int Identical, i
 
 /// <summary>One model's side of a comparison: what it is, its weights' memory, and its outputs.</summary>
 /// <param name="DeviceBytesAllocated">CUDA memory the loaded stage holds (weights, KV cache, rotary tables), measured; null off CUDA or without the native library.</param>
-public sealed record QualitySide(string Directory, WeightFormat Weights, long DiskBytes, long EstimatedWeightBytes, long KvCacheBytes, long? DeviceBytesAllocated, double LoadSeconds);
+public sealed record QualitySide(string Directory, string Target, WeightFormat Weights, long DiskBytes, long EstimatedWeightBytes, long KvCacheBytes, long? DeviceBytesAllocated, double LoadSeconds);
 
 /// <summary>
 /// The figures of a comparison of model B against reference A (e.g. an int8 store against the store it was made
@@ -67,11 +67,13 @@ public static class WeightQuality
     /// Loads A, runs everything on it (and has it sample the held texts), disposes it, then the same for B, so at most
     /// one model is resident at a time and each one's device memory is measured alone.
     /// </summary>
-    public static QualityReport Compare(string dirA, string dirB, ComputeTarget target, QualityOptions options, Action<string>? log = null)
+    /// <param name="targetB">Where B runs, when not where A does (e.g. the same weights in bf16 against f32: the baseline
+    /// that says how much of a difference rounding alone makes).</param>
+    public static QualityReport Compare(string dirA, string dirB, ComputeTarget target, QualityOptions options, Action<string>? log = null, ComputeTarget? targetB = null)
     {
         CheckSameModel(dirA, dirB);
         var (sideA, a) = Run(dirA, target, options, held: null, log);
-        var (sideB, b) = Run(dirB, target, options, held: a.Held, log);
+        var (sideB, b) = Run(dirB, targetB ?? target, options, held: a.Held, log);
 
         double max = 0, sum = 0;
         long count = 0;
@@ -183,7 +185,7 @@ public static class WeightQuality
         long? allocated = measure ? CudaNative.MemoryAllocated(device) - before : null;
         var info = ModelInfo.Of(source);
         var estimate = info.Estimate(target.DType, context, 1);
-        var side = new QualitySide(dir, source.Weights, DiskBytes(source), estimate.WeightBytes, estimate.KvBytes, allocated, loadSeconds);
+        var side = new QualitySide(dir, target.ToString(), source.Weights, DiskBytes(source), estimate.WeightBytes, estimate.KvBytes, allocated, loadSeconds);
         log?.Invoke($"loaded {dir} ({source.Weights.Name()}) on {target} in {loadSeconds:F1} s; {stage.PathDescription}");
 
         var promptLogits = prompts.Select(p => AllLogits(stage, p).Data).ToArray();
