@@ -199,6 +199,37 @@ public sealed class Int8StoreTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(DecodePath.Eager)]
+    [InlineData(DecodePath.Rows)]
+    public void Int8_decode_steps_keep_the_live_tensor_count_flat(DecodePath path)
+    {
+        // The converted weight of each projection is a temporary of its step: none may outlive it.
+        UnitStoreWriter.Convert(TestModels.Stories260K, _dir["int8"], Int8);
+        using var model = UnitStore.Open(_dir["int8"]);
+        using var stage = StageExecutor.Load(model, UnitRange.Whole(model.Config.NumLayers), ComputeTarget.Cpu, new KvCacheOptions(2, 512));
+        stage.DecodePath = path;
+
+        long Run(int steps)
+        {
+            var session = SessionId.New();
+            int token = 1;
+            for (int position = 0; position < steps; position++)
+            {
+                using var output = stage.Forward([new StageInput(session, position, [token])])[0];
+                using var next = output.Logits!.argmax(-1);
+                token = (int)next.item<long>();
+            }
+
+            stage.Release(session);
+            return TorchSharp.DisposeScopeManager.Statistics.TensorStatistics.ThreadTotalLiveCount;
+        }
+
+        long afterWarmup = Run(50);
+        long afterMany = Run(400);
+        Assert.Equal(afterWarmup, afterMany);
+    }
+
     [Fact]
     public void Info_estimates_int8_memory_for_a_source_model_and_reports_an_int8_store_as_it_is()
     {
