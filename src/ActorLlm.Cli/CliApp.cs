@@ -31,6 +31,7 @@ public static class CliApp
             BenchClusterCommand.Create(),
             GraphCheckCommand.Create(),
             PoolCommand.Create(),
+            QualityCommand.Create(),
         };
 
         try

@@ -27,12 +27,15 @@ public abstract class PoolTestBase(ITestOutputHelper output) : IAsyncLifetime
 
     protected static string Model => Path.Combine(AppContext.BaseDirectory, "models", "stories260K");
 
+    /// <summary>The model <see cref="StartPoolAsync"/>'s gateway (and workers given one) serve: the bundled one unless a test class says otherwise.</summary>
+    protected virtual string PoolModel => Model;
+
     protected string WorkDir { get; } = Path.Combine(Path.GetTempPath(), "actorllm-it-" + Guid.NewGuid().ToString("N")[..8]);
 
     /// <summary>A gateway plus <paramref name="workers"/> workers named worker-1.., all placed and serving.</summary>
     protected async Task<(LocalPool Pool, PoolClient Client)> StartPoolAsync(int workers, int redundancy = 1, bool workersHaveModel = true, params string[] gatewayArgs)
     {
-        var pool = await LocalPool.StartAsync(new LocalPoolOptions(Model, Path.Combine(WorkDir, "pool" + _pools.Count), redundancy, ExtraNodeArgs: null, GatewayArgs: gatewayArgs), Timeout);
+        var pool = await LocalPool.StartAsync(new LocalPoolOptions(PoolModel, Path.Combine(WorkDir, "pool" + _pools.Count), redundancy, ExtraNodeArgs: null, GatewayArgs: gatewayArgs), Timeout);
         _pools.Add(pool);
         await Task.WhenAll(Enumerable.Range(1, workers).Select(i => pool.AddWorkerAsync($"worker-{i}", Timeout, workersHaveModel)));
         var client = await ConnectAsync(pool);

@@ -3,6 +3,7 @@ using System.Globalization;
 using ActorLlm.Inference.Benchmarks;
 using ActorLlm.Inference.Checkpoints;
 using ActorLlm.Inference.Execution;
+using ActorLlm.Inference.Native;
 using ActorLlm.Protocol;
 
 namespace ActorLlm.Cli.Commands;
@@ -45,7 +46,13 @@ public static class BenchCommand
                     executors.ForEach(e => e.DecodePath = DecodePath.Rows);
                 }
 
-                Console.Out.WriteLine($"# {Path.GetFileName(Path.GetFullPath(dir))} on {target}, {executors.Count} stage(s), prompt {p}, new {n}; {executors[0].PathDescription}");
+                Console.Out.WriteLine($"# {Path.GetFileName(Path.GetFullPath(dir))} on {target}, {executors.Count} stage(s), prompt {p}, new {n}; weights {source.Weights.Name()}; {executors[0].PathDescription}");
+                if (target.IsCuda && CudaNative.IsAvailable)
+                {
+                    // Weights, KV cache for the largest batch and rotary tables, as torch.cuda.memory_allocated counts them.
+                    long allocated = CudaNative.MemoryAllocated(Math.Max(0, target.Device.index));
+                    Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# cuda memory allocated after load: {allocated / (double)(1L << 30):F3} GiB"));
+                }
                 foreach (int b in sizes)
                 {
                     for (int w = 0; w < parse.GetValue(warmup); w++)

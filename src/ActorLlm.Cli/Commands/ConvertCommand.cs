@@ -3,7 +3,7 @@ using ActorLlm.Inference.Checkpoints;
 
 namespace ActorLlm.Cli.Commands;
 
-/// <summary><c>actorllm convert HF_DIR STORE_DIR</c>: one safetensors file per unit plus manifest.json.</summary>
+/// <summary><c>actorllm convert HF_DIR STORE_DIR [--weights source|int8]</c>: one safetensors file per unit plus manifest.json.</summary>
 public static class ConvertCommand
 {
     public static Command Create()
@@ -11,7 +11,13 @@ public static class ConvertCommand
         var source = new Argument<string>("hf-dir") { Description = "Hugging Face model directory" };
         var target = new Argument<string>("store-dir") { Description = "Unit store to write" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace a store of another model in store-dir" };
-        var command = new Command("convert", "Split a Hugging Face checkpoint into a unit store") { source, target, overwrite };
+        var weights = new Option<string>("--weights")
+        {
+            Description = "source: keep the checkpoint's dtype (bytes copied); int8: the layers' projection weights as symmetric per-output-channel absmax int8 with f32 scales",
+            DefaultValueFactory = _ => "source",
+        };
+        weights.AcceptOnlyFromAmong("source", "int8");
+        var command = new Command("convert", "Split a Hugging Face checkpoint into a unit store") { source, target, overwrite, weights };
         command.SetAction(parse =>
         {
             var result = UnitStoreWriter.Convert(
@@ -20,10 +26,11 @@ public static class ConvertCommand
                 new ConvertOptions
                 {
                     Overwrite = parse.GetValue(overwrite),
+                    Weights = WeightFormats.Parse(parse.GetValue(weights)!),
                     Progress = p => Console.Error.WriteLine($"  {p.UnitName} ({p.UnitsDone}/{p.UnitCount}): {p.BytesWritten:N0} of {p.TotalTensorBytes:N0} bytes"),
                 });
             Console.Out.WriteLine(
-                $"wrote {result.Units} units ({result.Bytes:N0} bytes) to {result.Directory} in {result.Elapsed.TotalSeconds:F1} s" +
+                $"wrote {result.Units} units ({result.Bytes:N0} bytes, weights {result.Manifest.Weights.Name()}) to {result.Directory} in {result.Elapsed.TotalSeconds:F1} s" +
                 (result.SkippedTensors.Count > 0 ? $"; skipped unused tensors: {string.Join(", ", result.SkippedTensors)}" : ""));
             return 0;
         });

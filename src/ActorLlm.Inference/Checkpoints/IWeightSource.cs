@@ -36,6 +36,12 @@ public interface IWeightSource : IDisposable
     /// <summary>Reads one tensor into a new CPU tensor of its stored dtype. The caller owns it.</summary>
     Tensor Load(string tensorName);
 
+    /// <summary>
+    /// How the weights are stored: <see cref="WeightFormat.Source"/> unless a unit store's manifest says otherwise
+    /// (a Hugging Face directory is always in its own dtype).
+    /// </summary>
+    WeightFormat Weights => WeightFormat.Source;
+
     /// <summary>Tensor data bytes read so far (headers excluded): how a test proves a range loads only its own tensors.</summary>
     long BytesRead { get; }
 }

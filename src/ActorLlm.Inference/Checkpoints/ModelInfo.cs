@@ -10,15 +10,19 @@ namespace ActorLlm.Inference.Checkpoints;
 /// <summary>
 /// One unit as stored: the parameters a stage serving it loads (the end unit includes the head, even when it is a
 /// copy of the embedding), its tensors' data bytes in the stored dtype, its file size in a store (null for a
-/// Hugging Face directory), and whether its file is present (a partial store lacks some).
+/// Hugging Face directory), and whether its file is present (a partial store lacks some). <see cref="QuantizableParameters"/>
+/// and <see cref="QuantizableRows"/> are the elements and output rows of the unit's projection weights, the ones
+/// <see cref="WeightFormat.Int8AbsmaxPerChannel"/> stores in 8 bits (one f32 scale per row); the tensor bytes of an
+/// int8 store include the scales.
 /// </summary>
-public sealed record UnitInfo(int Index, string Name, int Tensors, long Parameters, long TensorBytes, long? FileBytes, bool Present);
+public sealed record UnitInfo(int Index, string Name, int Tensors, long Parameters, long TensorBytes, long? FileBytes, bool Present, long QuantizableParameters = 0, long QuantizableRows = 0);
 
 /// <summary>
-/// Memory a stage needs: its weights at <see cref="BytesPerElement"/> plus the KV cache for
-/// <see cref="Sessions"/> x <see cref="Context"/> tokens.
+/// Memory a stage needs: its weights at <see cref="BytesPerElement"/> (the projection weights at 1 byte plus an f32
+/// scale per row when <see cref="Weights"/> is int8) plus the KV cache for <see cref="Sessions"/> x
+/// <see cref="Context"/> tokens.
 /// </summary>
-public sealed record MemoryEstimate(UnitRange Range, int BytesPerElement, long Parameters, long WeightBytes, long KvBytesPerToken, int Context, int Sessions)
+public sealed record MemoryEstimate(UnitRange Range, int BytesPerElement, long Parameters, long WeightBytes, long KvBytesPerToken, int Context, int Sessions, WeightFormat Weights = WeightFormat.Source)
 {
     public long KvBytes => KvBytesPerToken * Context * Sessions;
 
@@ -54,6 +58,9 @@ public sealed record ModelInfo
 
     public required IReadOnlyList<string> UnusedTensors { get; init; }
 
+    /// <summary>How the weights are stored (a Hugging Face directory: always <see cref="WeightFormat.Source"/>).</summary>
+    public WeightFormat Weights { get; init; } = WeightFormat.Source;
+
     public static ModelInfo Of(IWeightSource source)
     {
         var config = source.Config;
@@ -67,16 +74,22 @@ public sealed record ModelInfo
                 .Where(source.Contains)
                 .Select(source.Describe)
                 .ToArray();
-            used.UnionWith(tensors.Select(t => t.Name));
-            dtypes.UnionWith(tensors.Select(t => t.DType));
+            var quantizable = UnitTensors.QuantizedWeights(config, unit).Where(source.Contains).Select(source.Describe).ToArray();
+            var scales = source.Weights == WeightFormat.Int8AbsmaxPerChannel
+                ? quantizable.Select(t => source.Describe(Int8Quantization.ScaleName(t.Name))).ToArray()
+                : [];
+            used.UnionWith(tensors.Concat(scales).Select(t => t.Name));
+            dtypes.UnionWith(tensors.Concat(scales).Select(t => t.DType));
             units.Add(new UnitInfo(
                 unit,
                 UnitRange.UnitName(unit, config.NumLayers),
-                tensors.Length,
+                tensors.Length + scales.Length,
                 tensors.Sum(t => t.ElementCount),
-                tensors.Sum(t => t.Length),
+                tensors.Sum(t => t.Length) + scales.Sum(t => t.Length),
                 store?.Unit(unit).Bytes,
-                store?.HasUnit(unit) ?? true));
+                store?.HasUnit(unit) ?? true,
+                quantizable.Sum(t => t.ElementCount),
+                quantizable.Sum(t => t.Shape[0])));
         }
 
         bool tied = store?.Manifest.TiedHead ?? (config.TieWordEmbeddings || !source.Contains(UnitTensors.LmHead));
@@ -90,6 +103,7 @@ public sealed record ModelInfo
             Units = units,
             StoredDTypes = dtypes.ToArray(),
             UnusedTensors = source.TensorNames.Where(n => !used.Contains(n)).Order(StringComparer.Ordinal).ToArray(),
+            Weights = source.Weights,
         };
     }
 
@@ -106,8 +120,10 @@ public sealed record ModelInfo
     /// <paramref name="dtype"/>, with KV room for <paramref name="sessions"/> sessions of <paramref name="context"/>
     /// tokens (default: max_position_embeddings). Weights are the parameters the stage loads: a stage holding
     /// both begin and end of a tied model holds the embedding twice (embedding and head), as the executor does.
+    /// <paramref name="weights"/> (default: the format the model is stored in) says whether the projection weights
+    /// take <paramref name="dtype"/>'s bytes or 1 byte plus a 4-byte scale per output row (int8).
     /// </summary>
-    public MemoryEstimate Estimate(ScalarType dtype, int? context = null, int sessions = 1, UnitRange? range = null)
+    public MemoryEstimate Estimate(ScalarType dtype, int? context = null, int sessions = 1, UnitRange? range = null, WeightFormat? weights = null)
     {
         var r = range ?? UnitRange.Whole(Config.NumLayers);
         if (r.End > Config.UnitCount)
@@ -115,9 +131,14 @@ public sealed record ModelInfo
             throw new InvalidRequestException($"unit range {r} exceeds the model's {Config.UnitCount} units");
         }
 
-        long parameters = Units.Where(u => r.Contains(u.Index)).Sum(u => u.Parameters);
+        var format = weights ?? Weights;
+        var inRange = Units.Where(u => r.Contains(u.Index)).ToArray();
+        long parameters = inRange.Sum(u => u.Parameters);
         int bytes = BytesPerElement(dtype);
-        return new MemoryEstimate(r, bytes, parameters, parameters * bytes, KvBytesPerToken(dtype, r), context ?? Config.MaxPositionEmbeddings, sessions);
+        long weightBytes = format == WeightFormat.Int8AbsmaxPerChannel
+            ? inRange.Sum(u => ((u.Parameters - u.QuantizableParameters) * bytes) + u.QuantizableParameters + (u.QuantizableRows * sizeof(float)))
+            : parameters * bytes;
+        return new MemoryEstimate(r, bytes, parameters, weightBytes, KvBytesPerToken(dtype, r), context ?? Config.MaxPositionEmbeddings, sessions, format);
     }
 
     /// <summary>A human summary for <c>actorllm info</c>: architecture, parameters, units, memory at <paramref name="dtype"/>.</summary>
@@ -131,7 +152,7 @@ public sealed record ModelInfo
             + $"{c.NumHeads} heads / {c.NumKvHeads} kv heads x {c.HeadDim}, vocab {c.VocabSize}, context {c.MaxPositionEmbeddings}");
         string rope = c.Rope.Type == RopeType.Default ? $"theta {c.Rope.Theta}" : $"{c.Rope.Type} x{c.Rope.Factor}, theta {c.Rope.Theta}";
         s.AppendLine(inv, $"rope: {rope}; biases: qkv {c.QkvBias}, output {c.OutputBias}, mlp {c.MlpBias}; sliding window: {c.SlidingWindow?.ToString(inv) ?? "none"}; tied head: {TiedHead}");
-        s.AppendLine(inv, $"parameters: {Parameters:N0} ({Human(Parameters)}); stored as {string.Join(", ", StoredDTypes)}");
+        s.AppendLine(inv, $"parameters: {Parameters:N0} ({Human(Parameters)}); stored as {string.Join(", ", StoredDTypes)}; weights {Weights.Name()}");
         if (UnusedTensors.Count > 0)
         {
             s.AppendLine(inv, $"not used by any unit: {string.Join(", ", UnusedTensors)}");
@@ -145,9 +166,16 @@ public sealed record ModelInfo
         }
 
         var e = Estimate(dtype, context);
-        string name = dtype.ToDType().Name();
+        string name = dtype.ToDType().Name() + (Weights == WeightFormat.Source ? string.Empty : $" with {Weights.Name()} weights");
         s.AppendLine(inv, $"memory at {name}: weights {Bytes(e.WeightBytes)} (whole model in one stage), "
             + $"KV cache {Bytes(e.KvBytesPerToken)} per token, {Bytes(e.KvBytes)} for {e.Context} tokens, total {Bytes(e.TotalBytes)} per session");
+        if (Weights == WeightFormat.Source)
+        {
+            var q = Estimate(dtype, context, weights: WeightFormat.Int8AbsmaxPerChannel);
+            s.AppendLine(inv, $"memory at {dtype.ToDType().Name()} with int8 weights (convert --weights int8): weights {Bytes(q.WeightBytes)} "
+                + $"({100.0 * q.WeightBytes / Math.Max(1, e.WeightBytes):0.#}% of {Bytes(e.WeightBytes)}), total {Bytes(q.TotalBytes)} per session");
+        }
+
         return s.ToString();
     }
 

@@ -61,6 +61,13 @@ public sealed record StoreManifest
 
     public IReadOnlyList<StoreFileEntry> Files { get; init; } = [];
 
+    /// <summary>
+    /// How the weights are stored. Absent from the JSON when <see cref="WeightFormat.Source"/>, so the manifests of
+    /// stores written before the field existed read as they always did, and still write the same bytes.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public WeightFormat Weights { get; init; } = WeightFormat.Source;
+
     [JsonIgnore]
     public long TotalBytes => Units.Sum(u => u.Bytes);
 
@@ -149,6 +156,7 @@ public sealed record StoreManifest
             }
         }
 
+        CheckWeights(source, config);
         foreach (var f in Files)
         {
             if (!CopiedFileNames.Contains(f.Name))
@@ -157,6 +165,53 @@ public sealed record StoreManifest
             }
 
             CheckDigest(source, f.Name, f.Bytes, f.Sha256);
+        }
+    }
+
+    /// <summary>
+    /// The tensors' dtypes agree with <see cref="Weights"/>: in a source-format store every tensor is floating point
+    /// (an int8 tensor there would be read as plain numbers, without its scale); in an int8 store each layer's seven
+    /// projection weights are I8 [out, in], each with its F32 scale [out], and nothing else is an integer or a scale.
+    /// </summary>
+    private void CheckWeights(string source, ModelConfig config)
+    {
+        for (int i = 0; i < Units.Count; i++)
+        {
+            var tensors = Units[i].Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+            var quantized = Weights == WeightFormat.Int8AbsmaxPerChannel ? UnitTensors.QuantizedWeights(config, i) : [];
+            var expected = new HashSet<string>(StringComparer.Ordinal);
+            foreach (string name in quantized)
+            {
+                string scaleName = Int8Quantization.ScaleName(name);
+                expected.Add(name);
+                expected.Add(scaleName);
+                if (!tensors.TryGetValue(name, out var weight) || weight.DType != SafetensorsDType.I8 || weight.Shape.Length != 2)
+                {
+                    string found = weight is null ? "missing" : $"{weight.DType} [{string.Join(", ", weight.Shape)}]";
+                    throw new ModelFormatException($"{source}: the manifest says weights are '{Weights.Name()}', but tensor '{name}' is {found}, not I8 [out, in]");
+                }
+
+                if (!tensors.TryGetValue(scaleName, out var scale) || scale.DType != SafetensorsDType.F32 || !scale.Shape.SequenceEqual([weight.Shape[0]]))
+                {
+                    string found = scale is null ? "missing" : $"{scale.DType} [{string.Join(", ", scale.Shape)}]";
+                    throw new ModelFormatException($"{source}: int8 weight '{name}' needs its scale '{scaleName}' as F32 [{weight.Shape[0]}], but it is {found}");
+                }
+            }
+
+            foreach (var t in Units[i].Tensors.Where(t => !expected.Contains(t.Name)))
+            {
+                if (t.DType is not (SafetensorsDType.F32 or SafetensorsDType.F16 or SafetensorsDType.BF16 or SafetensorsDType.F64))
+                {
+                    throw new ModelFormatException(
+                        $"{source}: tensor '{t.Name}' is {t.DType}, but the manifest says weights are '{Weights.Name()}': "
+                        + (Weights == WeightFormat.Source ? "refusing to read quantized data as plain numbers" : "only the layers' projection weights are quantized"));
+                }
+
+                if (t.Name.EndsWith(Int8Quantization.ScaleSuffix, StringComparison.Ordinal))
+                {
+                    throw new ModelFormatException($"{source}: tensor '{t.Name}' is a scale of no int8 weight (weights are '{Weights.Name()}')");
+                }
+            }
         }
     }
 

@@ -57,6 +57,9 @@ public sealed class UnitStore : IWeightSource
 
     public int UnitCount => Manifest.Units.Count;
 
+    /// <summary>The manifest's weight format (checked against every unit's tensors when the manifest was read).</summary>
+    public WeightFormat Weights => Manifest.Weights;
+
     public IReadOnlyCollection<string> TensorNames => _tensors.Keys;
 
     public long BytesRead

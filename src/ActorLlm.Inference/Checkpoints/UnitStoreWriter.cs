@@ -10,6 +10,12 @@ public sealed record ConvertOptions
     /// <summary>Write into a directory that is not empty and not a store of the same model (files of an old store are replaced).</summary>
     public bool Overwrite { get; init; }
 
+    /// <summary>
+    /// How to store the weights: as the checkpoint holds them (default: bytes copied, no decode), or with the layers'
+    /// projection weights quantized to int8 (<see cref="Int8Quantization"/>).
+    /// </summary>
+    public WeightFormat Weights { get; init; } = WeightFormat.Source;
+
     /// <summary>Called after each unit file is written.</summary>
     public Action<ConvertProgress>? Progress { get; init; }
 }
@@ -57,7 +63,12 @@ public static class UnitStoreWriter
         var plan = Plan(source);
         var used = plan.SelectMany(u => u.Tensors.Select(t => t.From)).ToHashSet(StringComparer.Ordinal);
         var skipped = source.TensorNames.Where(n => !used.Contains(n)).Order(StringComparer.Ordinal).ToArray();
-        long totalTensorBytes = plan.Sum(u => u.Tensors.Sum(t => source.Entry(t.From).Length));
+        var quantized = options.Weights == WeightFormat.Int8AbsmaxPerChannel
+            ? Enumerable.Range(0, config.UnitCount).SelectMany(u => UnitTensors.QuantizedWeights(config, u)).ToHashSet(StringComparer.Ordinal)
+            : [];
+        long totalTensorBytes = plan.Sum(u => u.Tensors.Sum(t => quantized.Contains(t.Stored)
+            ? source.Entry(t.From).ElementCount + (source.Entry(t.From).Shape[0] * sizeof(float))
+            : source.Entry(t.From).Length));
 
         PrepareDirectory(storeDir, config, options.Overwrite);
         var units = new List<UnitManifestEntry>();
@@ -65,12 +76,30 @@ public static class UnitStoreWriter
         long written = 0, tensorBytes = 0;
         foreach (var u in plan)
         {
-            var pending = u.Tensors
-                .Select(t => PendingTensor.FromFile(source.FileFor(t.From), source.Entry(t.From), t.Stored))
-                .ToArray();
+            // Quantized tensors live until their unit's file is written: one layer's int8 weights at a time.
+            var held = new List<IDisposable>();
+            SafetensorsWriteResult result;
+            PendingTensor[] pending;
+            try
+            {
+                pending = u.Tensors.SelectMany(t => quantized.Contains(t.Stored)
+                        ? Quantized(source, t.From, t.Stored, held)
+                        : [PendingTensor.FromFile(source.FileFor(t.From), source.Entry(t.From), t.Stored)])
+                    .ToArray();
+                var metadata = new Dictionary<string, string> { ["format"] = "pt", ["actorllm.unit"] = u.Name };
+                if (quantized.Count > 0)
+                {
+                    metadata["actorllm.weights"] = options.Weights.Name();
+                }
+
+                result = SafetensorsWriter.WriteFile(Path.Combine(storeDir, StoreManifest.FileNameOf(u.Name)), pending, metadata);
+            }
+            finally
+            {
+                held.ForEach(h => h.Dispose());
+            }
+
             string file = StoreManifest.FileNameOf(u.Name);
-            var metadata = new Dictionary<string, string> { ["format"] = "pt", ["actorllm.unit"] = u.Name };
-            var result = SafetensorsWriter.WriteFile(Path.Combine(storeDir, file), pending, metadata);
             units.Add(new UnitManifestEntry(u.Unit, u.Name, file, result.Bytes, result.Sha256,
                 pending.Select(p => new TensorInfo(p.Name, p.DType, p.Shape)).ToArray()));
             dtypes.UnionWith(pending.Select(p => p.DType));
@@ -87,11 +116,25 @@ public static class UnitStoreWriter
             DTypes = dtypes.ToArray(),
             TiedHead = config.TieWordEmbeddings || !source.Contains(UnitTensors.LmHead),
             Files = files,
+            Weights = options.Weights,
         };
 
         // Last, and atomically: a directory without a manifest is never mistaken for a complete store.
         UnitStore.WriteAtomically(Path.Combine(storeDir, UnitStore.ManifestFile), manifest.ToJson());
         return new ConvertResult(storeDir, manifest, written, clock.Elapsed, skipped, copied);
+    }
+
+    /// <summary>
+    /// <paramref name="from"/> quantized to int8 (stored as <paramref name="stored"/>) and its f32 scale; the tensors
+    /// are added to <paramref name="held"/>, which the caller disposes once the unit's file is written.
+    /// </summary>
+    private static PendingTensor[] Quantized(HfCheckpoint source, string from, string stored, List<IDisposable> held)
+    {
+        using var weight = source.Load(from);
+        var (data, scale) = Int8Quantization.Quantize(weight, from);
+        held.Add(data);
+        held.Add(scale);
+        return [PendingTensor.FromTensor(stored, data), PendingTensor.FromTensor(Int8Quantization.ScaleName(stored), scale)];
     }
 
     /// <summary>Each unit's tensors (stored name, checkpoint name), checked for presence and shape.</summary>
@@ -113,6 +156,11 @@ public static class UnitStoreWriter
                 }
 
                 var info = source.Describe(name);
+                if (info.DType is not (SafetensorsDType.F32 or SafetensorsDType.F16 or SafetensorsDType.BF16 or SafetensorsDType.F64))
+                {
+                    throw new ModelFormatException($"'{source.Directory}': tensor '{name}' is {info.DType}: convert reads floating-point checkpoints (F32, F16, BF16)");
+                }
+
                 long[] expected = UnitTensors.ExpectedShape(config, stored)!;
                 if (!info.Shape.SequenceEqual(expected))
                 {

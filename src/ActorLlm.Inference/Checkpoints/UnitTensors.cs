@@ -64,6 +64,26 @@ public static class UnitTensors
     }
 
     /// <summary>
+    /// The weights <see cref="WeightFormat.Int8AbsmaxPerChannel"/> stores in 8 bits: a layer unit's seven linear
+    /// projection weights (q, k, v, o, gate, up, down); none for the begin and end units (embedding, final norm and
+    /// LM head stay in the source dtype).
+    /// </summary>
+    public static IReadOnlyList<string> QuantizedWeights(ModelConfig config, int unit)
+    {
+        if (unit <= 0 || unit > config.NumLayers)
+        {
+            return [];
+        }
+
+        string p = LayerPrefix(unit - 1);
+        return
+        [
+            p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight", p + "self_attn.o_proj.weight",
+            p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight", p + "mlp.down_proj.weight",
+        ];
+    }
+
+    /// <summary>
     /// The LM head's tensor: <c>lm_head.weight</c> where the checkpoint has it, else the embedding matrix (tied
     /// embeddings). A tied checkpoint that stores <c>lm_head.weight</c> stores the same matrix, and a unit store
     /// writes the head of a tied model under that name so the end unit is self-contained.

@@ -15,10 +15,8 @@ namespace ActorLlm.Inference.Model;
 /// </summary>
 public sealed class Attention : IDisposable
 {
-    private readonly Tensor _qkvWeight;     // [(H + 2 KV) D, hidden]
-    private readonly Tensor? _qkvBias;      // [(H + 2 KV) D]
-    private readonly Tensor _outWeight;     // [hidden, H D]
-    private readonly Tensor? _outBias;      // [hidden]
+    private readonly LinearWeight _qkv;     // [(H + 2 KV) D, hidden] (+ bias [(H + 2 KV) D])
+    private readonly LinearWeight _out;     // [hidden, H D] (+ bias [hidden])
     private readonly int _heads, _kvHeads, _headDim;
 
     public Attention(ModelConfig c, WeightLoader w, string prefix)
@@ -27,21 +25,22 @@ public sealed class Attention : IDisposable
         _kvHeads = c.NumKvHeads;
         _headDim = c.HeadDim;
         long q = (long)c.NumHeads * c.HeadDim, kv = (long)c.NumKvHeads * c.HeadDim, h = c.HiddenSize;
-        _qkvWeight = w.LoadConcat(
-            (prefix + "q_proj.weight", [q, h]),
-            (prefix + "k_proj.weight", [kv, h]),
-            (prefix + "v_proj.weight", [kv, h]));
-        if (c.QkvBias)
+        _qkv = w.LoadLinear(
+            [(prefix + "q_proj.weight", [q, h]), (prefix + "k_proj.weight", [kv, h]), (prefix + "v_proj.weight", [kv, h])],
+            c.QkvBias ? [(prefix + "q_proj.bias", [q]), (prefix + "k_proj.bias", [kv]), (prefix + "v_proj.bias", [kv])] : null);
+        try
         {
-            _qkvBias = w.LoadConcat((prefix + "q_proj.bias", [q]), (prefix + "k_proj.bias", [kv]), (prefix + "v_proj.bias", [kv]));
+            _out = w.LoadLinear([(prefix + "o_proj.weight", [h, q])], c.OutputBias ? [(prefix + "o_proj.bias", [h])] : null);
         }
-
-        _outWeight = w.Load(prefix + "o_proj.weight", h, q);
-        if (c.OutputBias)
+        catch
         {
-            _outBias = w.Load(prefix + "o_proj.bias", h);
+            _qkv.Dispose();
+            throw;
         }
     }
+
+    /// <summary>The projections (their tensors are this layer's attention weights).</summary>
+    public IEnumerable<LinearWeight> Projections => [_qkv, _out];
 
     /// <param name="x">[B, T, hidden], already normed.</param>
     /// <param name="batch">Positions, slots, rotary tables and mask of this pass.</param>
@@ -53,7 +52,7 @@ public sealed class Attention : IDisposable
         long b = batch.Batch, t = batch.Tokens, s = batch.KeyLength;
         int qd = _heads * _headDim, kvd = _kvHeads * _headDim, groups = _heads / _kvHeads;
 
-        var qkv = F.linear(x, _qkvWeight, _qkvBias);                                      // [B, T, (H+2KV) D]
+        var qkv = _qkv.Forward(x);                                      // [B, T, (H+2KV) D]
         Tensor q;                                                                           // [B, T, H, D]
         if (CudaNative.KernelsFor(qkv))
         {
@@ -83,7 +82,7 @@ public sealed class Attention : IDisposable
             .view(b, _heads, t, _headDim)
             .transpose(1, 2)
             .reshape(b, t, qd);                                                             // [B, T, H D]
-        return F.linear(context, _outWeight, _outBias);
+        return _out.Forward(context);
     }
 
     /// <summary>
@@ -131,9 +130,7 @@ public sealed class Attention : IDisposable
 
     public void Dispose()
     {
-        _qkvWeight.Dispose();
-        _qkvBias?.Dispose();
-        _outWeight.Dispose();
-        _outBias?.Dispose();
+        _qkv.Dispose();
+        _out.Dispose();
     }
 }

@@ -8,45 +8,49 @@ namespace ActorLlm.Inference.Model;
 /// <summary>SwiGLU feed-forward: down(silu(gate(x)) * up(x)), with gate and up fused into one projection.</summary>
 public sealed class Mlp : IDisposable
 {
-    private readonly Tensor _gateUpWeight;   // [2 I, hidden]
-    private readonly Tensor? _gateUpBias;    // [2 I]
-    private readonly Tensor _downWeight;     // [hidden, I]
-    private readonly Tensor? _downBias;      // [hidden]
+    private readonly LinearWeight _gateUp;   // [2 I, hidden] (+ bias [2 I])
+    private readonly LinearWeight _down;     // [hidden, I] (+ bias [hidden])
     private readonly long _intermediate;
 
     public Mlp(ModelConfig c, WeightLoader w, string prefix)
     {
         _intermediate = c.IntermediateSize;
         long i = c.IntermediateSize, h = c.HiddenSize;
-        _gateUpWeight = w.LoadConcat((prefix + "gate_proj.weight", [i, h]), (prefix + "up_proj.weight", [i, h]));
-        _downWeight = w.Load(prefix + "down_proj.weight", h, i);
-        if (c.MlpBias)
+        _gateUp = w.LoadLinear(
+            [(prefix + "gate_proj.weight", [i, h]), (prefix + "up_proj.weight", [i, h])],
+            c.MlpBias ? [(prefix + "gate_proj.bias", [i]), (prefix + "up_proj.bias", [i])] : null);
+        try
         {
-            _gateUpBias = w.LoadConcat((prefix + "gate_proj.bias", [i]), (prefix + "up_proj.bias", [i]));
-            _downBias = w.Load(prefix + "down_proj.bias", h);
+            _down = w.LoadLinear([(prefix + "down_proj.weight", [h, i])], c.MlpBias ? [(prefix + "down_proj.bias", [h])] : null);
+        }
+        catch
+        {
+            _gateUp.Dispose();
+            throw;
         }
     }
+
+    /// <summary>The projections (their tensors are this layer's MLP weights).</summary>
+    public IEnumerable<LinearWeight> Projections => [_gateUp, _down];
 
     /// <param name="x">[B, T, hidden], already normed.</param>
     /// <returns>[B, T, hidden]</returns>
     public Tensor Forward(Tensor x)
     {
-        var gateUp = F.linear(x, _gateUpWeight, _gateUpBias);                     // [B, T, 2 I]
+        var gateUp = _gateUp.Forward(x);                     // [B, T, 2 I]
         if (CudaNative.KernelsFor(gateUp))
         {
-            return F.linear(CudaNative.SiluMul(gateUp), _downWeight, _downBias);
+            return _down.Forward(CudaNative.SiluMul(gateUp));
         }
 
         var gate = gateUp.narrow(-1, 0, _intermediate);
         var up = gateUp.narrow(-1, _intermediate, _intermediate);
-        return F.linear(F.silu(gate) * up, _downWeight, _downBias);
+        return _down.Forward(F.silu(gate) * up);
     }
 
     public void Dispose()
     {
-        _gateUpWeight.Dispose();
-        _gateUpBias?.Dispose();
-        _downWeight.Dispose();
-        _downBias?.Dispose();
+        _gateUp.Dispose();
+        _down.Dispose();
     }
 }

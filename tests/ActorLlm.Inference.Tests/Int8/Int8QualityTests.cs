@@ -1,0 +1,37 @@
+using ActorLlm.Inference.Benchmarks;
+using FsCheck;
+using FsCheck.Fluent;
+using Xunit;
+
+namespace ActorLlm.Inference.Tests.Int8;
+
+/// <summary>The greedy agreement figure of <c>actorllm quality</c>: identical tokens position by position and the first divergence.</summary>
+public sealed class Int8QualityTests
+{
+    [Fact]
+    public void Agreement_counts_equal_positions_and_finds_the_first_difference()
+    {
+        var tokens = Gen.ArrayOf(Gen.Choose(0, 3));
+        Prop.ForAll(tokens.ToArbitrary(), tokens.ToArbitrary(), (a, b) =>
+        {
+            var g = WeightQuality.Agreement("p", a, b);
+            int n = Math.Min(a.Length, b.Length);
+            int identical = Enumerable.Range(0, n).Count(i => a[i] == b[i]);
+            int? first = Enumerable.Range(0, n).Cast<int?>().FirstOrDefault(i => a[i!.Value] != b[i.Value]) ?? (a.Length != b.Length ? n : null);
+            return g.Identical == identical && g.FirstDivergence == first && g.Tokens == Math.Max(a.Length, b.Length)
+                && g.Fraction >= 0 && g.Fraction <= 1;
+        }).QuickCheckThrowOnFailure();
+    }
+
+    [Fact]
+    public void Identical_sequences_agree_fully_and_one_change_is_found_where_it_is()
+    {
+        int[] a = [5, 6, 7, 8, 9];
+        var same = WeightQuality.Agreement("", a, a);
+        Assert.Equal((5, 5, (int?)null, 1.0), (same.Tokens, same.Identical, same.FirstDivergence, same.Fraction));
+        var changed = WeightQuality.Agreement("", a, [5, 6, 0, 8, 9]);
+        Assert.Equal((4, (int?)2), (changed.Identical, changed.FirstDivergence));
+        var shorter = WeightQuality.Agreement("", a, [5, 6, 7]);
+        Assert.Equal((5, 3, (int?)3), (shorter.Tokens, shorter.Identical, shorter.FirstDivergence));
+    }
+}
