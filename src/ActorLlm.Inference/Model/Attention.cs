@@ -43,6 +43,9 @@ public sealed class Attention : IDisposable
         }
     }
 
+    /// <summary>Every tensor this module owns, in a fixed order (see <see cref="DecoderLayer.Tensors"/>).</summary>
+    public IEnumerable<Tensor> Tensors => new[] { _qkvWeight, _qkvBias, _outWeight, _outBias }.OfType<Tensor>();
+
     /// <param name="x">[B, T, hidden], already normed.</param>
     /// <param name="batch">Positions, slots, rotary tables and mask of this pass.</param>
     /// <param name="keys">This layer's key cache [slots, KV, context, D].</param>

@@ -27,6 +27,9 @@ public sealed class Mlp : IDisposable
         }
     }
 
+    /// <summary>Every tensor this module owns, in a fixed order (see <see cref="DecoderLayer.Tensors"/>).</summary>
+    public IEnumerable<Tensor> Tensors => new[] { _gateUpWeight, _gateUpBias, _downWeight, _downBias }.OfType<Tensor>();
+
     /// <param name="x">[B, T, hidden], already normed.</param>
     /// <returns>[B, T, hidden]</returns>
     public Tensor Forward(Tensor x)
