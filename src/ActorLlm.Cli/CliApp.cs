@@ -30,6 +30,7 @@ public static class CliApp
             BenchHopCommand.Create(),
             BenchClusterCommand.Create(),
             GraphCheckCommand.Create(),
+            StreamedCheckCommand.Create(),
         };
 
         try
