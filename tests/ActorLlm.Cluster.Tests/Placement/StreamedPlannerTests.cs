@@ -106,6 +106,16 @@ public class StreamedPlannerPropertyTests
         }));
 
     [Fact]
+    public void An_unchanged_pool_replans_a_streamed_plan_to_the_same_assignments() =>
+        Check.One(s_config, Prop.ForAll(StreamingPools().ToArbitrary(), pool =>
+        {
+            var plan = Planner.Plan(pool.Devices, pool.Units, pool.Redundancy);
+            var again = Planner.Plan(pool.Devices.Reverse().ToList(), pool.Units, pool.Redundancy, plan);
+            Assert.Equal(plan.Assignments, again.Assignments);
+            Assert.Empty(Planner.Moves(plan, again));
+        }));
+
+    [Fact]
     public void A_faster_link_takes_at_least_as_many_streamed_layers() =>
         Check.One(s_config, Prop.ForAll(
             (from layers in Gen.Choose(6, 40)
