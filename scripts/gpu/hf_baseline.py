@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Hugging Face transformers baseline on the same checkpoint and lengths as the pool benchmark:
 
-    python3 hf_baseline.py MODEL_DIR [--batches 1,16] [--prompt-tokens 128] [--new-tokens 128]
+    python3 hf_baseline.py MODEL_DIR [--batches 1,16] [--prompt-tokens 128] [--new-tokens 128] [--max-memory 0=4GiB,cpu=100GiB]
 
-Loads with device_map="auto" (every visible GPU), bf16, eager generate, greedy, EOS ignored. The prompt is the
+Loads with device_map="auto" (every visible GPU; with --max-memory, accelerate fills each device up to its limit and
+offloads the rest to the CPU, as issue 10's baseline does), bf16, eager generate, greedy, EOS ignored. The prompt is the
 same kind as `actorllm bench-cluster` sends (byte ids of ASCII letters). Prints one line per batch size.
 """
 import argparse
@@ -19,9 +20,13 @@ def main():
     p.add_argument("--batches", default="1,16")
     p.add_argument("--prompt-tokens", type=int, default=128)
     p.add_argument("--new-tokens", type=int, default=128)
+    p.add_argument("--max-memory", default="", help='e.g. "0=4GiB,cpu=100GiB": accelerate\'s max_memory per device')
     a = p.parse_args()
     t = time.time()
-    model = AutoModelForCausalLM.from_pretrained(a.model, dtype=torch.bfloat16, device_map="auto").eval()
+    extra = {}
+    if a.max_memory:
+        extra["max_memory"] = {(int(k) if k.isdigit() else k): v for k, v in (kv.split("=") for kv in a.max_memory.split(","))}
+    model = AutoModelForCausalLM.from_pretrained(a.model, dtype=torch.bfloat16, device_map="auto", **extra).eval()
     devices = sorted(set(str(v) for v in getattr(model, "hf_device_map", {"": next(model.parameters()).device}).values()))
     print(f"hf: loaded in {time.time() - t:.0f} s over {devices}", flush=True)
     device = next(model.parameters()).device
@@ -36,7 +41,7 @@ def main():
             torch.cuda.synchronize()
         seconds = time.time() - t
         generated = (out.shape[1] - ids.shape[1]) * b
-        print(f"hf batch {b:3}: {generated / seconds:9.1f} tokens/s aggregate ({generated} tokens in {seconds:.2f} s, prefill included)", flush=True)
+        print(f"hf batch {b:3}: {generated / seconds:10.3f} tokens/s aggregate ({generated} tokens in {seconds:.2f} s, prefill included)", flush=True)
 
 
 if __name__ == "__main__":

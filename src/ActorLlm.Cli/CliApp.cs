@@ -32,6 +32,7 @@ public static class CliApp
             GraphCheckCommand.Create(),
             PoolCommand.Create(),
             QualityCommand.Create(),
+            StreamedCheckCommand.Create(),
         };
 
         try

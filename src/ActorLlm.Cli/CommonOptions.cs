@@ -61,6 +61,32 @@ public static class CommonOptions
             : throw new ModelFormatException($"no --model given and the bundled model is missing at {bundled}");
     }
 
+    /// <summary>A size as the settings write it: a whole number of bytes, or with b, KB, MB, GB, KiB, MiB or GiB (e.g. 4GiB).</summary>
+    public static long ParseBytes(string text)
+    {
+        string t = text.Trim();
+        int digits = 0;
+        while (digits < t.Length && (char.IsAsciiDigit(t[digits]) || t[digits] == '.'))
+        {
+            digits++;
+        }
+
+        long scale = t[digits..].Trim().ToUpperInvariant() switch
+        {
+            "" or "B" => 1,
+            "KB" => 1000,
+            "MB" => 1000_000,
+            "GB" => 1000_000_000,
+            "K" or "KIB" => 1L << 10,
+            "M" or "MIB" => 1L << 20,
+            "G" or "GIB" => 1L << 30,
+            _ => throw new InvalidRequestException($"'{text}' is not a size (e.g. 4GiB, 512MiB, 1000000)"),
+        };
+        return digits > 0 && double.TryParse(t[..digits], System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out double value) && value >= 0
+            ? (long)(value * scale)
+            : throw new InvalidRequestException($"'{text}' is not a size (e.g. 4GiB, 512MiB, 1000000)");
+    }
+
     public static ComputeTarget Target(string device, string dtype) => ComputeTarget.Parse(device, dtype);
 
     public static KvCacheOptions Cache(int maxContext, int maxSessions = 16)

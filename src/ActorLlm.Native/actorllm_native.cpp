@@ -96,6 +96,20 @@ EXPORT int actorllm_event_record(void* event, void* stream, int device) {
   });
 }
 
+// Makes `stream` (or the calling thread's current stream of `device` when `stream` is null) wait on the GPU for the
+// work `event` recorded, without blocking the host: how a streamed stage orders a layer's copy before its use and its
+// use before the slot's next copy.
+EXPORT int actorllm_event_block(void* event, void* stream, int device) {
+  return guarded([&] {
+    auto* e = static_cast<at::cuda::CUDAEvent*>(event);
+    if (stream != nullptr) {
+      e->block(*static_cast<c10::cuda::CUDAStream*>(stream));
+    } else {
+      e->block(c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device)));
+    }
+  });
+}
+
 EXPORT int actorllm_event_synchronize(void* event) {
   return guarded([&] { static_cast<at::cuda::CUDAEvent*>(event)->synchronize(); });
 }

@@ -27,17 +27,22 @@ public abstract class PoolTestBase(ITestOutputHelper output) : IAsyncLifetime
 
     protected static string Model => Path.Combine(AppContext.BaseDirectory, "models", "stories260K");
 
-    /// <summary>The model <see cref="StartPoolAsync"/>'s gateway (and workers given one) serve: the bundled one unless a test class says otherwise.</summary>
+    /// <summary>The model the gateway of a pool from StartPoolAsync (and workers given one) serve: the bundled one unless a test class says otherwise.</summary>
     protected virtual string PoolModel => Model;
 
     protected string WorkDir { get; } = Path.Combine(Path.GetTempPath(), "actorllm-it-" + Guid.NewGuid().ToString("N")[..8]);
 
     /// <summary>A gateway plus <paramref name="workers"/> workers named worker-1.., all placed and serving.</summary>
-    protected async Task<(LocalPool Pool, PoolClient Client)> StartPoolAsync(int workers, int redundancy = 1, bool workersHaveModel = true, params string[] gatewayArgs)
+    protected Task<(LocalPool Pool, PoolClient Client)> StartPoolAsync(int workers, int redundancy = 1, bool workersHaveModel = true, params string[] gatewayArgs) =>
+        StartPoolAsync(Enumerable.Repeat(Array.Empty<string>(), workers).ToList(), redundancy, workersHaveModel, gatewayArgs);
+
+    /// <summary>A gateway plus one worker per entry of <paramref name="workerArgs"/> (its extra node arguments), named worker-1.., all placed and serving.</summary>
+    protected async Task<(LocalPool Pool, PoolClient Client)> StartPoolAsync(IReadOnlyList<string[]> workerArgs, int redundancy = 1, bool workersHaveModel = true, params string[] gatewayArgs)
     {
+        int workers = workerArgs.Count;
         var pool = await LocalPool.StartAsync(new LocalPoolOptions(PoolModel, Path.Combine(WorkDir, "pool" + _pools.Count), redundancy, ExtraNodeArgs: null, GatewayArgs: gatewayArgs), Timeout);
         _pools.Add(pool);
-        await Task.WhenAll(Enumerable.Range(1, workers).Select(i => pool.AddWorkerAsync($"worker-{i}", Timeout, workersHaveModel)));
+        await Task.WhenAll(workerArgs.Select((extra, i) => pool.AddWorkerAsync($"worker-{i + 1}", Timeout, workersHaveModel, extra)));
         var client = await ConnectAsync(pool);
 
         // Every worker serving, not only the plan in place: a plan made before the last worker registered serves

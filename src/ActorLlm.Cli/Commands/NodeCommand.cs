@@ -33,6 +33,7 @@ public static class NodeCommand
             ("actorllm.worker.devices", new Option<string?>("--devices") { Description = "cpu, cuda:N or auto (comma-separated)" }),
             ("actorllm.worker.dtype", new Option<string?>("--dtype") { Description = "f32, f16 or bf16" }),
             ("actorllm.worker.memory-limit", new Option<string?>("--memory-limit") { Description = "Bytes per device for weights (e.g. 2GiB; 0 = measure)" }),
+            ("actorllm.worker.pinnable-memory", new Option<string?>("--pinnable-memory") { Description = "Host bytes per device for streamed layers (e.g. 8GiB; 0 = no streaming)" }),
             ("actorllm.worker.torch-threads", new Option<string?>("--torch-threads") { Description = "libtorch CPU threads" }),
             ("actorllm.worker.max-sessions", new Option<string?>("--max-sessions") { Description = "Sessions per stage" }),
             ("actorllm.placement.redundancy", new Option<string?>("--redundancy") { Description = "Devices on distinct machines per unit" }),

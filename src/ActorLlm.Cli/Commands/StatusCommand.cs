@@ -74,8 +74,9 @@ public static class StatusCommand
         {
             string assigned = d.Assigned is { } a ? a.Describe(s.Layers) : "spare";
             string serving = d.Serving is { } v ? v.Describe(s.Layers) : "-";
+            string streamed = d.StreamedUnits(s.Layers) is { } st ? $"streamed {st.Describe(s.Layers)} ({d.StreamedLayers} layers from host memory)" : "resident";
             b.AppendLine(inv, $"  {d.Device.Label,-22} group {(d.ReplicaGroup < 0 ? "-" : d.ReplicaGroup.ToString(inv)),-2} assigned {assigned,-22} serving {serving,-22} " +
-                $"{d.Device.MemoryBytes / 1048576.0,9:F0} MiB {d.Device.Speed,8:F0} l/s  sessions {d.ActiveSessions} queued {d.Queued} {d.TokensPerSecond,7:F1} tok/s  {d.Device.Node}");
+                $"{streamed}  {d.Device.MemoryBytes / 1048576.0,9:F0} MiB {d.Device.Speed,8:F0} l/s  sessions {d.ActiveSessions} queued {d.Queued} {d.TokensPerSecond,7:F1} tok/s  {d.Device.Node}");
         }
 
         foreach (var note in s.Notes)

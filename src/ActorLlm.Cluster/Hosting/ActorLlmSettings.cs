@@ -32,7 +32,8 @@ public sealed record WorkerSettings(
     int MaxTokensPerPass,
     TimeSpan ReleasedSessionMemory,
     TimeSpan SessionIdleTimeout,
-    TimeSpan RegisterBackoffMax);
+    TimeSpan RegisterBackoffMax,
+    long PinnableMemory);
 
 /// <summary>The placement coordinator (<c>actorllm.placement</c>).</summary>
 public sealed record PlacementSettings(
@@ -283,7 +284,8 @@ public sealed record ActorLlmSettings(
                 Int("worker.max-tokens-per-pass"),
                 Time("worker.released-session-memory"),
                 Time("worker.session-idle-timeout"),
-                Time("worker.register-backoff-max")),
+                Time("worker.register-backoff-max"),
+                Bytes("worker.pinnable-memory")),
             new PlacementSettings(
                 Int("placement.redundancy"),
                 Double("placement.memory-headroom"),
@@ -331,6 +333,11 @@ public sealed record ActorLlmSettings(
         {
             throw new InvalidRequestException(
                 $"node.host '{Node.Host}' is where this node binds and the address it gives the others, so it must be one they can reach: give this machine's LAN address (e.g. --host 192.168.1.11), not a wildcard");
+        }
+
+        if (Worker.PinnableMemory < 0)
+        {
+            throw new InvalidRequestException($"worker.pinnable-memory must be at least 0 bytes, got {Worker.PinnableMemory}");
         }
 
         if (Node.Port is < 0 or > 65535)

@@ -9,5 +9,13 @@ namespace ActorLlm.Cluster.Placement;
 /// <param name="Machine">The physical host; replicas of a unit are only placed on distinct machines,
 /// since two devices of one host fail together.</param>
 /// <param name="MemoryBytes">Device memory; the planner fills only <see cref="PlannerOptions.MemoryHeadroom"/> of it with weights.</param>
-/// <param name="Speed">Measured throughput, relative (e.g. layer-forwards per second); must be finite and positive.</param>
-public sealed record DevicePlanInput(DeviceKey Id, string Machine, long MemoryBytes, double Speed);
+/// <param name="Speed">Measured throughput: layer-forwards per second (a layer's cost is 1.0, so cost / speed is
+/// seconds per token); must be finite and positive.</param>
+/// <param name="PinnableBytes">Host memory the device may pin for layers streamed to it (0: it streams nothing).</param>
+/// <param name="HostToDeviceBytesPerSecond">Measured host-to-device copy bandwidth from pinned memory (0: unknown, it
+/// streams nothing). A streamed layer costs max(compute, bytes / bandwidth).</param>
+public sealed record DevicePlanInput(DeviceKey Id, string Machine, long MemoryBytes, double Speed, long PinnableBytes = 0, double HostToDeviceBytesPerSecond = 0)
+{
+    /// <summary>Whether the device reported what streaming needs: host memory to pin and a bandwidth.</summary>
+    public bool CanStream => PinnableBytes > 0 && HostToDeviceBytesPerSecond > 0;
+}

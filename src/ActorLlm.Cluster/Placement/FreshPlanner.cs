@@ -3,15 +3,15 @@ namespace ActorLlm.Cluster.Placement;
 /// <summary>A plan from scratch: as many machine-disjoint full pipelines as redundancy asks and memory allows.</summary>
 internal static class FreshPlanner
 {
-    public static WorkingPlan Plan(IReadOnlyList<DevicePlanInput> devices, UnitTable units, int redundancy, double headroom)
+    public static WorkingPlan Plan(IReadOnlyList<DevicePlanInput> devices, UnitTable units, int redundancy, double headroom, bool streaming = false)
     {
-        var plan = new WorkingPlan(units, headroom);
+        var plan = new WorkingPlan(units, headroom, streaming);
         var machines = devices.GroupBy(d => d.Machine).OrderBy(m => m.Key, StringComparer.Ordinal).Select(m => m.ToList()).ToList();
         for (int groups = Math.Min(redundancy, machines.Count); groups >= 1; groups--)
         {
             foreach (var partition in Partitions(machines, groups, plan))
             {
-                var pipelines = partition.Select(ms => RangeSplit.WholePipeline(units, ms.SelectMany(m => m).ToList(), plan.Capacity)).ToList();
+                var pipelines = partition.Select(ms => RangeSplit.WholePipeline(units, ms.SelectMany(m => m).ToList(), plan.Capacity, plan.Streaming ? plan.Time : null)).ToList();
                 if (pipelines.All(p => p is not null))
                 {
                     foreach (var pipeline in pipelines)

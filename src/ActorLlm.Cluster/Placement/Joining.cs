@@ -12,12 +12,11 @@ internal static class Joining
     /// </summary>
     public static bool TryTakeSlice(WorkingPlan plan, DevicePlanInput newcomer)
     {
-        var units = plan.Units;
         var groups = plan.Groups.Where(g => g.Slots.Count > 0 && plan.CanServe(g, newcomer.Machine))
-            .Select((g, index) => (g, index)).OrderByDescending(x => x.g.Bottleneck(units)).ThenBy(x => x.index).Select(x => x.g);
+            .Select((g, index) => (g, index)).OrderByDescending(x => x.g.Bottleneck(plan)).ThenBy(x => x.index).Select(x => x.g);
         foreach (var group in groups)
         {
-            var loaded = group.Slots.Where(s => s.Range.Count >= 2).OrderByDescending(s => s.Load(units)).ThenBy(s => s.Device.Id);
+            var loaded = group.Slots.Where(s => s.Range.Count >= 2).OrderByDescending(s => s.Load(plan)).ThenBy(s => s.Device.Id);
             foreach (var slot in loaded)
             {
                 var split = BestSplit(plan, slot, newcomer);
@@ -42,7 +41,7 @@ internal static class Joining
         var units = plan.Units;
         var range = slot.Range;
         long capacity = plan.Capacity(newcomer);
-        double before = slot.Load(units);
+        double before = slot.Load(plan);
         (UnitRange Kept, UnitRange Taken)? best = null;
         double bestLoad = before;
         for (int k = 1; k < range.Count; k++)
@@ -60,7 +59,7 @@ internal static class Joining
                     continue;
                 }
 
-                double load = Math.Max(units.Cost(option.Kept) / slot.Device.Speed, units.Cost(option.Taken) / newcomer.Speed);
+                double load = Math.Max(plan.Time(slot.Device, option.Kept), plan.Time(newcomer, option.Taken));
                 if (load < bestLoad * (1 - 1e-12))
                 {
                     best = option;

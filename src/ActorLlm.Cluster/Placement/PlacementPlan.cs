@@ -175,7 +175,7 @@ public sealed record PlacementPlan
         for (int g = 0; g < GroupCount; g++)
         {
             text.Append(CultureInfo.InvariantCulture, $"group {g}{(ReplannedGroups.Contains(g) ? " (re-planned)" : "")}: ");
-            text.AppendJoin(" | ", Pipeline(g).Select(a => $"{a.Device} {a.Range.Describe(layers)}"));
+            text.AppendJoin(" | ", Pipeline(g).Select(a => $"{a.Device} {a.Range.Describe(layers)}{(a.StreamedLayers > 0 ? $" ({a.StreamedLayers} layers streamed)" : "")}"));
             text.Append('\n');
         }
 

@@ -50,6 +50,19 @@ public static class Planner
             _ => Repair(previous, sorted, table, redundancy, headroom, fresh),
         };
 
+        // Streaming only when the pool cannot hold the model resident: a resident plan that covers it is always kept.
+        if (!chosen.Score().Covered && sorted.Any(d => d.CanStream))
+        {
+            var streamed = FreshPlanner.Plan(sorted, table, redundancy, headroom, streaming: true);
+            if (streamed.Score().Covered)
+            {
+                long resident = sorted.Sum(chosen.ResidentCapacity);
+                (chosen, isFresh, why) = (streamed, true,
+                    $"streaming plan: the pool holds {PlanReasons.Size(resident)} of weights resident, the model needs {PlanReasons.Size(table.TotalBytes)}; "
+                    + "layers beyond each device's memory are streamed from its host memory");
+            }
+        }
+
         var reasons = PlanReasons.Explain(chosen, sorted, redundancy, headroom);
         reasons.AddRange(chosen.Notes);
         if (why is not null)

@@ -67,9 +67,16 @@ internal static class RangeSplit
     /// the rest re-split, so every machine left in the group serves something and shares are proportional over
     /// exactly the devices of those machines. Returns null when no order fits.
     /// </summary>
-    public static List<Slot>? WholePipeline(UnitTable units, IReadOnlyList<DevicePlanInput> devices, Func<DevicePlanInput, long> capacity)
+    /// <param name="time">In a streaming plan, seconds per token of a device on a range: the split then minimises the
+    /// slowest stage (see <see cref="MinMax"/>) and the order with the fastest pipeline wins, faster links first on ties.</param>
+    public static List<Slot>? WholePipeline(UnitTable units, IReadOnlyList<DevicePlanInput> devices, Func<DevicePlanInput, long> capacity, Func<DevicePlanInput, UnitRange, double>? time = null)
     {
         var byKey = devices.OrderBy(d => d.Id).ToList();
+        if (time is not null)
+        {
+            return Streamed(units, byKey, capacity, time);
+        }
+
         IEnumerable<DevicePlanInput>[] orders =
         [
             // Same-machine devices adjacent: fewer hops between hosts.
@@ -100,5 +107,91 @@ internal static class RangeSplit
         }
 
         return null;
+    }
+
+    private static List<Slot>? Streamed(UnitTable units, List<DevicePlanInput> byKey, Func<DevicePlanInput, long> capacity, Func<DevicePlanInput, UnitRange, double> time)
+    {
+        IEnumerable<DevicePlanInput>[] orders =
+        [
+            byKey.OrderByDescending(d => d.HostToDeviceBytesPerSecond).ThenBy(d => d.Machine, StringComparer.Ordinal),
+            byKey.OrderBy(d => d.Machine, StringComparer.Ordinal),
+            byKey.OrderByDescending(capacity),
+            byKey.OrderBy(capacity),
+        ];
+        List<Slot>? best = null;
+        double bestTime = double.PositiveInfinity;
+        foreach (var order in orders)
+        {
+            var candidates = order.ToList();
+            var ranges = MinMax(units, candidates, capacity, time, 0, units.Count);
+            if (ranges is null)
+            {
+                continue;
+            }
+
+            var slots = candidates.Select((d, i) => (d, ranges[i])).Where(x => x.Item2 is not null).Select(x => new Slot(x.d, x.Item2!.Value)).ToList();
+            double slowest = slots.Max(s => time(s.Device, s.Range));
+            if (slowest < bestTime * (1 - 1e-12))
+            {
+                best = slots;
+                bestTime = slowest;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>
+    /// Splits <c>[from, to)</c> over <paramref name="ordered"/> so the slowest stage is as fast as it can be in this
+    /// order: the least bottleneck T for which each device in turn, taking the longest run it can hold whose time stays
+    /// within T, covers the run (bisection on T; a device's time grows with its range). Null when memory cannot cover it.
+    /// </summary>
+    public static UnitRange?[]? MinMax(UnitTable units, IReadOnlyList<DevicePlanInput> ordered, Func<DevicePlanInput, long> capacity, Func<DevicePlanInput, UnitRange, double> time, int from, int to)
+    {
+        var loose = Greedy(units, ordered, capacity, time, from, to, double.PositiveInfinity);
+        if (loose is null)
+        {
+            return null;
+        }
+
+        double high = ordered.Select((d, i) => loose[i] is { } r ? time(d, r) : 0).Max();
+        double low = 0;
+        var best = loose;
+        for (int step = 0; step < 60 && high - low > high * 1e-9; step++)
+        {
+            double mid = (low + high) / 2;
+            var split = Greedy(units, ordered, capacity, time, from, to, mid);
+            if (split is null)
+            {
+                low = mid;
+            }
+            else
+            {
+                best = split;
+                high = mid;
+            }
+        }
+
+        return best;
+    }
+
+    private static UnitRange?[]? Greedy(UnitTable units, IReadOnlyList<DevicePlanInput> ordered, Func<DevicePlanInput, long> capacity, Func<DevicePlanInput, UnitRange, double> time, int from, int to, double limit)
+    {
+        var ranges = new UnitRange?[ordered.Count];
+        int previous = from;
+        for (int i = 0; i < ordered.Count && previous < to; i++)
+        {
+            int furthest = units.ReachForward(previous, to, capacity(ordered[i]));
+            int cut = previous;
+            while (cut < furthest && time(ordered[i], new UnitRange(previous, cut + 1)) <= limit)
+            {
+                cut++;
+            }
+
+            ranges[i] = cut > previous ? new UnitRange(previous, cut) : null;
+            previous = cut;
+        }
+
+        return previous == to ? ranges : null;
     }
 }

@@ -7,7 +7,8 @@ namespace ActorLlm.Cluster.Placement;
 /// <summary>What the route table needs to know of one registered device.</summary>
 /// <param name="Serving">The ranges it has loaded and not released.</param>
 /// <param name="ActiveSessions">Its last reported load, carried in the table for route choice.</param>
-public sealed record RouteCandidate(IActorRef Worker, DeviceDescriptor Device, bool Reachable, IReadOnlyCollection<UnitRange> Serving, int ActiveSessions);
+/// <param name="Streamed">How many layers of a range it serves are streamed from host memory (null: none).</param>
+public sealed record RouteCandidate(IActorRef Worker, DeviceDescriptor Device, bool Reachable, IReadOnlyCollection<UnitRange> Serving, int ActiveSessions, Func<UnitRange, int>? Streamed = null);
 
 /// <summary>
 /// The route table the coordinator publishes, as a pure function of the registered devices and the rollout's status.
@@ -25,7 +26,7 @@ public static class RouteTableBuilder
             .SelectMany(d => d.Serving
                 .OrderBy(s => s.Start)
                 .ThenBy(s => s.End)
-                .Select(s => new RouteEntry(d.Worker, d.Device, s, d.ActiveSessions)))];
+                .Select(s => new RouteEntry(d.Worker, d.Device, s, d.ActiveSessions, d.Streamed?.Invoke(s) ?? 0)))];
 
     /// <summary>
     /// True when both lists name the same stages in any order, a stage being a device (by key), the worker that serves

@@ -9,8 +9,8 @@ internal sealed class Slot(DevicePlanInput device, UnitRange range)
 
     public UnitRange Range { get; set; } = range;
 
-    /// <summary>Seconds per token, relatively: the stage with the highest load limits its pipeline.</summary>
-    public double Load(UnitTable units) => units.Cost(Range) / Device.Speed;
+    /// <summary>Seconds per token: the stage with the highest load limits its pipeline.</summary>
+    public double Load(WorkingPlan plan) => plan.Time(Device, Range);
 }
 
 /// <summary>One replica group under construction: disjoint ranges, possibly with gaps.</summary>
@@ -48,12 +48,19 @@ internal sealed class WorkingGroup
         return gaps;
     }
 
-    public double Bottleneck(UnitTable units) => Slots.Count == 0 ? 0 : Slots.Max(s => s.Load(units));
+    public double Bottleneck(WorkingPlan plan) => Slots.Count == 0 ? 0 : Slots.Max(s => s.Load(plan));
 }
 
-/// <summary>The mutable state the fresh and incremental planners share; <see cref="Freeze"/> turns it into a plan.</summary>
-internal sealed class WorkingPlan(UnitTable units, double headroom)
+/// <summary>
+/// The mutable state the fresh and incremental planners share; <see cref="Freeze"/> turns it into a plan. A plan that
+/// <paramref name="streaming"/> lets devices that can stream hold more than their memory: the layers beyond their
+/// resident budget are streamed from host memory (see <see cref="StreamingCost"/>).
+/// </summary>
+internal sealed class WorkingPlan(UnitTable units, double headroom, bool streaming = false)
 {
+    /// <summary>Whether devices may stream layers in this plan.</summary>
+    public bool Streaming { get; } = streaming;
+
     public UnitTable Units { get; } = units;
 
     public List<WorkingGroup> Groups { get; } = [];
@@ -65,8 +72,23 @@ internal sealed class WorkingPlan(UnitTable units, double headroom)
 
     public List<string> Notes { get; } = [];
 
-    /// <summary>Bytes of weights the device may hold; the rest of its memory is for KV cache and activations.</summary>
-    public long Capacity(DevicePlanInput device) => (long)Math.Floor(device.MemoryBytes * headroom);
+    /// <summary>Bytes of weights the device may hold on itself; the rest of its memory is for KV cache and activations.</summary>
+    public long ResidentCapacity(DevicePlanInput device) => (long)Math.Floor(device.MemoryBytes * headroom);
+
+    /// <summary>
+    /// Bytes of weights the device may serve: its resident capacity, and in a streaming plan what it may stream on top
+    /// (see <see cref="StreamingCost.Capacity"/>).
+    /// </summary>
+    public long Capacity(DevicePlanInput device) =>
+        Streaming ? StreamingCost.Capacity(Units, device, ResidentCapacity(device)) : ResidentCapacity(device);
+
+    /// <summary>Seconds per token the device spends on <paramref name="range"/> (streamed layers at max(compute, copy)).</summary>
+    public double Time(DevicePlanInput device, UnitRange range) =>
+        Streaming ? StreamingCost.Seconds(Units, device, range, ResidentCapacity(device)) : Units.Cost(range) / device.Speed;
+
+    /// <summary>Layers of <paramref name="range"/> the device streams in this plan (0 when it is not a streaming plan or the range fits).</summary>
+    public int StreamedLayers(DevicePlanInput device, UnitRange range) =>
+        Streaming ? StreamingCost.StreamedLayers(Units, range, ResidentCapacity(device)) : 0;
 
     /// <summary>A device may serve in a group only if no other group uses its machine, so replicas never share a host.</summary>
     public bool CanServe(WorkingGroup group, string machine) =>
@@ -104,7 +126,7 @@ internal sealed class WorkingPlan(UnitTable units, double headroom)
     public PlacementPlan Freeze(int requestedRedundancy, bool isFresh, IReadOnlyList<string> reasons)
     {
         var kept = Groups.Where(g => g.Slots.Count > 0).ToList();
-        var assignments = kept.SelectMany((g, index) => g.Slots.Select(s => new DeviceAssignment(s.Device.Id, index, s.Range)));
+        var assignments = kept.SelectMany((g, index) => g.Slots.Select(s => new DeviceAssignment(s.Device.Id, index, s.Range, StreamedLayers(s.Device, s.Range))));
         var replanned = kept.Select((g, index) => (g, index)).Where(x => Replanned.Contains(x.g)).Select(x => x.index).ToArray();
         return PlacementPlan.Create(Units.Count, requestedRedundancy, assignments, Spares.Select(s => s.Id), reasons, isFresh, replanned);
     }

@@ -7,8 +7,11 @@ using Akka.Actor;
 
 namespace ActorLlm.Cluster.Worker;
 
-/// <summary>What a device offers: bytes for weights and cache, and measured decoder-layer forwards per second.</summary>
-public sealed record DeviceCapacity(long Bytes, double Speed);
+/// <summary>
+/// What a device offers: bytes for weights and cache, measured decoder-layer forwards per second, host memory it may
+/// pin for streamed layers and its measured host-to-device bandwidth (both 0: it streams nothing).
+/// </summary>
+public sealed record DeviceCapacity(long Bytes, double Speed, long PinnableBytes = 0, double HostToDeviceBytesPerSecond = 0);
 
 /// <summary>What one StageWorker needs to know about its device and its node (timings from <c>actorllm.worker</c>).</summary>
 /// <param name="Device">"cpu", "cuda:0", ...</param>

@@ -15,7 +15,13 @@ namespace ActorLlm.Inference.Checkpoints;
 /// <see cref="WeightFormat.Int8AbsmaxPerChannel"/> stores in 8 bits (one f32 scale per row); the tensor bytes of an
 /// int8 store include the scales.
 /// </summary>
-public sealed record UnitInfo(int Index, string Name, int Tensors, long Parameters, long TensorBytes, long? FileBytes, bool Present, long QuantizableParameters = 0, long QuantizableRows = 0);
+public sealed record UnitInfo(int Index, string Name, int Tensors, long Parameters, long TensorBytes, long? FileBytes, bool Present, long QuantizableParameters = 0, long QuantizableRows = 0)
+{
+    /// <summary>The bytes the unit's weights take on a device computing with <paramref name="bytesPerElement"/>-byte elements, stored as <paramref name="format"/>.</summary>
+    public long DeviceBytes(int bytesPerElement, WeightFormat format) => format == WeightFormat.Int8AbsmaxPerChannel
+        ? ((Parameters - QuantizableParameters) * bytesPerElement) + QuantizableParameters + (QuantizableRows * sizeof(float))
+        : Parameters * bytesPerElement;
+}
 
 /// <summary>
 /// Memory a stage needs: its weights at <see cref="BytesPerElement"/> (the projection weights at 1 byte plus an f32
@@ -135,9 +141,7 @@ public sealed record ModelInfo
         var inRange = Units.Where(u => r.Contains(u.Index)).ToArray();
         long parameters = inRange.Sum(u => u.Parameters);
         int bytes = BytesPerElement(dtype);
-        long weightBytes = format == WeightFormat.Int8AbsmaxPerChannel
-            ? inRange.Sum(u => ((u.Parameters - u.QuantizableParameters) * bytes) + u.QuantizableParameters + (u.QuantizableRows * sizeof(float)))
-            : parameters * bytes;
+        long weightBytes = inRange.Sum(u => u.DeviceBytes(bytes, format));
         return new MemoryEstimate(r, bytes, parameters, weightBytes, KvBytesPerToken(dtype, r), context ?? Config.MaxPositionEmbeddings, sessions, format);
     }
 

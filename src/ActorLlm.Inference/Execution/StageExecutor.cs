@@ -40,6 +40,15 @@ public sealed class StageOutput(SessionId session, Tensor? hidden, Tensor? logit
 }
 
 /// <summary>
+/// How many of a stage's decoder layers are streamed from host memory (the last ones of its range) and through how
+/// many device buffers. Zero streamed layers: every layer is resident.
+/// </summary>
+public sealed record LayerStreaming(int StreamedLayers, int RingSlots = StreamLayout.DefaultRingSlots)
+{
+    public static LayerStreaming None { get; } = new(0);
+}
+
+/// <summary>
 /// Runs a contiguous unit range [start, end) of a model on one device for a batch of sessions, keeping each
 /// session's KV cache between calls (prefill, then incremental decode). Requests with the same number of new
 /// tokens run as one batched pass. Every request is validated before anything changes, so a bad request
@@ -48,7 +57,9 @@ public sealed class StageOutput(SessionId session, Tensor? hidden, Tensor? logit
 public sealed class StageExecutor : IDisposable
 {
     private readonly TokenEmbedding? _embedding;
-    private readonly DecoderLayer[] _layers;
+    private readonly DecoderLayer[] _layers;           // resident layers, first in the range
+    private readonly LayerStreamer? _streamer;          // the rest, streamed from host memory
+    private readonly int _layerCount;
     private readonly LmHead? _head;
     private readonly RotaryEmbedding _rope;
     private readonly KvCache _cache;
@@ -56,7 +67,7 @@ public sealed class StageExecutor : IDisposable
     private readonly bool _graphsWanted;
     private DecodePath _decodePath;
 
-    private StageExecutor(ModelConfig config, UnitRange range, ComputeTarget target, KvCacheOptions cacheOptions, WeightLoader weights, bool cudaGraphs)
+    private StageExecutor(ModelConfig config, UnitRange range, ComputeTarget target, KvCacheOptions cacheOptions, WeightLoader weights, bool cudaGraphs, LayerStreaming streaming)
     {
         Config = config;
         Range = range;
@@ -71,9 +82,22 @@ public sealed class StageExecutor : IDisposable
 
             int firstLayer = Math.Max(range.Start, 1) - 1;
             int lastLayer = Math.Min(range.End, config.NumLayers + 1) - 1; // exclusive
-            _layers = Enumerable.Range(firstLayer, Math.Max(0, lastLayer - firstLayer))
+            _layerCount = Math.Max(0, lastLayer - firstLayer);
+            if (streaming.StreamedLayers < 0 || streaming.StreamedLayers > _layerCount || streaming.RingSlots < 1)
+            {
+                throw new InvalidRequestException(
+                    $"stage {range}: cannot stream {streaming.StreamedLayers} of its {_layerCount} layers through {streaming.RingSlots} ring slot(s)");
+            }
+
+            int residentLayers = _layerCount - streaming.StreamedLayers;
+            _layers = Enumerable.Range(firstLayer, residentLayers)
                 .Select(i => Track(new DecoderLayer(config, weights, i), created))
                 .ToArray();
+            if (streaming.StreamedLayers > 0)
+            {
+                _streamer = Track(LayerStreamer.Load(config, weights, Enumerable.Range(firstLayer + residentLayers, streaming.StreamedLayers).ToArray(), streaming.RingSlots), created);
+            }
+
             if (range.Contains(config.NumLayers + 1))
             {
                 _head = Track(new LmHead(config, weights), created);
@@ -82,9 +106,11 @@ public sealed class StageExecutor : IDisposable
             // The cache and rotary tables get one position past the context: the scratch position that rows a
             // fixed-shape decode pass does not serve write to (see DecodeGraphs).
             _rope = Track(new RotaryEmbedding(config.Rope, config.HeadDim, cacheOptions.MaxContext + 1, target), created);
-            _cache = new KvCache(_layers.Length, config.NumKvHeads, config.HeadDim, cacheOptions, target, scratchColumn: true);
+            _cache = new KvCache(_layerCount, config.NumKvHeads, config.HeadDim, cacheOptions, target, scratchColumn: true);
             _rows = new DecodeGraphs(RowsStep, target.Device, cacheOptions.MaxSessions, cacheOptions.MaxContext, _embedding is null, config.HiddenSize, target.DType);
-            DecodePath = target.IsCuda && cudaGraphs && CudaNative.IsAvailable ? DecodePath.Graph : DecodePath.Eager;
+            // A captured graph would replay the copies into the ring as they were at capture (and events cannot be
+            // waited on inside a capture the way the ring needs): a streamed stage decodes eagerly.
+            DecodePath = target.IsCuda && cudaGraphs && CudaNative.IsAvailable && _streamer is null ? DecodePath.Graph : DecodePath.Eager;
             _graphsWanted = cudaGraphs;
         }
         catch
@@ -133,6 +159,11 @@ public sealed class StageExecutor : IDisposable
         get => _rows.Failure is null ? _decodePath : DecodePath.Eager;
         set
         {
+            if (value == DecodePath.Graph && _streamer is not null)
+            {
+                throw new InvalidOperationException($"decode path {value} cannot serve a streamed stage ({StreamingDescription})");
+            }
+
             if (value == DecodePath.Graph && (!Target.IsCuda || !CudaNative.IsAvailable))
             {
                 throw new InvalidOperationException($"decode path {value} needs CUDA and the native library ({Target}; {CudaNative.Description})");
@@ -143,15 +174,55 @@ public sealed class StageExecutor : IDisposable
     }
 
     /// <summary>Which path this stage's decode passes take, and why (logged when a stage loads).</summary>
-    public string PathDescription => DecodePath switch
+    public string PathDescription => _streamer is null ? DecodeDescription : $"{DecodeDescription}; {StreamingDescription}";
+
+    private string DecodeDescription => DecodePath switch
     {
         DecodePath.Graph => $"decode by CUDA graph replay ({CudaNative.Description}; fused kernels {(CudaNative.UseKernels ? "on" : "off")}); prefill eager",
         DecodePath.Rows => "decode eager over fixed cache rows (graphs off); prefill eager",
         _ when _rows.Failure is string failure => $"eager: {failure}",
         _ when !Target.IsCuda => $"eager ({Target.Device.type.ToString().ToLowerInvariant()})",
+        _ when _streamer is not null && Target.IsCuda => "eager (a streamed stage does not decode by CUDA graphs)",
         _ when !_graphsWanted => "eager (CUDA graphs turned off)",
         _ => $"eager: {CudaNative.Description}",
     };
+
+    /// <summary>Decoder layers of the stage kept on its device.</summary>
+    public int ResidentLayers => _layers.Length;
+
+    /// <summary>Decoder layers streamed from host memory for every pass (the last ones of the range).</summary>
+    public int StreamedLayers => _streamer?.Count ?? 0;
+
+    /// <summary>The units whose layers are streamed, or null when the stage is wholly resident.</summary>
+    public UnitRange? StreamedUnits => _streamer is null ? null : new UnitRange(LastLayerUnit - _streamer.Count + 1, LastLayerUnit + 1);
+
+    private int LastLayerUnit => Math.Min(Range.End, Config.NumLayers + 1) - 1;
+
+    /// <summary>Host-to-device bytes one pass copies into the ring (0 when nothing streams).</summary>
+    public long StreamedBytesPerPass => _streamer?.BytesPerPass ?? 0;
+
+    /// <summary>Bytes copied into the ring since load.</summary>
+    public long StreamedBytesCopied => _streamer?.CopiedBytes ?? 0;
+
+    /// <summary>How the streamed layers move, for the log; empty when nothing streams.</summary>
+    public string StreamingDescription => _streamer is not { } s ? "" :
+        $"{s.Count} of {_layerCount} layers streamed from {(Target.IsCuda ? "pinned" : "host")} memory through a ring of {s.Slots} slot(s), "
+        + $"{s.BytesPerPass / 1048576.0:F1} MiB per pass, copies {(s.Overlaps ? "on a copy stream overlapping compute" : Target.IsCuda ? "on the compute stream (no native library: no overlap)" : "synchronous (CPU)")}";
+
+    /// <summary>
+    /// How many of <paramref name="range"/>'s layers must stream so its weights on the device, in <paramref name="dtype"/>,
+    /// stay within <paramref name="residentBudget"/> bytes (see <see cref="StreamLayout"/>).
+    /// </summary>
+    public static LayerStreaming StreamingFor(IWeightSource source, UnitRange range, ScalarType dtype, long residentBudget, int ringSlots = StreamLayout.DefaultRingSlots)
+    {
+        var info = ModelInfo.Of(source);
+        int element = ModelInfo.BytesPerElement(dtype);
+        var units = info.Units.Where(u => range.Contains(u.Index)).ToArray();
+        bool IsLayer(UnitInfo u) => u.Index > 0 && u.Index <= source.Config.NumLayers;
+        var layers = units.Where(IsLayer).Select(u => u.DeviceBytes(element, info.Weights)).ToArray();
+        long fixedBytes = units.Where(u => !IsLayer(u)).Sum(u => u.DeviceBytes(element, info.Weights));
+        return new LayerStreaming(StreamLayout.StreamedLayers(layers, fixedBytes, residentBudget, ringSlots), ringSlots);
+    }
 
     /// <summary>CUDA graphs captured so far (one per decode bucket used).</summary>
     public int GraphCaptures => _rows.Captures;
@@ -161,7 +232,8 @@ public sealed class StageExecutor : IDisposable
     /// <paramref name="target"/>. The context is capped at the model's max_position_embeddings.
     /// </summary>
     /// <param name="cudaGraphs">Decode by CUDA graph replay where it can (CUDA and the native library present).</param>
-    public static StageExecutor Load(IWeightSource source, UnitRange range, ComputeTarget target, KvCacheOptions? cache = null, bool cudaGraphs = true)
+    /// <param name="streaming">How many of the range's layers to stream from host memory (default: none).</param>
+    public static StageExecutor Load(IWeightSource source, UnitRange range, ComputeTarget target, KvCacheOptions? cache = null, bool cudaGraphs = true, LayerStreaming? streaming = null)
     {
         var config = source.Config;
         if (range.End > config.UnitCount)
@@ -172,7 +244,7 @@ public sealed class StageExecutor : IDisposable
         cache ??= new KvCacheOptions();
         cache = cache with { MaxContext = Math.Min(cache.MaxContext, config.MaxPositionEmbeddings) };
         using var noGrad = no_grad();
-        return new StageExecutor(config, range, target, cache, new WeightLoader(source, target), cudaGraphs);
+        return new StageExecutor(config, range, target, cache, new WeightLoader(source, target), cudaGraphs, streaming ?? LayerStreaming.None);
     }
 
     /// <summary>True if <paramref name="session"/> holds a KV cache slot here.</summary>
@@ -333,11 +405,18 @@ public sealed class StageExecutor : IDisposable
     /// <summary>Runs every layer of the stage on <paramref name="x"/> [B, T, hidden]; disposes x if it owns it.</summary>
     private Tensor RunLayers(Tensor x, AttentionBatch batch, bool ownsInput)
     {
-        for (int i = 0; i < _layers.Length; i++)
+        for (int i = 0; i < _layerCount; i++)
         {
             // Each layer's temporaries are freed as soon as it is done, not at the end of the pass.
             using var layerScope = NewDisposeScope();
-            var next = _layers[i].Forward(x, batch, _cache.Keys(i), _cache.Values(i)).MoveToOuterDisposeScope();
+            int streamed = i - _layers.Length;
+            var layer = streamed < 0 ? _layers[i] : _streamer!.Acquire(streamed);
+            var next = layer.Forward(x, batch, _cache.Keys(i), _cache.Values(i)).MoveToOuterDisposeScope();
+            if (streamed >= 0)
+            {
+                _streamer!.Release(streamed);
+            }
+
             if (ownsInput || i > 0)
             {
                 x.Dispose();
@@ -395,6 +474,7 @@ public sealed class StageExecutor : IDisposable
             l.Dispose();
         }
 
+        _streamer?.Dispose();
         _head?.Dispose();
         _rows.Dispose();
         _rope.Dispose();

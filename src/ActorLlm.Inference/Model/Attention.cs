@@ -42,6 +42,9 @@ public sealed class Attention : IDisposable
     /// <summary>The projections (their tensors are this layer's attention weights).</summary>
     public IEnumerable<LinearWeight> Projections => [_qkv, _out];
 
+    /// <summary>Every tensor this module owns, in a fixed order (see <see cref="DecoderLayer.Tensors"/>).</summary>
+    public IEnumerable<Tensor> Tensors => Projections.SelectMany(p => p.Tensors);
+
     /// <param name="x">[B, T, hidden], already normed.</param>
     /// <param name="batch">Positions, slots, rotary tables and mask of this pass.</param>
     /// <param name="keys">This layer's key cache [slots, KV, context, D].</param>

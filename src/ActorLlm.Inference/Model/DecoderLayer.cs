@@ -27,6 +27,14 @@ public sealed class DecoderLayer : IDisposable
     /// <summary>The layer's index in the whole model.</summary>
     public int Index { get; }
 
+    /// <summary>
+    /// Every tensor the layer owns, in a fixed order: what a streamed stage copies from a layer's host copy into a
+    /// ring slot (see <c>LayerStreamer</c>). A tensor a module adds must be listed by it, or streamed layers would compute
+    /// with a stale slot's copy (the streamed == resident tests catch that).
+    /// </summary>
+    public IEnumerable<Tensor> Tensors =>
+        new[] { _inputNorm.Weight }.Concat(_attention.Tensors).Append(_postAttentionNorm.Weight).Concat(_mlp.Tensors);
+
     /// <param name="x">[B, T, hidden]</param>
     /// <returns>[B, T, hidden]</returns>
     public Tensor Forward(Tensor x, AttentionBatch batch, Tensor keys, Tensor values)

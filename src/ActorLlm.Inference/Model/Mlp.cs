@@ -33,6 +33,9 @@ public sealed class Mlp : IDisposable
     /// <summary>The projections (their tensors are this layer's MLP weights).</summary>
     public IEnumerable<LinearWeight> Projections => [_gateUp, _down];
 
+    /// <summary>Every tensor this module owns, in a fixed order (see <see cref="DecoderLayer.Tensors"/>).</summary>
+    public IEnumerable<Tensor> Tensors => Projections.SelectMany(p => p.Tensors);
+
     /// <param name="x">[B, T, hidden], already normed.</param>
     /// <returns>[B, T, hidden]</returns>
     public Tensor Forward(Tensor x)

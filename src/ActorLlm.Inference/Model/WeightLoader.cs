@@ -4,12 +4,31 @@ using static TorchSharp.torch;
 
 namespace ActorLlm.Inference.Model;
 
-/// <summary>Reads named tensors from a weight source, checks their shapes, and puts them on the target device and dtype.</summary>
-public sealed class WeightLoader(IWeightSource source, ComputeTarget target)
+/// <summary>
+/// Reads named tensors from a weight source, checks their shapes, and puts them on the target device and dtype. With
+/// <c>pinned</c> the target must be the CPU and every tensor comes back in page-locked memory (the host copy of a
+/// streamed layer, which a GPU copies from asynchronously; pinning needs a CUDA libtorch).
+/// </summary>
+public sealed class WeightLoader
 {
-    public IWeightSource Source { get; } = source;
+    public WeightLoader(IWeightSource source, ComputeTarget target, bool pinned = false)
+    {
+        if (pinned && target.Device.type != TorchSharp.DeviceType.CPU)
+        {
+            throw new ArgumentException($"only host tensors can be pinned, not tensors on {target.Device}", nameof(pinned));
+        }
 
-    public ComputeTarget Target { get; } = target;
+        Source = source;
+        Target = target;
+        Pinned = pinned;
+    }
+
+    public IWeightSource Source { get; }
+
+    public ComputeTarget Target { get; }
+
+    /// <summary>Whether tensors are loaded into page-locked host memory.</summary>
+    public bool Pinned { get; }
 
     /// <summary>Loads <paramref name="name"/>, which must have exactly <paramref name="shape"/>, in the compute dtype.</summary>
     public Tensor Load(string name, params long[] shape) => LoadAs(name, shape, Target.DType);
@@ -23,7 +42,7 @@ public sealed class WeightLoader(IWeightSource source, ComputeTarget target)
                 $"'{Source.Directory}': tensor '{name}' is {cpu.dtype}, not floating point (weights stored as '{Source.Weights.Name()}'): refusing to read it as {dtype}");
         }
 
-        return cpu.to(dtype, Target.Device, copy: true);
+        return Pin(cpu.to(dtype, Target.Device, copy: true));
     }
 
     /// <summary>Loads several tensors and concatenates them along dim 0 (fused q/k/v, fused gate/up).</summary>
@@ -71,7 +90,7 @@ public sealed class WeightLoader(IWeightSource source, ComputeTarget target)
             throw new ModelFormatException($"'{Source.Directory}': tensor '{name}' is {cpu.dtype}, but the store's weights are '{Source.Weights.Name()}' (int8)");
         }
 
-        return cpu.to(Target.Device, copy: true);
+        return Pin(cpu.to(Target.Device, copy: true));
     }
 
     private Tensor Read(string name, long[] shape)
@@ -91,6 +110,20 @@ public sealed class WeightLoader(IWeightSource source, ComputeTarget target)
         }
 
         return cpu;
+    }
+
+    /// <summary><paramref name="t"/> itself, or when loading pinned its page-locked copy (the pageable one disposed).</summary>
+    private Tensor Pin(Tensor t)
+    {
+        if (!Pinned)
+        {
+            return t;
+        }
+
+        using (t)
+        {
+            return t.pin_memory();
+        }
     }
 
     /// <summary>Loads every part, or none: on a failure the parts loaded so far are disposed.</summary>
@@ -119,7 +152,7 @@ public sealed class WeightLoader(IWeightSource source, ComputeTarget target)
         return t;
     }
 
-    private static Tensor Concat(Tensor[] loaded)
+    private Tensor Concat(Tensor[] loaded)
     {
         if (loaded.Length == 1)
         {
@@ -128,7 +161,7 @@ public sealed class WeightLoader(IWeightSource source, ComputeTarget target)
 
         try
         {
-            return cat(loaded, 0);
+            return Pin(cat(loaded, 0));
         }
         finally
         {

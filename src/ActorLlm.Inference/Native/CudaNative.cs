@@ -71,6 +71,28 @@ public static unsafe class CudaNative
     /// <summary>Records on <paramref name="stream"/>, or on the thread's current stream of <paramref name="device"/> when it is zero.</summary>
     public static void EventRecord(IntPtr ev, IntPtr stream, int device) => Check(E.EventRecord(ev, stream, device), "event_record");
 
+    /// <summary>
+    /// Whether the library has <c>event_block</c> (a stream waits on the GPU for an event); libraries built before it
+    /// lack it, and <see cref="EventBlock"/> then waits on the host instead.
+    /// </summary>
+    public static bool HasEventBlock => IsAvailable && E.EventBlock != null;
+
+    /// <summary>
+    /// <paramref name="stream"/> (or the thread's current stream of <paramref name="device"/> when it is zero) waits for
+    /// <paramref name="ev"/> without blocking the host; without the export, the host waits for the event.
+    /// </summary>
+    public static void EventBlock(IntPtr ev, IntPtr stream, int device)
+    {
+        if (E.EventBlock != null)
+        {
+            Check(E.EventBlock(ev, stream, device), "event_block");
+        }
+        else
+        {
+            EventSynchronize(ev);
+        }
+    }
+
     public static void EventSynchronize(IntPtr ev) => Check(E.EventSynchronize(ev), "event_synchronize");
 
     public static float EventElapsedMilliseconds(IntPtr start, IntPtr end)
@@ -183,6 +205,11 @@ public static unsafe class CudaNative
                 MemoryAllocated = (delegate* unmanaged<int, long*, int>)F("cuda_memory_allocated"),
                 HasKernels = (delegate* unmanaged<int>)F("has_kernels"),
             };
+            if (NativeLibrary.TryGetExport(handle, "actorllm_event_block", out IntPtr block))
+            {
+                exports.EventBlock = (delegate* unmanaged<IntPtr, IntPtr, int, int>)block;
+            }
+
             if (exports.HasKernels() == 1)
             {
                 exports.SiluMul = (delegate* unmanaged<IntPtr, IntPtr*, int>)F("silu_mul");
@@ -212,6 +239,7 @@ public static unsafe class CudaNative
         public delegate* unmanaged<IntPtr, int> EventDestroy;
         public delegate* unmanaged<IntPtr, IntPtr, int, int> EventRecord;
         public delegate* unmanaged<IntPtr, int> EventSynchronize;
+        public delegate* unmanaged<IntPtr, IntPtr, int, int> EventBlock;
         public delegate* unmanaged<IntPtr, IntPtr, float*, int> EventElapsed;
         public delegate* unmanaged<IntPtr, IntPtr*, int> GraphCreate;
         public delegate* unmanaged<IntPtr, int> GraphDestroy;

@@ -10,6 +10,9 @@ namespace ActorLlm.Protocol.Messages;
 /// <param name="MemoryBytes">Memory the device offers for weights (and KV cache).</param>
 /// <param name="Speed">Measured decoder-layer forwards per second for one token (higher is faster).</param>
 /// <param name="DType">Precision it computes in.</param>
+/// <param name="PinnableBytes">Host memory the device may pin for layers streamed to it (0: it streams nothing).</param>
+/// <param name="HostToDeviceBytesPerSecond">Measured host-to-device copy bandwidth (pinned memory on CUDA, a memory
+/// copy on the CPU); the planner costs a streamed layer at max(compute, bytes / bandwidth).</param>
 [MessagePackObject]
 public sealed record DeviceDescriptor(
     [property: Key(0)] NodeAddress Node,
@@ -17,7 +20,9 @@ public sealed record DeviceDescriptor(
     [property: Key(2)] string Machine,
     [property: Key(3)] long MemoryBytes,
     [property: Key(4)] double Speed,
-    [property: Key(5)] DType DType)
+    [property: Key(5)] DType DType,
+    [property: Key(6)] long PinnableBytes = 0,
+    [property: Key(7)] double HostToDeviceBytesPerSecond = 0)
 {
     /// <summary>Unique in the cluster: node address and device.</summary>
     [IgnoreMember]
@@ -28,13 +33,25 @@ public sealed record DeviceDescriptor(
     public string Label => $"{Machine}:{Device}";
 }
 
-/// <summary>A stage in the published route table: which worker serves which units, and how busy it is.</summary>
+/// <summary>
+/// A stage in the published route table: which worker serves which units, and how busy it is.
+/// <paramref name="StreamedLayers"/> of its range's layers (the last ones) are streamed from host memory; the rest are resident.
+/// </summary>
 [MessagePackObject]
 public sealed record RouteEntry(
     [property: Key(0)] IActorRef Worker,
     [property: Key(1)] DeviceDescriptor Device,
     [property: Key(2)] UnitRange Range,
-    [property: Key(3)] int ActiveSessions);
+    [property: Key(3)] int ActiveSessions,
+    [property: Key(4)] int StreamedLayers = 0)
+{
+    /// <summary>The units of <see cref="Range"/> that are streamed, or null when the stage is wholly resident.</summary>
+    public UnitRange? StreamedUnits(int layers)
+    {
+        int lastLayer = Math.Min(Range.End, layers + 1) - 1;
+        return StreamedLayers <= 0 ? null : new UnitRange(lastLayer - StreamedLayers + 1, lastLayer + 1);
+    }
+}
 
 /// <summary>Messages between StageWorkers and the PlacementCoordinator singleton.</summary>
 public static class PlacementMessages
@@ -70,13 +87,16 @@ public static class PlacementMessages
     /// <summary>
     /// PlacementCoordinator → StageWorker: load <paramref name="Range"/> (pulling missing unit files from
     /// <paramref name="Sources"/>) while still serving the old range; reply <see cref="UnitsLoaded"/> or
-    /// <see cref="UnitsLoadFailed"/>. Resent until answered; a worker answers a repeated version again.
+    /// <see cref="UnitsLoadFailed"/>. Resent until answered; a worker answers a repeated version again. The last
+    /// <paramref name="StreamedLayers"/> layers of the range are kept in host memory and streamed to the device for
+    /// every pass (the plan's decision, from the device's memory; 0: all resident).
     /// </summary>
     [MessagePackObject]
     public sealed record AssignUnits(
         [property: Key(0)] long Version,
         [property: Key(1)] UnitRange Range,
-        [property: Key(2)] UnitSource[] Sources) : IActorLlmMessage;
+        [property: Key(2)] UnitSource[] Sources,
+        [property: Key(3)] int StreamedLayers = 0) : IActorLlmMessage;
 
     /// <summary>StageWorker → PlacementCoordinator: <paramref name="Range"/> is loaded and served.</summary>
     [MessagePackObject]

@@ -19,7 +19,21 @@ public sealed record DeviceStatus(
     [property: Key(3)] int ActiveSessions,
     [property: Key(4)] int Queued,
     [property: Key(5)] double TokensPerSecond,
-    [property: Key(6)] int ReplicaGroup);
+    [property: Key(6)] int ReplicaGroup,
+    [property: Key(7)] int StreamedLayers = 0)
+{
+    /// <summary>The units of the served (else assigned) range whose layers are streamed from host memory, or null when none are.</summary>
+    public UnitRange? StreamedUnits(int layers)
+    {
+        if (StreamedLayers <= 0 || (Serving ?? Assigned) is not { } range)
+        {
+            return null;
+        }
+
+        int lastLayer = Math.Min(range.End, layers + 1) - 1;
+        return new UnitRange(lastLayer - StreamedLayers + 1, lastLayer + 1);
+    }
+}
 
 /// <summary>Asking the pool how it is.</summary>
 public static class StatusMessages

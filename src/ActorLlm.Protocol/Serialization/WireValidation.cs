@@ -109,7 +109,14 @@ public static class WireValidation
                     throw new WireFormatException($"device {r.Device.Key}: speed and memory must be positive and finite");
                 }
 
+                if (r.Device.PinnableBytes < 0 || !double.IsFinite(r.Device.HostToDeviceBytesPerSecond) || r.Device.HostToDeviceBytesPerSecond < 0)
+                {
+                    throw new WireFormatException($"device {r.Device.Key}: pinnable memory and host-to-device bandwidth must be finite and at least 0");
+                }
+
                 break;
+            case PlacementMessages.AssignUnits a when a.StreamedLayers < 0 || a.StreamedLayers > a.Range.Count:
+                throw new WireFormatException($"assignment of {a.Range}: {a.StreamedLayers} streamed layers");
             case PlacementMessages.RouteTable t:
                 Require(t.Stages, "stages");
                 Defined(t.Status, "placement status");

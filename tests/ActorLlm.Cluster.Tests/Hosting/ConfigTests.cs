@@ -40,6 +40,7 @@ public sealed class ConfigTests
         Assert.Equal(TimeSpan.FromSeconds(60), s.Worker.ReleasedSessionMemory);
         Assert.Equal(TimeSpan.FromSeconds(120), s.Worker.SessionIdleTimeout);
         Assert.Equal(TimeSpan.FromSeconds(60), s.Worker.RegisterBackoffMax);
+        Assert.Equal(0, s.Worker.PinnableMemory);
         Assert.Equal(1, s.Placement.Redundancy);
         Assert.Equal(0.9, s.Placement.MemoryHeadroom);
         Assert.Equal(TimeSpan.FromMilliseconds(500), s.Placement.Settle);
@@ -168,6 +169,7 @@ public sealed class ConfigTests
         ["worker.devices"] = new[] { "cpu" },
         ["worker.dtype"] = "f32",
         ["worker.memory-limit"] = new Size(0),
+        ["worker.pinnable-memory"] = new Size(0),
         ["worker.torch-threads"] = 1,
         ["worker.max-sessions"] = 16,
         ["worker.max-context"] = 2048,

@@ -126,7 +126,12 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
                 // (f32 on a CPU, bf16 on disk) needs more memory per stored byte, so it offers proportionally less.
                 int stored = store.Manifest.DTypes.Select(SafetensorsDTypes.Size).DefaultIfEmpty(4).Max();
                 long offered = m.MemoryBytes * stored / target.ElementSize;
-                measured.Add((spec, target, new DeviceCapacity(offered, m.Speed)));
+
+                // Streaming is offered only with host memory to pin; the planner counts it, and the copy bandwidth, in
+                // stored bytes too.
+                long pinnable = worker.PinnableMemory * stored / target.ElementSize;
+                double bandwidth = pinnable > 0 ? DeviceProbe.HostToDeviceBandwidth(target) * stored / target.ElementSize : 0;
+                measured.Add((spec, target, new DeviceCapacity(offered, m.Speed, pinnable, bandwidth)));
             }
 
             return new DevicesMeasured(measured);

@@ -13,7 +13,8 @@ internal static class ClusterStatusView
         PlacementPlan? plan,
         PlacementMessages.RouteTable routes,
         int redundancy,
-        ModelUnits model)
+        ModelUnits model,
+        Func<RegisteredDevice, UnitRange, int> streamed)
     {
         var members = state.Members
             .OrderBy(m => m.Address.ToString())
@@ -23,7 +24,8 @@ internal static class ClusterStatusView
         {
             var assignment = plan?.AssignmentOf(d.Key);
             UnitRange? serving = d.Serving.Count == 0 ? null : d.Serving.OrderBy(s => s == assignment?.Range ? 0 : 1).First();
-            return new DeviceStatus(d.Descriptor, assignment?.Range, serving, d.ActiveSessions, d.Queued, d.TokensPerSecond, assignment?.Group ?? -1);
+            int streamedLayers = (serving ?? assignment?.Range) is { } shown ? streamed(d, shown) : 0;
+            return new DeviceStatus(d.Descriptor, assignment?.Range, serving, d.ActiveSessions, d.Queued, d.TokensPerSecond, assignment?.Group ?? -1, streamedLayers);
         }).ToArray();
         var notes = new List<string>();
         if (plan is not null)

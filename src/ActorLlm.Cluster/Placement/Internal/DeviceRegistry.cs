@@ -33,9 +33,11 @@ internal sealed class RegisteredDevice(DeviceDescriptor descriptor, IActorRef wo
 
     public bool Plannable => Reachable && FailedReason is null;
 
-    public DevicePlanInput PlanInput => new(Key, Descriptor.Machine, Descriptor.MemoryBytes, Descriptor.Speed);
+    public DevicePlanInput PlanInput =>
+        new(Key, Descriptor.Machine, Descriptor.MemoryBytes, Descriptor.Speed, Descriptor.PinnableBytes, Descriptor.HostToDeviceBytesPerSecond);
 
-    public RouteCandidate RouteCandidate => new(Worker, Descriptor, Reachable, Serving, ActiveSessions);
+    /// <param name="streamed">Layers of a range this device streams (see <see cref="StreamingCost"/>).</param>
+    public RouteCandidate RouteCandidate(Func<UnitRange, int> streamed) => new(Worker, Descriptor, Reachable, Serving, ActiveSessions, streamed);
 }
 
 /// <summary>The devices registered with the coordinator, by key.</summary>

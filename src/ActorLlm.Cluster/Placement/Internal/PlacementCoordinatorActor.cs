@@ -16,6 +16,7 @@ namespace ActorLlm.Cluster.Placement.Internal;
 internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
 {
     private readonly ModelUnits _model;
+    private readonly UnitTable _unitTable;
     private readonly PlacementSettings _settings;
     private readonly IActorRef _localUnitServer;
     private readonly IReadOnlyCollection<int> _localUnits;
@@ -46,6 +47,7 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
     public PlacementCoordinatorActor(ModelUnits model, PlacementSettings settings, IActorRef localUnitServer, IReadOnlyCollection<int> localUnits, IActorRef mediator)
     {
         _model = model;
+        _unitTable = new UnitTable(model.Units);
         _settings = settings;
         _localUnitServer = localUnitServer;
         _localUnits = localUnits;
@@ -72,7 +74,7 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         });
         Receive<PlacementMessages.StageLoad>(OnStageLoad);
         Receive<PlacementMessages.GetRoutes>(_ => Sender.Tell(_routes));
-        Receive<StatusMessages.GetClusterStatus>(_ => Sender.Tell(ClusterStatusView.Build(_cluster.State, _registry, _rollout.Plan, _routes, _settings.Redundancy, _model)));
+        Receive<StatusMessages.GetClusterStatus>(_ => Sender.Tell(ClusterStatusView.Build(_cluster.State, _registry, _rollout.Plan, _routes, _settings.Redundancy, _model, StreamedLayers)));
         Receive<PlacementCoordinator.GetPlan>(_ => Sender.Tell(new PlacementCoordinator.PlanState(_rollout.Plan, _rollout.Version, !_rollout.IsLoading, _routes.Version)));
         Receive<Replan>(_ => DoReplan());
         Receive<Resend>(_ => Apply(new RolloutEvent.ResendDue(DateTime.UtcNow, _settings.LoadTimeout)));
@@ -191,6 +193,15 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         Apply(new RolloutEvent.DevicesLeft(keys));
     }
 
+    /// <summary>
+    /// Layers of <paramref name="range"/> the device streams: what the plan decided, from the same memory budget (a
+    /// range that fits the device's resident capacity streams nothing).
+    /// </summary>
+    private int StreamedLayers(RegisteredDevice device, UnitRange range) =>
+        device.PlanInput.CanStream
+            ? StreamingCost.StreamedLayers(_unitTable, range, (long)Math.Floor(device.Descriptor.MemoryBytes * _settings.MemoryHeadroom))
+            : 0;
+
     private void ScheduleReplan(TimeSpan delay) => Timers.StartSingleTimer("replan", Replan.Instance, delay);
 
     private void DoReplan()
@@ -216,7 +227,7 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         switch (command)
         {
             case RolloutCommand.Assign a when _registry.Find(a.Device) is { } device:
-                device.Worker.Tell(new PlacementMessages.AssignUnits(a.Version, a.Range, _registry.Sources(a.Range, _localUnitServer, _localUnits)), Self);
+                device.Worker.Tell(new PlacementMessages.AssignUnits(a.Version, a.Range, _registry.Sources(a.Range, _localUnitServer, _localUnits), StreamedLayers(device, a.Range)), Self);
                 break;
             case RolloutCommand.Release r when _registry.Find(r.Device) is { } device:
                 device.Worker.Tell(new PlacementMessages.ReleaseUnits(r.Version, r.Range), Self);
@@ -264,7 +275,7 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>Publishes the ranges served now (only reachable devices), if the table changed.</summary>
     private void PublishRoutes()
     {
-        var next = RouteTableBuilder.Next(_routes, _model.UnitCount, _registry.All.Select(d => d.RouteCandidate), _rollout.Status, _rollout.IsLoading);
+        var next = RouteTableBuilder.Next(_routes, _model.UnitCount, _registry.All.Select(d => d.RouteCandidate(range => StreamedLayers(d, range))), _rollout.Status, _rollout.IsLoading);
         if (!ReferenceEquals(next, _routes))
         {
             _routes = next;

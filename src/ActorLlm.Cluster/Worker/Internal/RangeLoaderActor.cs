@@ -31,7 +31,7 @@ internal sealed class RangeLoaderActor : ReceiveActor
     private long _loads;
 
     /// <param name="Repulled">Units of this target were found corrupt, removed and pulled again once already.</param>
-    private sealed record Target(long Version, UnitRange Range, PlacementMessages.UnitSource[] Sources, bool Repulled = false);
+    private sealed record Target(long Version, UnitRange Range, PlacementMessages.UnitSource[] Sources, bool Repulled = false, int StreamedLayers = 0);
 
     private sealed record Built(UnitRange Range, StageExecutor Executor, double Seconds);
 
@@ -109,7 +109,7 @@ internal sealed class RangeLoaderActor : ReceiveActor
             return;
         }
 
-        _target = new Target(version, range, sources);
+        _target = new Target(version, range, sources, StreamedLayers: a.Assignment.StreamedLayers);
         if (idle)
         {
             StartLoad(_target);
@@ -146,6 +146,7 @@ internal sealed class RangeLoaderActor : ReceiveActor
     {
         var clock = Stopwatch.StartNew();
         var (store, target, cache, graphs) = (_store, _settings.Target, _settings.Cache, _settings.CudaGraphs);
+        var streaming = new LayerStreaming(_target is { } t && t.Range == range ? t.StreamedLayers : 0);
 
         // Reading and copying weights takes seconds on big models: on the thread pool, it holds up neither this
         // actor nor the worker. The executor's tensors belong to no dispose scope, so any thread may build them.
@@ -164,7 +165,7 @@ internal sealed class RangeLoaderActor : ReceiveActor
                     }
                 }
 
-                return corrupt.Count > 0 ? new Corrupt(range, corrupt) : new Built(range, StageExecutor.Load(store, range, target, cache, graphs), clock.Elapsed.TotalSeconds);
+                return corrupt.Count > 0 ? new Corrupt(range, corrupt) : new Built(range, StageExecutor.Load(store, range, target, cache, graphs, streaming), clock.Elapsed.TotalSeconds);
             })
             .PipeTo(Self, failure: e => new BuildFailed(range, e.GetBaseException().Message));
         Become(() => Building(range));

@@ -185,15 +185,16 @@
     for (let u = 0; u < units; u++) cells.push(el("i", { class: u === 0 || u === units - 1 ? "edge" : "", title: unitName(u, layers) }));
     const serving = el("div", { class: "bar serving" });
     const assigned = el("div", { class: "bar assigned" });
+    const streamed = el("div", { class: "bar streamed", "data-testid": "streamed" });
     const label = el("span", { class: "label" });
     const spec = el("span", { class: "spec" });
     const swatch = el("span", { class: "swatch" });
     const load = el("div", { class: "load" });
     const row = el("div", { class: "map-row device", "data-testid": "device" },
       el("div", { class: "who" }, swatch, el("span", { class: "id" }, label, spec)),
-      el("div", { class: "track" }, el("div", { class: "cells" }, cells), serving, assigned),
+      el("div", { class: "track" }, el("div", { class: "cells" }, cells), serving, streamed, assigned),
       load);
-    const r = { key, row, serving, assigned, label, spec, swatch, load };
+    const r = { key, row, serving, streamed, assigned, label, spec, swatch, load };
     rows.set(key, r);
     return r;
   }
@@ -214,7 +215,15 @@
       : !d.assigned || (d.serving && d.serving.start <= d.assigned.start && d.assigned.end <= d.serving.end) ? "releasing" : "loading";
     r.label.replaceChildren(d.device.machine, el("small", { text: `:${d.device.device}` }), ...(st ? [el("span", { class: `state ${st}`, text: st })] : []));
     r.label.title = `${d.device.label} at ${addr(d.device.node)}`;
-    r.spec.textContent = `${bytes(d.device.memoryBytes)} · ${fmt(d.device.speed)} layers/s · ${d.device.dType}`;
+    r.spec.textContent = `${bytes(d.device.memoryBytes)} · ${fmt(d.device.speed)} layers/s · ${d.device.dType}`
+      + (d.streamedLayers > 0 ? ` · ${d.streamedLayers} layers streamed` : "");
+
+    // The last layers of a streamed stage live in host memory and are copied to the device for every pass.
+    const held = d.serving || d.assigned;
+    const last = held ? Math.min(held.end, layers + 1) - 1 : 0;
+    const streamedRange = held && d.streamedLayers > 0 ? { start: last - d.streamedLayers + 1, end: last + 1 } : null;
+    r.row.dataset.streamed = streamedRange ? range(streamedRange, layers) : "";
+    place(r.streamed, streamedRange, "", streamedRange ? `${d.device.label} streams ${range(streamedRange, layers)} from host memory` : "");
 
     place(r.serving, d.serving, servingText, `${d.device.label} serves ${servingText}`);
     const differs = d.assigned && !same(d.assigned, d.serving);
