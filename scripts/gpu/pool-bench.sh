@@ -64,7 +64,7 @@ fi
 PIDS=()
 start_gateway() {
   "$ACTORLLM" node --roles gateway --host 127.0.0.1 --port $PORT --seeds 127.0.0.1:$PORT --model "$W/store" \
-    --cache-dir "$W/cache-gw" --machine gateway --http-port $HTTP_PORT --set actorllm.worker.max-context=512 >"$W/gateway.log" 2>&1 &
+    --cache-dir "$W/cache-gw" --machine gateway --http-port $HTTP_PORT --tls off --set actorllm.worker.max-context=512 >"$W/gateway.log" 2>&1 &
   PIDS+=($!)
   wait_up "$W/gateway.log"
 }
@@ -74,7 +74,7 @@ start_worker() {
   if [ "$gpu" = cpu ]; then devices=cpu; visible=""; threads=8; fi
   CUDA_VISIBLE_DEVICES=$visible "$ACTORLLM" node --roles worker --host 127.0.0.1 --port 0 --seeds 127.0.0.1:$PORT \
     --model "$W/store" --cache-dir "$W/cache-$name" --machine "$name" --devices $devices --dtype "$dtype" \
-    --memory-limit "$mem" --torch-threads $threads --set actorllm.worker.max-context=512 >"$W/$name.log" 2>&1 &
+    --memory-limit "$mem" --torch-threads $threads --tls off --set actorllm.worker.max-context=512 >"$W/$name.log" 2>&1 &
   PIDS+=($!)
 }
 wait_up() { for _ in $(seq 1 240); do grep -q "actorllm node up" "$1" && return 0; sleep 0.5; done; echo "node did not come up: $1"; return 1; }

@@ -26,7 +26,7 @@ namespace ActorLlm.Gateway;
 /// </summary>
 public static class GatewayWebHost
 {
-    public static WebApplication Build(ActorLlmSettings settings, NodeResources resources, Action<string>? log = null, PoolSecurity? pool = null)
+    public static WebApplication Build(ActorLlmSettings settings, NodeResources resources, Action<string>? log = null, PoolSecurity? pool = null, Cluster.Security.Tls.NodeTls? tls = null)
     {
         var http = settings.Http;
         var keys = ApiKeys.Load(http);
@@ -71,11 +71,15 @@ public static class GatewayWebHost
                 }));
             }
         });
-        builder.Services.AddAkka(ActorLlmSettings.SystemName, b => b.WithActorLlm(settings, resources));
+        builder.Services.AddAkka(ActorLlmSettings.SystemName, b => b.WithActorLlm(settings, resources, tls));
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(http);
         builder.Services.AddSingleton(keys);
         builder.Services.AddSingleton(pool ?? PoolSecurity.None());
+        if (tls is not null)
+        {
+            builder.Services.AddSingleton(tls); // the caller owns it (and disposes it after the host)
+        }
         builder.Services.AddSingleton(ServedModels.For(settings, resources, log));
         builder.Services.AddSingleton(sp =>
         {

@@ -60,7 +60,7 @@ public sealed class HomeLabJoinTests(ITestOutputHelper output) : PoolTestBase(ou
     {
         await using var pool = await LocalPool.StartAsync(new LocalPoolOptions(Model, Path.Combine(WorkDir, "localhost")), Timeout);
         var worker = NodeProcess.Start("localhost-worker", ["--roles", "worker", "--host", "localhost", "--port", "0", "--seeds", $"localhost:{pool.GatewayPort}",
-            "--machine", "localhost-worker", "--devices", "cpu", "--model", Model, "--cache-dir", Path.Combine(WorkDir, "lw")], Path.Combine(WorkDir, "lw.log"));
+            "--machine", "localhost-worker", "--devices", "cpu", "--model", Model, "--cache-dir", Path.Combine(WorkDir, "lw"), "--tls", "off"], Path.Combine(WorkDir, "lw.log"));
         try
         {
             Assert.StartsWith("akka.tcp://actorllm@127.0.0.1:", (await worker.Up.WaitAsync(Timeout)).Value, StringComparison.Ordinal);
@@ -121,7 +121,7 @@ public sealed class HomeLabJoinTests(ITestOutputHelper output) : PoolTestBase(ou
     {
         Directory.CreateDirectory(WorkDir);
         var worker = NodeProcess.Start("lonely", ["--roles", "worker", "--host", "127.0.0.1", "--port", "0", "--seeds", "127.0.0.1:9", "--devices", "cpu",
-            "--model", Model, "--cache-dir", Path.Combine(WorkDir, "lonely")], Path.Combine(WorkDir, "lonely.log"));
+            "--model", Model, "--cache-dir", Path.Combine(WorkDir, "lonely"), "--tls", "off"], Path.Combine(WorkDir, "lonely.log"));
         try
         {
             await worker.Up.WaitAsync(Timeout);

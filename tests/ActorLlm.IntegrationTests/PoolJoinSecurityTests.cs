@@ -12,7 +12,8 @@ namespace ActorLlm.IntegrationTests;
 /// <summary>
 /// The pool's CA end to end, as users run it: `pool init`, a gateway started from the pool directory, `pool invite`
 /// then `node --join` (once), refusals of a reused, an expired and another pool's token (the last before anything is
-/// sent), a restart from stored credentials with renewal, and `pool revoke` reaching the running gateway.
+/// sent), a restart from stored credentials with renewal, `pool revoke` reaching the running gateway and worker, a
+/// revoked running worker downed, and its restart refused by the gateway's mutual TLS.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class PoolJoinSecurityTests(ITestOutputHelper output) : PoolTestBase(output)
@@ -80,6 +81,31 @@ public sealed class PoolJoinSecurityTests(ITestOutputHelper output) : PoolTestBa
         }
     }
 
+    private static async Task UntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (clock.Elapsed > Timeout)
+            {
+                throw new TimeoutException($"not within {Timeout.TotalSeconds:F0} s: {what}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>The gateway's <c>actorllm_tls_refusals_total</c> from its /metrics.</summary>
+    private static async Task<long> TlsRefusalsAsync(string apiUrl, string apiKey)
+    {
+        using var http = new HttpClient();
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", apiKey);
+        string metrics = await http.GetStringAsync(apiUrl[..apiUrl.LastIndexOf("/v1", StringComparison.Ordinal)] + "/metrics");
+        var m = System.Text.RegularExpressions.Regex.Match(metrics, @"(?m)^actorllm_tls_refusals_total (\d+)");
+        Assert.True(m.Success, "the gateway serves actorllm_tls_refusals_total");
+        return long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     [Fact]
     public Task Invite_then_join_works_once_and_reused_expired_and_foreign_tokens_are_refused() => WithLogs(async () =>
     {
@@ -94,7 +120,7 @@ public sealed class PoolJoinSecurityTests(ITestOutputHelper output) : PoolTestBa
 
         int httpsPort = FreePort();
         await using var pool = await LocalPool.StartAsync(
-            new LocalPoolOptions(Model, Path.Combine(WorkDir, "nodes"), GatewayArgs: ["--pool", dir, "--pool-https-port", httpsPort.ToString(System.Globalization.CultureInfo.InvariantCulture)]),
+            new LocalPoolOptions(Model, Path.Combine(WorkDir, "nodes"), GatewayArgs: ["--pool", dir, "--pool-https-port", httpsPort.ToString(System.Globalization.CultureInfo.InvariantCulture)], Credentials: _ => dir),
             Timeout);
         var gateway = pool["gateway"];
         string url = $"https://127.0.0.1:{httpsPort}";
@@ -185,14 +211,35 @@ public sealed class PoolJoinSecurityTests(ITestOutputHelper output) : PoolTestBa
             Assert.Contains("'late'", await LogLineAsync(gateway, "deny list: revoked"));
             Assert.Contains("'late'", await LogLineAsync(again, "deny list: revoked"));
             await UntilAsync(() => File.Exists(Path.Combine(creds, "revoked.json")) && DenyList.Load(Path.Combine(creds, "revoked.json")).IsRevoked("late", ""), "the worker saves the gossiped deny list");
-            await again.StopAsync(TimeSpan.FromSeconds(20));
+
+            // Revoking the running worker itself: the gateway downs it at once (it does not wait for a reconnect).
+            Assert.Equal(0, (await CliAsync("pool", "revoke", "w1", "--pool", dir)).Code);
+            Assert.Contains("(w1, serial", await LogLineAsync(gateway, "deny list: downing"));
+            await UntilAsync(() => again.HasExited, "the revoked worker is downed and exits");
         }
 
-        Phase("renewed, revoked, gossiped, stopped");
+        Phase("renewed, revoked, gossiped, revoked worker downed");
         using (var renewed = PoolCredentials.Load(creds))
         {
             Assert.NotEqual(serial, renewed.Identity.Serial);
             Assert.Equal("w1", renewed.Identity.Name);
+        }
+
+        // Restarted with its (revoked) certificate: the gateway's TLS layer refuses the association; the worker
+        // never becomes a member and stops, and the gateway still serves.
+        using (var api = new GatewayClient(pool.ApiUrl, pool.ApiKey, Timeout))
+        {
+            await api.WaitForAsync(s => s.Devices.Length == 0, Timeout, TimeSpan.FromMilliseconds(200));
+            // The gateway logs a refusal once per host and reason (the downed worker's reconnects may have logged it
+            // already) but counts every one: the count rising past what it was before the restart is this worker's
+            // handshake refused. (Under TLS 1.3 the client finishes its side before the server checks its certificate,
+            // so the worker sees either a failed handshake, and stops, or an association that never answers.)
+            long before = await TlsRefusalsAsync(pool.ApiUrl, pool.ApiKey);
+            using var revoked = NodeProcess.Start("w1-revoked", workerArgs, Path.Combine(WorkDir, "w1-revoked.log"));
+            await UntilAsync(async () => await TlsRefusalsAsync(pool.ApiUrl, pool.ApiKey) > before, "the gateway refuses the revoked worker's handshake");
+            Assert.Contains(File.ReadAllLines(gateway.LogPath), l => l.Contains("is revoked: since", StringComparison.Ordinal) && l.Contains("w1", StringComparison.Ordinal));
+            await LogLineAsync(revoked, "Couldn't join seed nodes");
+            Assert.Empty((await api.StatusAsync()).Devices);
         }
     });
 }

@@ -65,9 +65,16 @@ public abstract class PoolTestBase(ITestOutputHelper output) : IAsyncLifetime
         return pool;
     }
 
+    /// <summary>Disposes <paramref name="pool"/> with the test's own, and prints its logs if the test fails.</summary>
+    protected LocalPool Track(LocalPool pool)
+    {
+        _pools.Add(pool);
+        return pool;
+    }
+
     protected async Task<PoolClient> ConnectAsync(LocalPool pool)
     {
-        var client = await PoolClient.ConnectAsync(pool.Seed, Timeout);
+        var client = await PoolClient.ConnectAsync(pool.Seed, Timeout, settings: pool.ClientSettings());
         _clients.Add(client);
         return client;
     }
@@ -145,7 +152,11 @@ public abstract class PoolTestBase(ITestOutputHelper output) : IAsyncLifetime
 
         try
         {
-            Directory.Delete(WorkDir, recursive: true);
+            // ACTORLLM_KEEP_TEST_DIRS=1 keeps the nodes' logs and directories for a look after a failure.
+            if (Environment.GetEnvironmentVariable("ACTORLLM_KEEP_TEST_DIRS") is null)
+            {
+                Directory.Delete(WorkDir, recursive: true);
+            }
         }
         catch (IOException)
         {

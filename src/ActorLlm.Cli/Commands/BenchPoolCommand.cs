@@ -81,7 +81,7 @@ public static class BenchPoolCommand
         await using (var pool = await LocalPool.StartAsync(new LocalPoolOptions(model, Path.Combine(dir, "pipeline"), ExtraNodeArgs: nodeArgs), s_timeout))
         {
             await Task.WhenAll(Enumerable.Range(1, workers).Select(i => pool.AddWorkerAsync($"worker-{i}", s_timeout)));
-            await using var client = await PoolClient.ConnectAsync(pool.Seed, s_timeout);
+            await using var client = await PoolClient.ConnectAsync(pool.Seed, s_timeout, settings: pool.ClientSettings());
             var placed = await client.WaitForAsync(s => Placed(s, workers), s_timeout);
             await client.GenerateAsync("", options with { MaxTokens = 16 }, null, s_timeout);
             for (int run = 0; run < repeat; run++)
@@ -146,7 +146,7 @@ public static class BenchPoolCommand
         await using (var pool = await LocalPool.StartAsync(new LocalPoolOptions(model, Path.Combine(dir, "failover"), Redundancy: 2, ExtraNodeArgs: nodeArgs), s_timeout))
         {
             await Task.WhenAll(Enumerable.Range(1, 4).Select(i => pool.AddWorkerAsync($"worker-{i}", s_timeout)));
-            await using var client = await PoolClient.ConnectAsync(pool.Seed, s_timeout);
+            await using var client = await PoolClient.ConnectAsync(pool.Seed, s_timeout, settings: pool.ClientSettings());
             await client.WaitForAsync(s => Placed(s, 4), s_timeout);
             var arrivals = new List<TimeSpan>();
             var clock = Stopwatch.StartNew();

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using ActorLlm.Cluster.Hosting;
+using ActorLlm.Cluster.Security.Tls;
 using ActorLlm.Gateway;
 using Akka.Actor;
 using Akka.Hosting;
@@ -40,10 +41,11 @@ public static class NodeCommand
             ("actorllm.http.port", new Option<string?>("--http-port") { Description = "Gateway: the HTTP API's port (0 = any)" }),
             ("actorllm.http.host", new Option<string?>("--http-host") { Description = "Gateway: the address the HTTP API binds" }),
             ("actorllm.http.api-keys-file", new Option<string?>("--api-keys-file") { Description = "Gateway: a file of API keys, one per line" }),
+            ("actorllm.tls.enabled", new Option<string?>("--tls") { Description = "on (default): mutual TLS with the pool's certificates; off: plain TCP, for a local pool nobody else can reach" }),
+            ("actorllm.tls.credentials", new Option<string?>("--credentials") { Description = "This node's credential directory: ca.crt, node.crt, node.key (default: the pool directory, else ~/.actorllm/pool)" }),
             ("akka.loglevel", new Option<string?>("--log-level") { Description = "DEBUG, INFO, WARNING or ERROR" }),
             ("actorllm.log.format", new Option<string?>("--log-format") { Description = "text or json (one object per line)" }),
             ("actorllm.pool.dir", new Option<string?>("--pool") { Description = "Gateway: the pool directory from `actorllm pool init` (signs joins on the join endpoint)" }),
-            ("actorllm.pool.credentials", new Option<string?>("--credentials") { Description = "This node's credential directory (default: the pool directory, else ~/.actorllm/pool)" }),
             ("actorllm.pool.https-port", new Option<string?>("--pool-https-port") { Description = "Gateway with --pool: the join endpoint's HTTPS port (0 = any)" }),
         };
         var join = new Option<string?>("--join") { Description = "Join a pool first: the gateway's join endpoint, https://GATEWAY:PORT (with --token)" };
@@ -232,17 +234,33 @@ public static class NodeCommand
             throw new Inference.InvalidRequestException("--pool (actorllm.pool.dir) is for a gateway with HTTP on: it serves the join endpoint; other nodes use --credentials");
         }
 
+        // Credentials first: a node that cannot show a pool certificate says so (and how to get one) before loading a
+        // model. The pool's live deny list is the TLS layer's policy: a revoked name or serial cannot associate.
+        using var tls = settings.Tls.Enabled ? NodeTls.Load(settings.Tls, Cluster.Security.RevokedMembers.Policy(pool.Deny)) : null;
+        if (tls is null)
+        {
+            Log("warning: TLS is off (actorllm.tls.enabled): the cluster port is plain TCP, open to anyone who can reach it; only for a local pool");
+        }
+        else
+        {
+            Log($"TLS: mutual, as {tls.Credentials.Identity} of pool {tls.Credentials.Identity.PoolId} (credentials {settings.Tls.Credentials})");
+        }
+
         using var resources = NodeResources.Prepare(settings, Log);
 
         // A gateway serves HTTP from the same host as its Akka node; every other node is the Akka node alone.
-        var web = settings.Node.IsGateway && settings.Http.Enabled ? GatewayWebHost.Build(settings, resources, Log, pool) : null;
+        var web = settings.Node.IsGateway && settings.Http.Enabled ? GatewayWebHost.Build(settings, resources, Log, pool, tls) : null;
         using IHost host = web ?? new HostBuilder()
-            .ConfigureServices(s => s.AddAkka(ActorLlmSettings.SystemName, b => b.WithActorLlm(settings, resources)))
+            .ConfigureServices(s => s.AddAkka(ActorLlmSettings.SystemName, b => b.WithActorLlm(settings, resources, tls)))
             .Build();
         await host.StartAsync(cancel);
         var system = host.Services.GetRequiredService<ActorSystem>();
         var cluster = Akka.Cluster.Cluster.Get(system);
         Cluster.Security.RevocationGossip.Start(system, pool);
+        if (tls is not null)
+        {
+            Cluster.Security.RevokedMembers.DownWhenRevoked(system, tls, pool.Deny, Log);
+        }
 
         // The http line comes first: whoever waits for "node up" has the URL too by then.
         if (web is not null)

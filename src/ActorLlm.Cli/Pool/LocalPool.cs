@@ -10,6 +10,11 @@ namespace ActorLlm.Cli.Pool;
 /// <param name="GatewayArgs">Added to the gateway's command line (e.g. --set actorllm.session.prefill-chunk=16).</param>
 /// <param name="HttpPort">The gateway's HTTP API port (0 = any free one).</param>
 /// <param name="ApiKey">The key the gateway's API accepts; null = a new random one (<see cref="LocalPool.ApiKey"/>).</param>
+/// <param name="Credentials">
+/// Mutual TLS: the credentials directory (ca.crt, node.crt, node.key) of each node by its name ("gateway", "worker-1",
+/// and "client" for <see cref="LocalPool.ClientSettings"/>). null = plain TCP, set explicitly on every node
+/// (actorllm.tls.enabled = off): a pool of processes on this machine that nobody else reaches (`demo`, most tests).
+/// </param>
 public sealed record LocalPoolOptions(
     string Model,
     string Directory,
@@ -18,7 +23,8 @@ public sealed record LocalPoolOptions(
     IReadOnlyList<string>? ExtraNodeArgs = null,
     IReadOnlyList<string>? GatewayArgs = null,
     int HttpPort = 0,
-    string? ApiKey = null);
+    string? ApiKey = null,
+    Func<string, string>? Credentials = null);
 
 /// <summary>
 /// A gateway and workers as separate `actorllm node` processes on this machine, each worker a distinct "machine" so
@@ -51,6 +57,19 @@ public sealed class LocalPool : IAsyncDisposable
     public IReadOnlyList<NodeProcess> Nodes => _nodes;
 
     public NodeProcess this[string name] => _nodes.Single(n => n.Name == name);
+
+    /// <summary>Whether the pool's cluster port is mutual TLS (<see cref="LocalPoolOptions.Credentials"/>).</summary>
+    public bool Tls => _options.Credentials is not null;
+
+    /// <summary>
+    /// The settings a member that is not one of these processes (a <c>PoolClient</c>) needs to join this pool: plain
+    /// TCP, or TLS with the credentials of <paramref name="name"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ClientSettings(string name = "client") => TlsSettings(name);
+
+    private Dictionary<string, string> TlsSettings(string name) => _options.Credentials is { } credentials
+        ? new() { ["actorllm.tls.enabled"] = "on", ["actorllm.tls.credentials"] = credentials(name) }
+        : new() { ["actorllm.tls.enabled"] = "off" };
 
     /// <summary>Starts the gateway and waits until it is up.</summary>
     public static async Task<LocalPool> StartAsync(LocalPoolOptions options, TimeSpan timeout)
@@ -110,6 +129,12 @@ public sealed class LocalPool : IAsyncDisposable
         if (model is not null)
         {
             args.AddRange(["--model", model]);
+        }
+
+        // Before the extra arguments, so that a test can give one node other credentials (a later --set wins).
+        foreach (var (path, value) in TlsSettings(name))
+        {
+            args.AddRange(["--set", $"{path}={value}"]);
         }
 
         args.AddRange(extra);

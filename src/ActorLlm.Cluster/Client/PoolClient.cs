@@ -35,8 +35,13 @@ public sealed class PoolClient : IAsyncDisposable
         _settings = settings;
     }
 
-    /// <summary>Joins the pool whose seed is <paramref name="seed"/> ("host:port") and waits until this node is a member.</summary>
-    public static async Task<PoolClient> ConnectAsync(string seed, TimeSpan timeout, string bindHost = "127.0.0.1", CancellationToken cancel = default)
+    /// <summary>
+    /// Joins the pool whose seed is <paramref name="seed"/> ("host:port") and waits until this node is a member.
+    /// <paramref name="settings"/> are more path → value settings, e.g. the pool's actorllm.tls.* (TLS is on by default:
+    /// a client needs credentials, or actorllm.tls.enabled = off for a plain local pool).
+    /// </summary>
+    public static async Task<PoolClient> ConnectAsync(
+        string seed, TimeSpan timeout, string bindHost = "127.0.0.1", CancellationToken cancel = default, IReadOnlyDictionary<string, string>? settings = null)
     {
         var overrides = new Dictionary<string, string>
         {
@@ -47,10 +52,15 @@ public sealed class PoolClient : IAsyncDisposable
             // A client lives for one command; connection warnings about members that come and go are noise on its stderr.
             ["akka.loglevel"] = "ERROR",
         };
-        var settings = ActorLlmSettings.From(ActorLlmConfig.Build(null, overrides, _ => null));
-        var resources = NodeResources.Prepare(settings);
+        foreach (var (path, value) in settings ?? new Dictionary<string, string>())
+        {
+            overrides[path] = value;
+        }
+
+        var node = ActorLlmSettings.From(ActorLlmConfig.Build(null, overrides, _ => null));
+        var resources = NodeResources.Prepare(node);
         var host = new HostBuilder()
-            .ConfigureServices(s => s.AddAkka(ActorLlmSettings.SystemName, b => b.WithActorLlm(settings, resources)))
+            .ConfigureServices(s => s.AddAkka(ActorLlmSettings.SystemName, b => b.WithActorLlm(node, resources)))
             .Build();
         await host.StartAsync(cancel).ConfigureAwait(false);
         var system = host.Services.GetRequiredService<ActorSystem>();
@@ -64,8 +74,11 @@ public sealed class PoolClient : IAsyncDisposable
         }
 
         var registry = host.Services.GetRequiredService<ActorRegistry>();
-        return new PoolClient(host, system, registry.Get<SessionRegionKey>(), registry.Get<CoordinatorKey>(), settings.Client, settings.Wire);
+        return new PoolClient(host, system, registry.Get<SessionRegionKey>(), registry.Get<CoordinatorKey>(), node.Client, node.Wire);
     }
+
+    /// <summary>This client's actor system (a cluster member: what it may tell the cluster depends on its certificate).</summary>
+    public ActorSystem ActorSystem => _system;
 
     /// <summary>
     /// Generates from <paramref name="prompt"/>, calling <paramref name="onText"/> with each piece of text as it arrives

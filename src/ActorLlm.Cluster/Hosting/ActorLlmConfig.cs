@@ -24,6 +24,8 @@ public static class ActorLlmConfig
         ["ACTORLLM_DEVICES"] = "actorllm.worker.devices",
         ["ACTORLLM_DTYPE"] = "actorllm.worker.dtype",
         ["ACTORLLM_REDUNDANCY"] = "actorllm.placement.redundancy",
+        ["ACTORLLM_TLS"] = "actorllm.tls.enabled",
+        ["ACTORLLM_TLS_CREDENTIALS"] = "actorllm.tls.credentials",
     };
 
     private static readonly HashSet<string> s_lists = ["actorllm.node.roles", "actorllm.node.seeds", "actorllm.worker.devices"];

@@ -1,5 +1,6 @@
 using ActorLlm.Cluster.Node;
 using ActorLlm.Cluster.Placement;
+using ActorLlm.Cluster.Security.Tls;
 using ActorLlm.Cluster.Session;
 using ActorLlm.Cluster.Weights;
 using ActorLlm.Inference.Checkpoints;
@@ -26,12 +27,12 @@ namespace ActorLlm.Cluster.Hosting;
 /// </summary>
 public static class ActorLlmHosting
 {
-    public static AkkaConfigurationBuilder WithActorLlm(this AkkaConfigurationBuilder builder, ActorLlmSettings settings, NodeResources resources)
+    public static AkkaConfigurationBuilder WithActorLlm(this AkkaConfigurationBuilder builder, ActorLlmSettings settings, NodeResources resources, NodeTls? tls = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(resources);
         var node = settings.Node;
-        builder.WithActorLlmNode(settings);
+        builder.WithActorLlmNode(settings, tls);
         if (node.IsWorker || node.IsGateway)
         {
             builder.WithActorLlmUnitServer(settings, resources.Store);
@@ -54,17 +55,34 @@ public static class ActorLlmHosting
         return builder;
     }
 
-    /// <summary>Every node: the merged config (with our serializer's bindings), remoting, and clustering with the node's roles and seeds.</summary>
-    public static AkkaConfigurationBuilder WithActorLlmNode(this AkkaConfigurationBuilder builder, ActorLlmSettings settings)
+    /// <summary>
+    /// Every node: the merged config (with our serializer's bindings), remoting, and clustering with the node's roles
+    /// and seeds. With actorllm.tls.enabled the remoting is mutual TLS with <paramref name="tls"/> (loaded from
+    /// actorllm.tls.credentials, with no deny list, when null); without it, plain TCP.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithActorLlmNode(this AkkaConfigurationBuilder builder, ActorLlmSettings settings, NodeTls? tls = null)
     {
         var node = settings.Node;
+        var remote = new RemoteOptions { HostName = node.Host, Port = node.Port };
+        if (settings.Tls.Enabled)
+        {
+            tls ??= NodeTls.Load(settings.Tls);
+            remote.EnableSsl = true;
+            remote.Ssl = tls.Remoting();
+
+            // Under Akka's protocol layer: what volunteers may not send (MembershipGuard).
+            string instance = Guid.NewGuid().ToString("N");
+            MembershipGuard.Register(instance, tls);
+            builder.AddHocon(MembershipGuard.Hocon(instance), HoconAddMode.Prepend);
+        }
+
         return builder
             .AddHocon(settings.Config, HoconAddMode.Prepend)
-            .WithRemoting(node.Host, node.Port)
+            .WithRemoting(remote)
             .WithClustering(new ClusterOptions
             {
                 Roles = [.. node.Roles],
-                SeedNodes = [.. node.Seeds.Select(ActorLlmSettings.SeedAddress)],
+                SeedNodes = [.. node.Seeds.Select(s => ActorLlmSettings.SeedAddress(s, settings.Tls.Enabled))],
             });
     }
 

@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using ActorLlm.Cluster.Security.Tls;
 using ActorLlm.Inference;
 using ActorLlm.Protocol;
 using ActorLlm.Protocol.Serialization;
@@ -176,7 +177,8 @@ public sealed record PoolSettings(string Dir, string Credentials, string HttpsHo
     internal static PoolSettings Read(SettingsReader r, string nodeHost)
     {
         string dir = r.Str("pool.dir").Trim();
-        string credentials = r.Str("pool.credentials").Trim();
+        // One credential directory per node, shared by the join client and the TLS layer (tls.credentials).
+        string credentials = r.Str("tls.credentials").Trim();
         string host = r.Str("pool.https-host").Trim();
         return new PoolSettings(
             dir,
@@ -230,6 +232,7 @@ public sealed record ActorLlmSettings(
     HttpSettings Http,
     LogSettings Log,
     PoolSettings Pool,
+    TlsSettings Tls,
     Config Config)
 {
     public const string SystemName = "actorllm";
@@ -317,6 +320,7 @@ public sealed record ActorLlmSettings(
             HttpSettings.Read(reader),
             LogSettings.Read(reader),
             PoolSettings.Read(reader, NormalHost(Str("node.host"))),
+            TlsSettings.Read(reader, PoolSettings.Read(reader, NormalHost(Str("node.host"))).Credentials),
             config);
         return settings;
     }
@@ -455,11 +459,14 @@ public sealed record ActorLlmSettings(
         return previous[b.Length];
     }
 
-    /// <summary>"host:port" to the Akka address of that node.</summary>
-    public static string SeedAddress(string seed)
+    /// <summary>"host:port" to the Akka address of that node (plain TCP).</summary>
+    public static string SeedAddress(string seed) => SeedAddress(seed, tls: false);
+
+    /// <summary>"host:port" to the Akka address of that node: akka.ssl.tcp:// with <paramref name="tls"/>, else akka.tcp://.</summary>
+    public static string SeedAddress(string seed, bool tls)
     {
         string s = seed.Trim();
-        if (s.StartsWith("akka.tcp://", StringComparison.Ordinal))
+        if (s.StartsWith("akka.tcp://", StringComparison.Ordinal) || s.StartsWith("akka.ssl.tcp://", StringComparison.Ordinal))
         {
             return s;
         }
@@ -470,7 +477,7 @@ public sealed record ActorLlmSettings(
             throw new InvalidRequestException($"seed '{seed}' must be host:port");
         }
 
-        return $"akka.tcp://{SystemName}@{s[..colon]}:{port}";
+        return $"{(tls ? "akka.ssl.tcp" : "akka.tcp")}://{SystemName}@{s[..colon]}:{port}";
     }
 
     private static string DefaultCacheDir() =>

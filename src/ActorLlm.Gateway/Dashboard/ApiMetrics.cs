@@ -46,6 +46,7 @@ public sealed class ApiMetrics
     private readonly Counter _rollouts;
     private readonly Counter _statusFailures;
     private readonly Counter _events;
+    private readonly Counter _tlsRefusals;
     private readonly HashSet<string> _deviceLabels = [];
     private EventRing? _ring;
     private readonly Lock _statusLock = new();
@@ -85,9 +86,14 @@ public sealed class ApiMetrics
         _rollouts = f.CreateCounter(Prefix + "rollouts_total", "New placements this gateway has seen (some device's assignment changed).");
         _statusFailures = f.CreateCounter(Prefix + "status_poll_failures_total", "Status polls the placement coordinator did not answer.");
         _events = f.CreateCounter(Prefix + "pool_events_total", "Pool events this gateway recorded, by kind (as the dashboard lists them).", "kind");
+        _tlsRefusals = f.CreateCounter(Prefix + "tls_refusals_total", "Peers this gateway's cluster port refused in the TLS handshake (untrusted, expired or revoked certificates; logged once per host and reason, counted every time).");
     }
 
     public CollectorRegistry Registry { get; }
+
+    /// <summary>Reads the TLS refusals counter from <paramref name="refusals"/> (the validator's running count) at every scrape.</summary>
+    public void TrackTlsRefusals(Func<long> refusals) =>
+        Registry.AddBeforeCollectCallback(() => _tlsRefusals.IncTo(refusals()));
 
     /// <summary>Reads the running-jobs gauge from <paramref name="running"/> at every scrape.</summary>
     public void TrackRunning(Func<int?> running) =>

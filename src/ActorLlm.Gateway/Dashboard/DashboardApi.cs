@@ -60,6 +60,11 @@ public static class DashboardApi
                     return null; // the Akka node is still starting: no jobs, and no gauge yet
                 }
             });
+            if (sp.GetService<Cluster.Security.Tls.NodeTls>() is { } tls)
+            {
+                metrics.TrackTlsRefusals(() => tls.Validator.Refusals);
+            }
+
             return metrics;
         });
         services.AddSingleton<StatusWatcher>();

@@ -26,6 +26,7 @@ public sealed class CompositionTests
         var overrides = new Dictionary<string, string>
         {
             ["actorllm.node.roles"] = roles,
+            ["actorllm.tls.enabled"] = "off",
             ["actorllm.node.port"] = "0",
             ["actorllm.model.store"] = gateway ? RepoPaths.Stories260K : "",
             ["actorllm.model.cache-dir"] = dir.Path,

@@ -214,6 +214,8 @@ public sealed class ConfigTests
         ["probe.nvidia-smi-timeout"] = TimeSpan.FromSeconds(10),
         ["sharding.session-shards"] = 64,
         ["log.format"] = "text",
+        ["tls.enabled"] = true,
+        ["tls.credentials"] = "",
         ["http.enabled"] = true,
         ["http.host"] = "127.0.0.1",
         ["http.port"] = 8080,
@@ -230,7 +232,6 @@ public sealed class ConfigTests
         ["http.default-max-tokens"] = 256,
         ["http.status-interval"] = TimeSpan.FromSeconds(1),
         ["pool.dir"] = "",
-        ["pool.credentials"] = "",
         ["pool.https-host"] = "",
         ["pool.https-port"] = 4443,
         ["pool.renew-before"] = TimeSpan.FromDays(7),
@@ -269,7 +270,9 @@ public sealed class ConfigTests
         Assert.Equal(ActorLlm.Cluster.Security.PoolCredentials.DefaultDirectory, plain.Pool.Credentials);
         Assert.Equal("10.0.0.5", plain.Pool.HttpsHost);
         Assert.Equal("/srv/pool", With(("actorllm.pool.dir", "/srv/pool")).Pool.Credentials);
-        Assert.Equal("/creds", With(("actorllm.pool.dir", "/srv/pool"), ("actorllm.pool.credentials", "/creds")).Pool.Credentials);
+        Assert.Equal("/creds", With(("actorllm.pool.dir", "/srv/pool"), ("actorllm.tls.credentials", "/creds")).Pool.Credentials);
+        Assert.Equal("/creds", With(("actorllm.pool.dir", "/srv/pool"), ("actorllm.tls.credentials", "/creds")).Tls.Credentials);
+        Assert.Equal("/srv/pool", With(("actorllm.pool.dir", "/srv/pool")).Tls.Credentials);
         Assert.Equal("0.0.0.0", With(("actorllm.pool.https-host", "0.0.0.0")).Pool.HttpsHost);
         Assert.Contains("pool.https-port", Assert.Throws<InvalidRequestException>(() => With(("actorllm.pool.https-port", "70000"))).Message);
     }
