@@ -1,3 +1,6 @@
+using ActorLlm.Protocol;
+using ActorLlm.Protocol.Messages;
+using Akka.Actor;
 using ActorLlm.Cluster.Node;
 using ActorLlm.Cluster.Placement;
 using ActorLlm.Cluster.Security.Tls;
@@ -40,7 +43,7 @@ public static class ActorLlmHosting
 
         if (node.IsGateway)
         {
-            builder.WithActorLlmGateway(settings, resources);
+            builder.WithActorLlmGateway(settings, resources, tls);
         }
         else
         {
@@ -100,7 +103,7 @@ public static class ActorLlmHosting
     /// (<see cref="RouteCacheKey"/>) and the session shard region (<see cref="SessionRegionKey"/>). Needs the model
     /// (store, tokenizer and units in <paramref name="resources"/>) and the node's UnitServer.
     /// </summary>
-    public static AkkaConfigurationBuilder WithActorLlmGateway(this AkkaConfigurationBuilder builder, ActorLlmSettings settings, NodeResources resources)
+    public static AkkaConfigurationBuilder WithActorLlmGateway(this AkkaConfigurationBuilder builder, ActorLlmSettings settings, NodeResources resources, NodeTls? tls = null)
     {
         var store = resources.Store ?? throw new ArgumentException("a gateway needs the model's store", nameof(resources));
         var model = resources.Model ?? throw new ArgumentException("a gateway needs the model's units", nameof(resources));
@@ -112,7 +115,8 @@ public static class ActorLlmHosting
                 settings.Placement,
                 registry.Get<UnitServerKey>(),
                 [.. store.PresentUnits()],
-                DistributedPubSub.Get(system).Mediator),
+                DistributedPubSub.Get(system).Mediator,
+                tls is null ? null : CertifiedTrust(tls, Akka.Cluster.Cluster.Get(system).SelfAddress)),
             OnGateways(),
             createProxyToo: true);
         builder.WithActors((system, registry) => registry.Register<RouteCacheKey>(system.ActorOf(
@@ -136,6 +140,22 @@ public static class ActorLlmHosting
             SessionExtractor(settings),
             new ShardOptions { Role = ActorLlmRoles.Gateway });
     }
+
+    /// <summary>
+    /// The trust a node's certificate gives it: this node's own, or the peer TLS saw at that address; null when
+    /// unknown (the coordinator then keeps what the device declared).
+    /// </summary>
+    internal static Func<NodeAddress, DeviceTrust?> CertifiedTrust(NodeTls tls, Address self) => node =>
+    {
+        if (!ActorPath.TryParseAddress(node.Value, out var address))
+        {
+            return null;
+        }
+
+        var peer = address.Equals(self) ? tls.Credentials.Identity
+            : address.Port is { } port ? tls.Validator.Peers.AtAddress(address.Host ?? "", port) : null;
+        return peer is null ? null : peer.Volunteer ? DeviceTrust.Volunteer : DeviceTrust.Trusted;
+    };
 
     /// <summary>
     /// A node without the gateway role (a worker, a client): proxies to the PlacementCoordinator singleton

@@ -1,3 +1,4 @@
+using ActorLlm.Protocol.Messages;
 using Akka.Configuration;
 using ActorLlm.Cluster.Security.Tls;
 using ActorLlm.Inference;
@@ -34,7 +35,8 @@ public sealed record WorkerSettings(
     TimeSpan ReleasedSessionMemory,
     TimeSpan SessionIdleTimeout,
     TimeSpan RegisterBackoffMax,
-    long PinnableMemory);
+    long PinnableMemory,
+    DeviceTrust Trust = DeviceTrust.Trusted);
 
 /// <summary>The placement coordinator (<c>actorllm.placement</c>).</summary>
 public sealed record PlacementSettings(
@@ -288,7 +290,13 @@ public sealed record ActorLlmSettings(
                 Time("worker.released-session-memory"),
                 Time("worker.session-idle-timeout"),
                 Time("worker.register-backoff-max"),
-                Bytes("worker.pinnable-memory")),
+                Bytes("worker.pinnable-memory"),
+                Str("worker.trust").Trim().ToLowerInvariant() switch
+                {
+                    "trusted" => DeviceTrust.Trusted,
+                    "volunteer" => DeviceTrust.Volunteer,
+                    var t => throw new ConfigurationException($"actorllm.worker.trust must be trusted or volunteer, got '{t}'"),
+                }),
             new PlacementSettings(
                 Int("placement.redundancy"),
                 Double("placement.memory-headroom"),

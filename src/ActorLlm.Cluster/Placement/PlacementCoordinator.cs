@@ -1,3 +1,4 @@
+using ActorLlm.Protocol.Messages;
 using ActorLlm.Cluster.Hosting;
 using ActorLlm.Inference.Checkpoints;
 using ActorLlm.Protocol;
@@ -40,8 +41,18 @@ public static class PlacementCoordinator
     /// <param name="localUnitServer">The coordinator node's UnitServer: a source of every unit when that node has the store.</param>
     /// <param name="localUnits">Units whose files the coordinator's node holds.</param>
     /// <param name="mediator">Where route tables are published (the distributed pub-sub mediator).</param>
-    public static Props Props(ModelUnits model, PlacementSettings settings, IActorRef localUnitServer, IReadOnlyCollection<int> localUnits, IActorRef mediator) =>
-        Akka.Actor.Props.Create(() => new Internal.PlacementCoordinatorActor(model, settings, localUnitServer, localUnits, mediator));
+    /// <param name="certifiedTrust">The trust a node's certificate gives it (null: unknown); a device's declared trust is
+    /// lowered to it (<see cref="EffectiveTrust"/>). Null in a plain-TCP pool.</param>
+    public static Props Props(ModelUnits model, PlacementSettings settings, IActorRef localUnitServer, IReadOnlyCollection<int> localUnits, IActorRef mediator,
+        Func<NodeAddress, DeviceTrust?>? certifiedTrust = null) =>
+        Akka.Actor.Props.Create(() => new Internal.PlacementCoordinatorActor(model, settings, localUnitServer, localUnits, mediator, certifiedTrust));
+
+    /// <summary>
+    /// What a device is trusted as: the lower of what it declares and what its node's certificate says (a volunteer
+    /// cannot declare itself trusted; a trusted node may choose to be treated as a volunteer).
+    /// </summary>
+    public static DeviceTrust EffectiveTrust(DeviceTrust declared, DeviceTrust? certified) =>
+        certified == DeviceTrust.Volunteer || declared == DeviceTrust.Volunteer ? DeviceTrust.Volunteer : DeviceTrust.Trusted;
 
     /// <summary>Tests and status: the plan being rolled out and the current route version. Local only.</summary>
     public sealed record GetPlan

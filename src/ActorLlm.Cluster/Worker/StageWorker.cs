@@ -3,6 +3,7 @@ using ActorLlm.Inference.Checkpoints;
 using ActorLlm.Inference.Devices;
 using ActorLlm.Inference.Execution;
 using ActorLlm.Protocol;
+using ActorLlm.Protocol.Messages;
 using Akka.Actor;
 
 namespace ActorLlm.Cluster.Worker;
@@ -20,6 +21,7 @@ public sealed record DeviceCapacity(long Bytes, double Speed, long PinnableBytes
 /// <param name="Batching">The scheduler's knobs (<see cref="BatchPlan"/>): its token budget per pass.</param>
 /// <param name="ReleasedSessionMemory">How long a released session is remembered, so that its late steps are dropped.</param>
 /// <param name="RegisterBackoffMax">The longest wait between registrations the coordinator refuses (the wait doubles from <paramref name="RegisterRetry"/>).</param>
+/// <param name="Trust">Whom this node belongs to, as it declares it (<c>actorllm.worker.trust</c>).</param>
 /// <param name="SessionIdleTimeout">A session with no step for this long is released (its gateway is gone).</param>
 public sealed record StageWorkerSettings(
     string Device,
@@ -37,7 +39,8 @@ public sealed record StageWorkerSettings(
     ModelId ModelId,
     TimeSpan SessionIdleTimeout,
     TimeSpan RegisterBackoffMax,
-    bool CudaGraphs = true);
+    bool CudaGraphs = true,
+    DeviceTrust Trust = DeviceTrust.Trusted);
 
 /// <summary>
 /// One actor per device (each GPU; the CPU when configured), on its own pinned thread, started by its node's

@@ -3,6 +3,17 @@ using MessagePack;
 
 namespace ActorLlm.Protocol.Messages;
 
+/// <summary>
+/// Whom a device's node belongs to: the pool's owner (trusted) or someone else (a volunteer, whose stages get a
+/// replica elsewhere and whose outputs are verified). A worker declares it (<c>actorllm.worker.trust</c>); in a TLS
+/// pool the coordinator also reads it from the node's certificate, and a certificate can only lower it.
+/// </summary>
+public enum DeviceTrust
+{
+    Trusted = 0,
+    Volunteer = 1,
+}
+
 /// <summary>What a device is and how fast it measured; the planner's input for one StageWorker.</summary>
 /// <param name="Node">The node's cluster address, e.g. "akka.tcp://actorllm@127.0.0.1:5001".</param>
 /// <param name="Device">"cpu", "cuda:0", ...</param>
@@ -13,6 +24,7 @@ namespace ActorLlm.Protocol.Messages;
 /// <param name="PinnableBytes">Host memory the device may pin for layers streamed to it (0: it streams nothing).</param>
 /// <param name="HostToDeviceBytesPerSecond">Measured host-to-device copy bandwidth (pinned memory on CUDA, a memory
 /// copy on the CPU); the planner costs a streamed layer at max(compute, bytes / bandwidth).</param>
+/// <param name="Trust">Whom the node belongs to (<see cref="DeviceTrust"/>); as the coordinator registered it, in route tables and status.</param>
 [MessagePackObject]
 public sealed record DeviceDescriptor(
     [property: Key(0)] NodeAddress Node,
@@ -22,8 +34,13 @@ public sealed record DeviceDescriptor(
     [property: Key(4)] double Speed,
     [property: Key(5)] DType DType,
     [property: Key(6)] long PinnableBytes = 0,
-    [property: Key(7)] double HostToDeviceBytesPerSecond = 0)
+    [property: Key(7)] double HostToDeviceBytesPerSecond = 0,
+    [property: Key(8)] DeviceTrust Trust = DeviceTrust.Trusted)
 {
+    /// <summary>A volunteer's device (see <see cref="DeviceTrust"/>).</summary>
+    [IgnoreMember]
+    public bool Volunteer => Trust == DeviceTrust.Volunteer;
+
     /// <summary>Unique in the cluster: node address and device.</summary>
     [IgnoreMember]
     public DeviceKey Key => new(Node, Device);

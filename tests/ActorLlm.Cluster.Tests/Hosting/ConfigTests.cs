@@ -2,6 +2,7 @@ using ActorLlm.Cluster.Hosting;
 using ActorLlm.Cluster.Placement;
 using ActorLlm.Inference;
 using ActorLlm.Protocol;
+using ActorLlm.Protocol.Messages;
 using ActorLlm.Protocol.Serialization;
 using Akka.Configuration;
 using Akka.Configuration.Hocon;
@@ -41,6 +42,7 @@ public sealed class ConfigTests
         Assert.Equal(TimeSpan.FromSeconds(120), s.Worker.SessionIdleTimeout);
         Assert.Equal(TimeSpan.FromSeconds(60), s.Worker.RegisterBackoffMax);
         Assert.Equal(0, s.Worker.PinnableMemory);
+        Assert.Equal(DeviceTrust.Trusted, s.Worker.Trust);
         Assert.Equal(1, s.Placement.Redundancy);
         Assert.Equal(0.9, s.Placement.MemoryHeadroom);
         Assert.Equal(TimeSpan.FromMilliseconds(500), s.Placement.Settle);
@@ -118,6 +120,7 @@ public sealed class ConfigTests
     [InlineData("actorllm.worker.released-session-memory", "0s", "worker.released-session-memory must be a positive duration")]
     [InlineData("actorllm.worker.session-idle-timeout", "0s", "worker.session-idle-timeout must be a positive duration")]
     [InlineData("actorllm.worker.register-backoff-max", "0s", "worker.register-backoff-max must be a positive duration")]
+    [InlineData("actorllm.worker.trust", "root", "worker.trust must be trusted or volunteer")]
     public void Bad_settings_are_refused_with_the_reason(string path, string value, string expected)
     {
         var error = Assert.Throws<InvalidRequestException>(() =>
@@ -170,6 +173,7 @@ public sealed class ConfigTests
         ["worker.dtype"] = "f32",
         ["worker.memory-limit"] = new Size(0),
         ["worker.pinnable-memory"] = new Size(0),
+        ["worker.trust"] = "trusted",
         ["worker.torch-threads"] = 1,
         ["worker.max-sessions"] = 16,
         ["worker.max-context"] = 2048,

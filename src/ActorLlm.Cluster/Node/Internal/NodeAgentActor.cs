@@ -161,7 +161,8 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
                 modelId,
                 _settings.Worker.SessionIdleTimeout,
                 _settings.Worker.RegisterBackoffMax,
-                _settings.Worker.CudaGraphs);
+                _settings.Worker.CudaGraphs,
+                _settings.Worker.Trust);
             string name = "stage-" + device.Replace(':', '-');
             Context.ActorOf(StageWorker.Props(settings, store, _coordinator, _unitServer), name);
             _log.Info("node: {0} on {1}: {2:N0} bytes, {3:F0} layer-forwards/s", name, target, capacity.Bytes, capacity.Speed);

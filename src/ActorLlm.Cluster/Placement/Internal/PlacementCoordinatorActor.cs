@@ -44,9 +44,13 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         public static RetryFailed Instance { get; } = new();
     }
 
-    public PlacementCoordinatorActor(ModelUnits model, PlacementSettings settings, IActorRef localUnitServer, IReadOnlyCollection<int> localUnits, IActorRef mediator)
+    private readonly Func<NodeAddress, DeviceTrust?> _certifiedTrust;
+
+    public PlacementCoordinatorActor(ModelUnits model, PlacementSettings settings, IActorRef localUnitServer, IReadOnlyCollection<int> localUnits, IActorRef mediator,
+        Func<NodeAddress, DeviceTrust?>? certifiedTrust = null)
     {
         _model = model;
+        _certifiedTrust = certifiedTrust ?? (_ => null);
         _unitTable = new UnitTable(model.Units);
         _settings = settings;
         _localUnitServer = localUnitServer;
@@ -122,12 +126,18 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
             return;
         }
 
+        var trust = PlacementCoordinator.EffectiveTrust(r.Device.Trust, _certifiedTrust(r.Device.Node));
+        if (trust != r.Device.Trust)
+        {
+            r = r with { Device = r.Device with { Trust = trust } };
+        }
+
         bool changed = _registry.Register(r);
         Context.Watch(r.Worker);
         Sender.Tell(new PlacementMessages.DeviceRegistered(r.Device.Key, true, ""));
         if (changed)
         {
-            _log.Info("placement: {0} registered ({1:N0} bytes, speed {2:F0})", r.Device.Label, r.Device.MemoryBytes, r.Device.Speed);
+            _log.Info("placement: {0} registered ({1:N0} bytes, speed {2:F0}, {3})", r.Device.Label, r.Device.MemoryBytes, r.Device.Speed, r.Device.Trust.ToString().ToLowerInvariant());
             ScheduleReplan(_settings.Settle);
         }
 

@@ -77,7 +77,7 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
         _cluster = Akka.Cluster.Cluster.Get(Context.System);
         var node = NodeAddress.Of(_cluster.SelfAddress);
         _device = new DeviceDescriptor(node, settings.Device, settings.Machine, settings.Memory.Bytes, settings.Memory.Speed, settings.Target.DType.ToDType(),
-            settings.Memory.PinnableBytes, settings.Memory.HostToDeviceBytesPerSecond);
+            settings.Memory.PinnableBytes, settings.Memory.HostToDeviceBytesPerSecond, settings.Trust);
         _runner = new StepRunner(_device.Label, _device.Key, _histories);
         _released = new ReleasedSessions(settings.ReleasedSessionMemory);
         _expired = new ReleasedSessions(settings.ReleasedSessionMemory);
