@@ -169,6 +169,9 @@ public static class WeightQuality
         bool measure = device >= 0 && CudaNative.IsAvailable;
         if (measure)
         {
+            // libtorch's caching allocator has no statistics for a device until something is allocated on it
+            // ("Invalid device argument"): one element first.
+            using var first = zeros(1, device: target.Device);
             cuda.synchronize(target.Device);
         }
 
