@@ -38,19 +38,19 @@ public static class Claims
 
     /// <summary>
     /// One line per claim <see cref="Capped"/> lowered ("claimed X, capped to Y"), for the coordinator's log; empty
-    /// when nothing was capped.
+    /// when nothing was capped. Numbers in the invariant culture.
     /// </summary>
     public static IReadOnlyList<string> Changes(DeviceDescriptor claimed, DeviceDescriptor capped)
     {
         var changes = new List<string>(2);
         if (capped.MemoryBytes != claimed.MemoryBytes)
         {
-            changes.Add($"claimed {claimed.MemoryBytes:N0} bytes, capped to {capped.MemoryBytes:N0}");
+            changes.Add(FormattableString.Invariant($"claimed {claimed.MemoryBytes:N0} bytes, capped to {capped.MemoryBytes:N0}"));
         }
 
         if (!capped.Speed.Equals(claimed.Speed))
         {
-            changes.Add($"claimed speed {claimed.Speed:F0}, capped to {capped.Speed:F0}");
+            changes.Add(FormattableString.Invariant($"claimed speed {claimed.Speed:F0}, capped to {capped.Speed:F0}"));
         }
 
         return changes;
