@@ -1,5 +1,6 @@
 using ActorLlm.Protocol.Messages;
 using Akka.Configuration;
+using ActorLlm.Cluster.Placement;
 using ActorLlm.Cluster.Security.Tls;
 using ActorLlm.Inference;
 using ActorLlm.Protocol;
@@ -39,6 +40,7 @@ public sealed record WorkerSettings(
     DeviceTrust Trust = DeviceTrust.Trusted);
 
 /// <summary>The placement coordinator (<c>actorllm.placement</c>).</summary>
+/// <param name="Claims">The most a volunteer's device may claim (<c>actorllm.placement.claims</c>).</param>
 public sealed record PlacementSettings(
     int Redundancy,
     double MemoryHeadroom,
@@ -46,7 +48,8 @@ public sealed record PlacementSettings(
     TimeSpan UnreachableGrace,
     TimeSpan LoadTimeout,
     TimeSpan ResendInterval,
-    TimeSpan FailedCooldown);
+    TimeSpan FailedCooldown,
+    ClaimCaps Claims);
 
 /// <summary>Generation sessions (<c>actorllm.session</c>).</summary>
 /// <param name="Ring">Decode steps loop from the route's last stage straight to its first (see StageMessages.Forward).</param>
@@ -304,7 +307,8 @@ public sealed record ActorLlmSettings(
                 Time("placement.unreachable-grace"),
                 Time("placement.load-timeout"),
                 Time("placement.resend-interval"),
-                Time("placement.failed-cooldown")),
+                Time("placement.failed-cooldown"),
+                new ClaimCaps(Bytes("placement.claims.max-memory"), Double("placement.claims.max-speed"))),
             new SessionSettings(
                 Time("session.step-timeout"),
                 Int("session.max-failovers"),
@@ -375,6 +379,11 @@ public sealed record ActorLlmSettings(
         if (Placement.MemoryHeadroom is <= 0 or > 1)
         {
             throw new InvalidRequestException($"placement.memory-headroom must be in (0, 1], got {Placement.MemoryHeadroom}");
+        }
+
+        if (Placement.Claims.MaxMemoryBytes < 1 || !double.IsFinite(Placement.Claims.MaxSpeed) || Placement.Claims.MaxSpeed <= 0)
+        {
+            throw new InvalidRequestException($"placement.claims.max-memory and placement.claims.max-speed must be positive, got {Placement.Claims.MaxMemoryBytes} bytes and {Placement.Claims.MaxSpeed}");
         }
 
         (string Key, TimeSpan Value)[] periods =

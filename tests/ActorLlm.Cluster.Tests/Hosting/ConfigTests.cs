@@ -50,6 +50,8 @@ public sealed class ConfigTests
         Assert.Equal(TimeSpan.FromMinutes(10), s.Placement.LoadTimeout);
         Assert.Equal(TimeSpan.FromSeconds(3), s.Placement.ResendInterval);
         Assert.Equal(TimeSpan.FromSeconds(60), s.Placement.FailedCooldown);
+        Assert.Equal(new ClaimCaps(192L * 1024 * 1024 * 1024, 100_000), s.Placement.Claims);
+        Assert.Equal(ClaimCaps.Default, s.Placement.Claims);
         Assert.Equal(TimeSpan.FromSeconds(20), s.Session.StepTimeout);
         Assert.Equal(3, s.Session.MaxFailovers);
         Assert.Equal(256, s.Session.PrefillChunk);
@@ -121,6 +123,9 @@ public sealed class ConfigTests
     [InlineData("actorllm.worker.session-idle-timeout", "0s", "worker.session-idle-timeout must be a positive duration")]
     [InlineData("actorllm.worker.register-backoff-max", "0s", "worker.register-backoff-max must be a positive duration")]
     [InlineData("actorllm.worker.trust", "root", "worker.trust must be trusted or volunteer")]
+    [InlineData("actorllm.placement.claims.max-memory", "0", "placement.claims.max-memory and placement.claims.max-speed must be positive")]
+    [InlineData("actorllm.placement.claims.max-speed", "0", "placement.claims.max-memory and placement.claims.max-speed must be positive")]
+    [InlineData("actorllm.placement.claims.max-speed", "-5", "placement.claims.max-memory and placement.claims.max-speed must be positive")]
     public void Bad_settings_are_refused_with_the_reason(string path, string value, string expected)
     {
         var error = Assert.Throws<InvalidRequestException>(() =>
@@ -193,6 +198,8 @@ public sealed class ConfigTests
         ["placement.load-timeout"] = TimeSpan.FromMinutes(10),
         ["placement.resend-interval"] = TimeSpan.FromSeconds(3),
         ["placement.failed-cooldown"] = TimeSpan.FromSeconds(60),
+        ["placement.claims.max-memory"] = new Size(192L * 1024 * 1024 * 1024),
+        ["placement.claims.max-speed"] = 100000,
         ["session.step-timeout"] = TimeSpan.FromSeconds(20),
         ["session.max-failovers"] = 3,
         ["session.prefill-chunk"] = 256,

@@ -132,6 +132,22 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
             r = r with { Device = r.Device with { Trust = trust } };
         }
 
+        // A volunteer's claims are bounded once its trust is settled (a certificate may have just made it one).
+        var capped = Claims.Capped(r.Device, _settings.Claims);
+        if (capped != r.Device)
+        {
+            // Logged once: a worker registering again with the same claims finds the capped descriptor unchanged.
+            if (_registry.Find(r.Device.Key)?.Descriptor != capped)
+            {
+                foreach (string change in Claims.Changes(r.Device, capped))
+                {
+                    _log.Warning("placement: {0} {1} (volunteer)", r.Device.Label, change);
+                }
+            }
+
+            r = r with { Device = capped };
+        }
+
         bool changed = _registry.Register(r);
         Context.Watch(r.Worker);
         Sender.Tell(new PlacementMessages.DeviceRegistered(r.Device.Key, true, ""));

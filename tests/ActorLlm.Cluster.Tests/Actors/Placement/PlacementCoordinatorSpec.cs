@@ -52,7 +52,7 @@ public abstract class PlacementCoordinatorSpec : TestKit
     protected IActorRef StartCoordinator(int redundancy = 1) =>
         Sys.ActorOf(PlacementCoordinator.Props(
             Model,
-            new PlacementSettings(redundancy, 0.9, Settle, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(60)),
+            new PlacementSettings(redundancy, 0.9, Settle, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(60), ClaimCaps.Default),
             LocalUnitServer.Ref,
             CoordinatorUnits,
             Mediator.Ref));

@@ -1,0 +1,58 @@
+using ActorLlm.Protocol.Messages;
+
+namespace ActorLlm.Cluster.Placement;
+
+/// <summary>
+/// The most a volunteer's device may claim (<c>actorllm.placement.claims</c>): a device's memory and speed come from
+/// its own RegisterDevice, so without a bound a volunteer could claim a terabyte and absurd speed and be given the
+/// largest or the last stage.
+/// </summary>
+/// <param name="MaxMemoryBytes">Device memory a volunteer may claim (<c>max-memory</c>).</param>
+/// <param name="MaxSpeed">Layer-forwards per second for one token a volunteer may claim (<c>max-speed</c>), as
+/// <see cref="DevicePlanInput.Speed"/> counts them.</param>
+public sealed record ClaimCaps(long MaxMemoryBytes, double MaxSpeed)
+{
+    /// <summary>The defaults of reference.conf: 192 GiB and 100,000 layer-forwards per second (a 10 µs layer step).</summary>
+    public static ClaimCaps Default { get; } = new(192L * 1024 * 1024 * 1024, 100_000);
+}
+
+/// <summary>What the coordinator believes of a device's claims. Pure.</summary>
+public static class Claims
+{
+    /// <summary>
+    /// <paramref name="device"/> with its memory and speed lowered to <paramref name="caps"/> when it is a volunteer's
+    /// (a trusted device is the owner's own and keeps its claims). A speed that is not a number counts as above the
+    /// cap. Never raises a claim.
+    /// </summary>
+    public static DeviceDescriptor Capped(DeviceDescriptor device, ClaimCaps caps)
+    {
+        if (!device.Volunteer)
+        {
+            return device;
+        }
+
+        long memory = Math.Min(device.MemoryBytes, caps.MaxMemoryBytes);
+        double speed = device.Speed <= caps.MaxSpeed ? device.Speed : caps.MaxSpeed;
+        return memory == device.MemoryBytes && speed.Equals(device.Speed) ? device : device with { MemoryBytes = memory, Speed = speed };
+    }
+
+    /// <summary>
+    /// One line per claim <see cref="Capped"/> lowered ("claimed X, capped to Y"), for the coordinator's log; empty
+    /// when nothing was capped. Numbers in the invariant culture.
+    /// </summary>
+    public static IReadOnlyList<string> Changes(DeviceDescriptor claimed, DeviceDescriptor capped)
+    {
+        var changes = new List<string>(2);
+        if (capped.MemoryBytes != claimed.MemoryBytes)
+        {
+            changes.Add(FormattableString.Invariant($"claimed {claimed.MemoryBytes:N0} bytes, capped to {capped.MemoryBytes:N0}"));
+        }
+
+        if (!capped.Speed.Equals(claimed.Speed))
+        {
+            changes.Add(FormattableString.Invariant($"claimed speed {claimed.Speed:F0}, capped to {capped.Speed:F0}"));
+        }
+
+        return changes;
+    }
+}
