@@ -50,11 +50,16 @@ public static class Planner
             _ => Repair(previous, sorted, table, redundancy, headroom, fresh),
         };
 
-        // Streaming only when the pool cannot hold the model resident: a resident plan that covers it is always kept.
-        if (!chosen.Score().Covered && sorted.Any(d => d.CanStream))
+        // Streaming only when the pool cannot hold the model resident: a resident plan that covers it is kept, unless a
+        // streamed plan is in service and the resident one would serve fewer replicas (a repair of a streamed plan knows
+        // nothing of streaming; without this an unchanged pool would drop the replicas streaming gave it).
+        var score = chosen.Score();
+        bool streamedBefore = previous is not null && previous.Assignments.Any(a => a.StreamedLayers > 0);
+        if ((!score.Covered || (streamedBefore && score.Achieved < redundancy)) && sorted.Any(d => d.CanStream))
         {
             var streamed = FreshPlanner.Plan(sorted, table, redundancy, headroom, streaming: true);
-            if (streamed.Score().Covered)
+            var streamedScore = streamed.Score();
+            if (streamedScore.Covered && (!score.Covered || streamedScore.Achieved >= score.Achieved))
             {
                 long resident = sorted.Sum(chosen.ResidentCapacity);
                 (chosen, isFresh, why) = (streamed, true,

@@ -107,13 +107,24 @@ public class StreamedPlannerPropertyTests
 
     [Fact]
     public void An_unchanged_pool_replans_a_streamed_plan_to_the_same_assignments() =>
-        Check.One(s_config, Prop.ForAll(StreamingPools().ToArbitrary(), pool =>
+        Check.One(s_config, UnchangedReplan());
+
+    /// <summary>
+    /// The case FsCheck found (CI, 2026-12-03): the resident fresh plan fell short, so the first plan streamed to reach
+    /// redundancy 2; the re-plan repaired it into a resident plan of one replica (a repair knows nothing of streaming).
+    /// </summary>
+    [Fact]
+    public void An_unchanged_pool_keeps_the_replicas_streaming_gave_it() =>
+        Check.One(s_config.WithReplay(2395728110354048417UL, 3248348512217711201UL, 73).WithMaxTest(1), UnchangedReplan());
+
+    private static Property UnchangedReplan() =>
+        Prop.ForAll(StreamingPools().ToArbitrary(), pool =>
         {
             var plan = Planner.Plan(pool.Devices, pool.Units, pool.Redundancy);
             var again = Planner.Plan(pool.Devices.Reverse().ToList(), pool.Units, pool.Redundancy, plan);
             Assert.Equal(plan.Assignments, again.Assignments);
             Assert.Empty(Planner.Moves(plan, again));
-        }));
+        });
 
     [Fact]
     public void A_faster_link_takes_at_least_as_many_streamed_layers() =>
