@@ -8,7 +8,9 @@
 # fail (chromium) or skip (docker-compose) with a message naming this script.
 set -euo pipefail
 command=$1 package=$2 what=$3
-if [ -x "$command" ] || command -v "$command" >/dev/null 2>&1; then
+# A path is checked as a file (a bare name like docker-compose is also this repository's docker-compose/ folder,
+# which `-x` alone would take for the command); a name is looked up on PATH.
+if { [[ "$command" == */* ]] && [ -f "$command" ] && [ -x "$command" ]; } || { [[ "$command" != */* ]] && command -v "$command" >/dev/null 2>&1; }; then
   exit 0
 fi
 say() { echo "ensure-package: $*" >&2; }
