@@ -65,7 +65,9 @@ public sealed class Int8QuantizationTests
                     Assert.InRange(q[i], -127, 127);
                     extreme = Math.Max(extreme, Math.Abs((int)q[i]));
                     double error = Math.Abs(w[i] - ((double)q[i] * s[r]));
-                    Assert.True(error <= (s[r] / 2.0 * (1 + 1e-6)) + 1e-45, $"row {r} col {c}: |{w[i]} - {q[i]} x {s[r]}| = {error} > scale/2");
+                    // Half a step, plus the f32 rounding of w / scale (a ratio within an ulp of .5 may round either
+                    // way: two ulps of w, 2^-22 relative; FsCheck found 13.48417 / 0.23049863 = 58.4999995 -> 58).
+                    Assert.True(error <= (s[r] / 2.0 * (1 + 1e-6)) + (Math.Abs(w[i]) * 2.4e-7) + 1e-45, $"row {r} col {c}: |{w[i]} - {q[i]} x {s[r]}| = {error} > scale/2");
                 }
 
                 Assert.Equal(absmax == 0 ? 0 : 127, extreme);
@@ -81,13 +83,20 @@ public sealed class Int8QuantizationTests
     }
 
     [Fact]
-    public void Every_element_is_within_half_a_scale_step_of_its_weight()
+    public void Every_element_is_within_half_a_scale_step_of_its_weight() => Check.One(FsCheck.Config.QuickThrowOnFailure, WithinHalfAStep());
+
+    /// <summary>The case FsCheck found in CI (2026-12-03): a ratio within an ulp of .5.</summary>
+    [Fact]
+    public void A_ratio_within_an_ulp_of_a_half_step_is_within_bounds() =>
+        Check.One(FsCheck.Config.QuickThrowOnFailure.WithReplay(17001690955143459360UL, 3501402730766728451UL, 56).WithMaxTest(1), WithinHalfAStep());
+
+    private static Property WithinHalfAStep()
     {
         var shapes = Gen.Choose(1, 6).SelectMany(rows => Gen.Choose(1, 64).Select(cols => (rows, cols)));
-        Prop.ForAll(Gen.Choose(0, int.MaxValue).ToArbitrary(), shapes.ToArbitrary(), Gen.Choose(-20, 20).ToArbitrary(), (seed, shape, exponent) =>
+        return Prop.ForAll(Gen.Choose(0, int.MaxValue).ToArbitrary(), shapes.ToArbitrary(), Gen.Choose(-20, 20).ToArbitrary(), (seed, shape, exponent) =>
         {
             CheckBounds(Weight(seed, shape.rows, shape.cols, exponent), shape.rows, shape.cols);
-        }).QuickCheckThrowOnFailure();
+        });
     }
 
     [Fact]
