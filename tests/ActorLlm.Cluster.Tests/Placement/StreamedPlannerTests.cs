@@ -98,11 +98,9 @@ public class StreamedPlannerPropertyTests
                 Assert.All(plan.Assignments, a => Assert.Equal(0, a.StreamedLayers));
                 Assert.Equal(withoutStreaming.Describe(), plan.Describe());
             }
-            else if (plan.Status != PlacementStatus.Insufficient)
-            {
-                // Streaming is what made it fit.
-                Assert.Contains(plan.Assignments, a => a.StreamedLayers > 0);
-            }
+
+            // Otherwise the resident heuristic fell short and nothing is claimed here: the streaming planner may stream,
+            // or find a resident packing the heuristic missed (FsCheck found one in CI, 2026-12-03).
         }));
 
     [Fact]
