@@ -72,7 +72,7 @@ public static class StatusCommand
         b.AppendLine("devices:");
         foreach (var d in s.Devices.OrderBy(d => d.ReplicaGroup).ThenBy(d => d.Assigned?.Start ?? int.MaxValue))
         {
-            string assigned = d.Assigned is { } a ? a.Describe(s.Layers) : "spare";
+            string assigned = d.Quarantined is not null ? "QUARANTINED" : d.Assigned is { } a ? a.Describe(s.Layers) : "spare";
             string serving = d.Serving is { } v ? v.Describe(s.Layers) : "-";
             string streamed = d.StreamedUnits(s.Layers) is { } st ? $"streamed {st.Describe(s.Layers)} ({d.StreamedLayers} layers from host memory)" : "resident";
             b.AppendLine(inv, $"  {d.Device.Label,-22} group {(d.ReplicaGroup < 0 ? "-" : d.ReplicaGroup.ToString(inv)),-2} assigned {assigned,-22} serving {serving,-22} " +

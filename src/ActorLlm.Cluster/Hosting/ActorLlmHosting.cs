@@ -134,7 +134,8 @@ public static class ActorLlmHosting
                     config.NumLayers,
                     Math.Min(settings.Worker.MaxContext, config.MaxPositionEmbeddings),
                     settings.Wire.MaxPayloadBytes,
-                    registry.Get<RouteCacheKey>());
+                    registry.Get<RouteCacheKey>(),
+                    registry.Get<CoordinatorKey>());
                 return _ => GenerationSession.Props(context);
             },
             SessionExtractor(settings),

@@ -1,6 +1,7 @@
 using ActorLlm.Protocol.Messages;
 using Akka.Configuration;
 using ActorLlm.Cluster.Placement;
+using ActorLlm.Cluster.Worker;
 using ActorLlm.Cluster.Security.Tls;
 using ActorLlm.Inference;
 using ActorLlm.Protocol;
@@ -37,7 +38,8 @@ public sealed record WorkerSettings(
     TimeSpan SessionIdleTimeout,
     TimeSpan RegisterBackoffMax,
     long PinnableMemory,
-    DeviceTrust Trust = DeviceTrust.Trusted);
+    DeviceTrust Trust = DeviceTrust.Trusted,
+    LieSettings? Lie = null);
 
 /// <summary>The placement coordinator (<c>actorllm.placement</c>).</summary>
 /// <param name="Claims">The most a volunteer's device may claim (<c>actorllm.placement.claims</c>).</param>
@@ -53,7 +55,22 @@ public sealed record PlacementSettings(
 
 /// <summary>Generation sessions (<c>actorllm.session</c>).</summary>
 /// <param name="Ring">Decode steps loop from the route's last stage straight to its first (see StageMessages.Forward).</param>
-public sealed record SessionSettings(TimeSpan StepTimeout, int MaxFailovers, int PrefillChunk, TimeSpan RouteWait, bool Ring);
+/// <param name="Verification">Checking volunteers (<c>actorllm.verification</c>); null: off.</param>
+public sealed record SessionSettings(TimeSpan StepTimeout, int MaxFailovers, int PrefillChunk, TimeSpan RouteWait, bool Ring, VerificationSettings? Verification = null)
+{
+    /// <summary>The verification settings; off when none were given.</summary>
+    public VerificationSettings Verify => Verification ?? VerificationSettings.Off;
+}
+
+/// <summary>Checking what volunteers compute (<c>actorllm.verification</c>, see Session.Verification).</summary>
+/// <param name="AuditEvery">Tokens generated through a volunteer between two audits (the first token is always audited at once).</param>
+/// <param name="TopLogprobs">Most likely tokens both sides report per position.</param>
+/// <param name="Tolerance">Largest difference of log-probabilities (nats) between a volunteer's route and the trusted audit still taken as honest.</param>
+/// <param name="AuditTimeout">An audit with no answer for this long is sent again on another trusted route.</param>
+public sealed record VerificationSettings(bool Enabled, int AuditEvery, int TopLogprobs, double Tolerance, TimeSpan AuditTimeout)
+{
+    public static VerificationSettings Off { get; } = new(false, 8, 8, 0.5, TimeSpan.FromSeconds(20));
+}
 
 /// <summary>The RouteCache on each gateway (<c>actorllm.route-cache</c>).</summary>
 public sealed record RouteCacheSettings(TimeSpan SuspicionLapse, TimeSpan TableRequestInterval);
@@ -299,7 +316,8 @@ public sealed record ActorLlmSettings(
                     "trusted" => DeviceTrust.Trusted,
                     "volunteer" => DeviceTrust.Volunteer,
                     var t => throw new ConfigurationException($"actorllm.worker.trust must be trusted or volunteer, got '{t}'"),
-                }),
+                },
+                ReadLie(reader)),
             new PlacementSettings(
                 Int("placement.redundancy"),
                 Double("placement.memory-headroom"),
@@ -314,7 +332,13 @@ public sealed record ActorLlmSettings(
                 Int("session.max-failovers"),
                 Int("session.prefill-chunk"),
                 Time("session.route-wait"),
-                reader.Bool("session.ring")),
+                reader.Bool("session.ring"),
+                new VerificationSettings(
+                    reader.Bool("verification.enabled"),
+                    Int("verification.audit-every"),
+                    Int("verification.top-logprobs"),
+                    Double("verification.tolerance"),
+                    Time("verification.audit-timeout"))),
             WireLimits.From(reader.Section("wire")),
             new RouteCacheSettings(Time("route-cache.suspicion-lapse"), Time("route-cache.table-request-interval")),
             FetchSettings.Read(reader),
@@ -337,6 +361,25 @@ public sealed record ActorLlmSettings(
         return settings;
     }
 
+    private static LieSettings ReadLie(SettingsReader reader)
+    {
+        var mode = reader.Str("worker.lie.mode").Trim().ToLowerInvariant() switch
+        {
+            "none" => LieMode.None,
+            "perturb" => LieMode.Perturb,
+            "zeros" => LieMode.Zeros,
+            "other-session" => LieMode.OtherSession,
+            var m => throw new ConfigurationException($"actorllm.worker.lie.mode must be none, perturb, zeros or other-session, got '{m}'"),
+        };
+        if (mode != LieMode.None && !reader.Bool("testing.fault-injection"))
+        {
+            throw new InvalidRequestException(
+                "actorllm.worker.lie makes this worker corrupt every job routed through it; it exists for verification tests and is refused unless actorllm.testing.fault-injection = on as well");
+        }
+
+        return new LieSettings(mode, reader.Double("worker.lie.relative-size"), reader.Double("worker.lie.fraction"), reader.Int("worker.lie.seed"));
+    }
+
     private ActorLlmSettings Validate()
     {
         string[] known = [ActorLlmRoles.Worker, ActorLlmRoles.Gateway];
@@ -349,6 +392,17 @@ public sealed record ActorLlmSettings(
         {
             throw new InvalidRequestException(
                 $"node.host '{Node.Host}' is where this node binds and the address it gives the others, so it must be one they can reach: give this machine's LAN address (e.g. --host 192.168.1.11), not a wildcard");
+        }
+
+        if (Worker.Lie is { } lie && (lie.Fraction is < 0 or > 1 || !double.IsFinite(lie.RelativeSize) || lie.RelativeSize < 0))
+        {
+            throw new InvalidRequestException($"actorllm.worker.lie: fraction must be in [0, 1] and relative-size at least 0, got {lie.Fraction} and {lie.RelativeSize}");
+        }
+
+        if (Session.Verify is { } v && (v.AuditEvery < 1 || v.AuditEvery > Session.PrefillChunk - 1 || v.TopLogprobs is < 1 or > WireSampling.MaxLogprobs || !double.IsFinite(v.Tolerance) || v.Tolerance <= 0 || v.AuditTimeout <= TimeSpan.Zero))
+        {
+            throw new InvalidRequestException(
+                $"actorllm.verification: audit-every must be 1..session.prefill-chunk - 1 ({Session.PrefillChunk - 1}), top-logprobs 1..{WireSampling.MaxLogprobs}, tolerance and audit-timeout positive: {v}");
         }
 
         if (Worker.PinnableMemory < 0)

@@ -98,6 +98,13 @@ public static class FailoverPolicy
         _ => throw new ArgumentOutOfRangeException(nameof(failure), failure, "not a failure this policy knows"),
     };
 
+    /// <summary>
+    /// Verification caught the route computing wrong results (<paramref name="reason"/>): replay from the last audited
+    /// token on a route avoiding <paramref name="suspects"/> (the route's volunteers), within the failover bound.
+    /// </summary>
+    public static Decision Distrust(string reason, IEnumerable<DeviceKey> suspects, History history, SessionSettings settings) =>
+        Replay(reason, suspects, history, settings);
+
     private static List<DeviceKey> OnNode(IReadOnlyList<DeviceKey>? route, NodeAddress node) =>
         [.. (route ?? []).Where(d => d.Node == node)];
 

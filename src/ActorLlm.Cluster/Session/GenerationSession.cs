@@ -9,6 +9,7 @@ namespace ActorLlm.Cluster.Session;
 /// <summary>What every session on a gateway shares.</summary>
 /// <param name="ContextLimit">Longest sequence the stages hold (worker.max-context, capped by the model).</param>
 /// <param name="MaxPayloadBytes">Largest activation a message may carry; prompt chunks are cut to fit.</param>
+/// <param name="Coordinator">The PlacementCoordinator (proxy): told of devices verification caught lying; null: nobody (tests).</param>
 public sealed record SessionContext(
     TextTokenizer Tokenizer,
     SessionSettings Settings,
@@ -16,7 +17,8 @@ public sealed record SessionContext(
     int Layers,
     int ContextLimit,
     long MaxPayloadBytes,
-    IActorRef RouteCache);
+    IActorRef RouteCache,
+    IActorRef? Coordinator = null);
 
 /// <summary>
 /// One job (a generation or a scoring), as an Akka.Cluster.Sharding entity on gateway nodes so any gateway can reach

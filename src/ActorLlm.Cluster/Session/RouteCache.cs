@@ -29,10 +29,21 @@ public static class RouteCache
     /// <see cref="Selected"/> as soon as a route exists (at once, or when a table that has one arrives). Devices on
     /// suspected nodes are never chosen.
     /// </summary>
-    public sealed record Select(IReadOnlySet<DeviceKey> Excluded);
+    /// <para><paramref name="Audit"/>: a route for verification, which must avoid every excluded device (no fallback)
+    /// and is answered at once, with <see cref="NoAuditRoute"/> when the current table has none.</para>
+    public sealed record Select(IReadOnlySet<DeviceKey> Excluded, bool Audit = false);
 
     /// <summary>The chosen route, first stage first; counted as in use by the requester until <see cref="Done"/>.</summary>
-    public sealed record Selected(IReadOnlyList<RouteEntry> Route, long TableVersion);
+    public sealed record Selected(IReadOnlyList<RouteEntry> Route, long TableVersion, bool Audit = false);
+
+    /// <summary>RouteCache → session: no route avoids the excluded devices (an audit <see cref="Select"/>).</summary>
+    public sealed record NoAuditRoute
+    {
+        public static NoAuditRoute Instance { get; } = new();
+    }
+
+    /// <summary>Session → RouteCache: verification caught this device lying; never route through it again.</summary>
+    public sealed record Quarantined(DeviceKey Device);
 
     /// <summary>Session → RouteCache: the route is no longer used by the sender.</summary>
     public sealed record Done(IReadOnlyList<RouteEntry> Route);

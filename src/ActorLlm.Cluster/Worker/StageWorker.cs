@@ -22,6 +22,7 @@ public sealed record DeviceCapacity(long Bytes, double Speed, long PinnableBytes
 /// <param name="ReleasedSessionMemory">How long a released session is remembered, so that its late steps are dropped.</param>
 /// <param name="RegisterBackoffMax">The longest wait between registrations the coordinator refuses (the wait doubles from <paramref name="RegisterRetry"/>).</param>
 /// <param name="Trust">Whom this node belongs to, as it declares it (<c>actorllm.worker.trust</c>).</param>
+/// <param name="LieOrHonest">Fault injection for tests (<c>actorllm.worker.lie</c>); null: honest.</param>
 /// <param name="SessionIdleTimeout">A session with no step for this long is released (its gateway is gone).</param>
 public sealed record StageWorkerSettings(
     string Device,
@@ -40,7 +41,12 @@ public sealed record StageWorkerSettings(
     TimeSpan SessionIdleTimeout,
     TimeSpan RegisterBackoffMax,
     bool CudaGraphs = true,
-    DeviceTrust Trust = DeviceTrust.Trusted);
+    DeviceTrust Trust = DeviceTrust.Trusted,
+    LieSettings? LieOrHonest = null)
+{
+    /// <summary>Fault injection (tests only): honest unless configured.</summary>
+    public LieSettings Lie => LieOrHonest ?? LieSettings.Honest;
+}
 
 /// <summary>
 /// One actor per device (each GPU; the CPU when configured), on its own pinned thread, started by its node's

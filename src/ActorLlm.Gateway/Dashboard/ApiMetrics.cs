@@ -47,6 +47,10 @@ public sealed class ApiMetrics
     private readonly Counter _statusFailures;
     private readonly Counter _events;
     private readonly Counter _tlsRefusals;
+    private readonly Counter _auditedTokens;
+    private readonly Counter _caught;
+    private readonly Counter _unaudited;
+    private readonly Gauge _quarantined;
     private readonly HashSet<string> _deviceLabels = [];
     private EventRing? _ring;
     private readonly Lock _statusLock = new();
@@ -86,6 +90,10 @@ public sealed class ApiMetrics
         _rollouts = f.CreateCounter(Prefix + "rollouts_total", "New placements this gateway has seen (some device's assignment changed).");
         _statusFailures = f.CreateCounter(Prefix + "status_poll_failures_total", "Status polls the placement coordinator did not answer.");
         _events = f.CreateCounter(Prefix + "pool_events_total", "Pool events this gateway recorded, by kind (as the dashboard lists them).", "kind");
+        _auditedTokens = f.CreateCounter(Prefix + "verification_audited_tokens_total", "Generated tokens that passed an audit on a trusted route (verification of jobs through volunteers).");
+        _caught = f.CreateCounter(Prefix + "verification_mismatches_total", "Audits that caught a route through volunteers computing wrong results (the job replayed from its last audited token).");
+        _unaudited = f.CreateCounter(Prefix + "verification_unaudited_jobs_total", "Jobs through volunteers that went on unaudited (no route of trusted devices covered the model).");
+        _quarantined = f.CreateGauge(Prefix + "quarantined_devices", "Devices verification caught lying, which get no work (the placement coordinator's last status).");
         _tlsRefusals = f.CreateCounter(Prefix + "tls_refusals_total", "Peers this gateway's cluster port refused in the TLS handshake (untrusted, expired or revoked certificates; logged once per host and reason, counted every time).");
     }
 
@@ -125,6 +133,7 @@ public sealed class ApiMetrics
         {
             _routeVersion.Set(s.RouteVersion);
             _devices.Set(s.Devices.Length);
+            _quarantined.Set(s.Devices.Count(d => d.Quarantined is not null));
             _members.Set(s.Members.Length);
             _unreachable.Set(s.Members.Count(m => !m.Reachable));
             foreach (string status in s_placementStatuses)
@@ -164,6 +173,15 @@ public sealed class ApiMetrics
             _deviceLabels.UnionWith(labels);
         }
     }
+
+    /// <summary>An audit found <paramref name="tokens"/> tokens honest.</summary>
+    public void Audited(int tokens) => _auditedTokens.Inc(tokens);
+
+    /// <summary>An audit caught a wrong result.</summary>
+    public void Caught() => _caught.Inc();
+
+    /// <summary>A job went on unaudited.</summary>
+    public void Unaudited() => _unaudited.Inc();
 
     /// <summary>A status poll the coordinator did not answer.</summary>
     public void StatusFailed() => _statusFailures.Inc();

@@ -7,11 +7,12 @@ namespace ActorLlm.Gateway.Dashboard;
 /// <summary>
 /// Writes what this gateway hears about the cluster into its <see cref="EventRing"/>: Akka's member events (a node
 /// up, leaving, removed, downed), reachability, and the route cache's suspicions (a dropped connection to a node
-/// some job was using). Nodes are named by their machine where the last status knows it.
+/// some job was using), and verification's findings (also counted in the metrics). Nodes are named by
+/// their machine where the last status knows it.
 /// </summary>
 public sealed class ClusterEventsActor : ReceiveActor
 {
-    public ClusterEventsActor(EventRing ring, Func<string, string?> machineOf)
+    public ClusterEventsActor(EventRing ring, Func<string, string?> machineOf, ApiMetrics? metrics = null)
     {
         string Who(Member m) => PoolEventText.Node(m.Address.ToString(), m.Roles, machineOf(m.Address.ToString()));
 
@@ -22,6 +23,18 @@ public sealed class ClusterEventsActor : ReceiveActor
         Receive<ClusterEvent.UnreachableMember>(e => ring.Add(PoolEventKind.Unreachable, $"{Who(e.Member)} is unreachable"));
         Receive<ClusterEvent.ReachableMember>(e => ring.Add(PoolEventKind.Reachable, $"{Who(e.Member)} is reachable again"));
         Receive<RouteCache.NodeSuspected>(e => ring.Add(PoolEventKind.Unreachable, $"routes: {PoolEventText.Node(e.Node.Value, [], machineOf(e.Node.Value))} suspected ({e.Why})"));
+        Receive<Verification.TokensAudited>(e => metrics?.Audited(e.Tokens));
+        Receive<Verification.RouteCaught>(e =>
+        {
+            metrics?.Caught();
+            string who = e.Quarantined.Length > 0 ? $"{string.Join(", ", e.Quarantined)} quarantined" : $"no one quarantined (suspects: {string.Join(", ", e.Suspects)})";
+            ring.Add(PoolEventKind.Verification, $"verification: job {e.Session} caught a wrong result ({e.Reason}); {who}; the job replays from its last audited token");
+        });
+        Receive<Verification.GaveUp>(e =>
+        {
+            metrics?.Unaudited();
+            ring.Add(PoolEventKind.Verification, $"verification: job {e.Session} runs unaudited: {e.Reason}");
+        });
         ReceiveAny(_ => { });
     }
 
@@ -29,6 +42,9 @@ public sealed class ClusterEventsActor : ReceiveActor
     {
         Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
         Context.System.EventStream.Subscribe(Self, typeof(RouteCache.NodeSuspected));
+        Context.System.EventStream.Subscribe(Self, typeof(Verification.TokensAudited));
+        Context.System.EventStream.Subscribe(Self, typeof(Verification.RouteCaught));
+        Context.System.EventStream.Subscribe(Self, typeof(Verification.GaveUp));
     }
 
     protected override void PostStop()

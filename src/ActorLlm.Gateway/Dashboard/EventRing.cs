@@ -24,6 +24,9 @@ public enum PoolEventKind
     /// <summary>A job moved to a replica after a stage failed.</summary>
     Failover,
 
+    /// <summary>Verification caught a volunteer's route lying (its volunteer quarantined), or a job could not be audited.</summary>
+    Verification,
+
     /// <summary>Anything else worth a line (the gateway started, the coordinator stopped answering).</summary>
     Info,
 }

@@ -60,7 +60,7 @@ public sealed class StatusWatcher(IServiceProvider services, HttpSettings http, 
         try
         {
             _system = services.GetRequiredService<ActorSystem>();
-            _events = _system.ActorOf(Props.Create(() => new ClusterEventsActor(ring, MachineOf)), "dashboard-events");
+            _events = _system.ActorOf(Props.Create(() => new ClusterEventsActor(ring, MachineOf, metrics)), "dashboard-events");
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

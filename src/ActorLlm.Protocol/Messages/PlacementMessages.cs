@@ -179,4 +179,14 @@ public static class PlacementMessages
     /// <summary>Anyone → PlacementCoordinator: reply with the current <see cref="RouteTable"/>.</summary>
     [MessagePackObject]
     public sealed record GetRoutes : IActorLlmMessage;
+
+    /// <summary>
+    /// A gateway's session → PlacementCoordinator: verification caught <paramref name="Device"/> computing wrong
+    /// results (<paramref name="Reason"/>); give it no more work. No reply. Obeyed only from gateways with trusted
+    /// certificates (or the coordinator's own node).
+    /// </summary>
+    [MessagePackObject]
+    public sealed record Quarantine(
+        [property: Key(0)] DeviceKey Device,
+        [property: Key(1)] string Reason) : IActorLlmMessage;
 }

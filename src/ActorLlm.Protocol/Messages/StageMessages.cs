@@ -14,6 +14,13 @@ public enum StepKind
 
     /// <summary>Score a choice: the log-probability of the tokens from <c>ChoiceStart</c> on.</summary>
     Score = 2,
+
+    /// <summary>
+    /// Verification: run the tokens and report, for every position from <c>ChoiceStart</c> to the one before the last,
+    /// the log-probability of the token that follows it in the step and the <c>Sampling.Logprobs</c> most likely
+    /// tokens (<see cref="StageMessages.Audited"/>).
+    /// </summary>
+    Audit = 3,
 }
 
 /// <summary>Sampling settings as they travel with each step (see the inference core's SamplingParams).</summary>
@@ -130,6 +137,19 @@ public static class StageMessages
         [property: Key(1)] long Step,
         [property: Key(2)] double LogProbability,
         [property: Key(3)] StageTiming[] Timings) : IActorLlmMessage;
+
+    /// <summary>
+    /// Last StageWorker → GenerationSession, for a <see cref="StepKind.Audit"/> step: <paramref name="Rows"/>[i] is the
+    /// distribution at position <paramref name="FirstPosition"/> + i over the token after it (its
+    /// <c>Logprob</c> that of the token the step carried there).
+    /// </summary>
+    [MessagePackObject]
+    public sealed record Audited(
+        [property: Key(0)] SessionId Session,
+        [property: Key(1)] long Step,
+        [property: Key(2)] int FirstPosition,
+        [property: Key(3)] TokenLogprobs[] Rows,
+        [property: Key(4)] StageTiming[] Timings) : IActorLlmMessage;
 
     /// <summary>
     /// Any StageWorker → GenerationSession: the step could not run there. <paramref name="Stage"/> is the failing

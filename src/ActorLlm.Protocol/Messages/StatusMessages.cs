@@ -11,6 +11,7 @@ public sealed record MemberInfo(
     [property: Key(3)] bool Reachable);
 
 /// <summary>One registered device, its assignment and load.</summary>
+/// <param name="Quarantined">Why the device gets no work (verification caught it computing wrong results), or null.</param>
 [MessagePackObject]
 public sealed record DeviceStatus(
     [property: Key(0)] DeviceDescriptor Device,
@@ -20,7 +21,8 @@ public sealed record DeviceStatus(
     [property: Key(4)] int Queued,
     [property: Key(5)] double TokensPerSecond,
     [property: Key(6)] int ReplicaGroup,
-    [property: Key(7)] int StreamedLayers = 0)
+    [property: Key(7)] int StreamedLayers = 0,
+    [property: Key(8)] string? Quarantined = null)
 {
     /// <summary>The units of the served (else assigned) range whose layers are streamed from host memory, or null when none are.</summary>
     public UnitRange? StreamedUnits(int layers)

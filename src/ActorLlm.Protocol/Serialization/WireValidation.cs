@@ -50,6 +50,11 @@ public static class WireValidation
                     throw new WireFormatException($"choice tokens [{f.ChoiceStart}, {f.ChoiceEnd}) must lie inside the {f.TokenIds.Length} tokens after the first");
                 }
 
+                if (f.Kind == StepKind.Audit && (f.ChoiceStart < 0 || f.ChoiceStart > f.TokenIds.Length - 2))
+                {
+                    throw new WireFormatException($"an audit step reports from token {f.ChoiceStart} of {f.TokenIds.Length}: it needs a token after the first reported position");
+                }
+
                 if (f.Loop < 0 || (f.Loop > 0 && (f.Kind != StepKind.Generate || f.Ring is not { Length: > 0 } || f.Ring.Any(h => h is null || h.Worker is null))))
                 {
                     throw new WireFormatException($"a ring of {f.Loop} steps needs a generate step and a route of hops with workers");
@@ -120,6 +125,21 @@ public static class WireValidation
             case PlacementMessages.RouteTable t:
                 Require(t.Stages, "stages");
                 Defined(t.Status, "placement status");
+                break;
+            case StageMessages.Audited a:
+                Require(a.Session.Value, "session");
+                Require(a.Rows, "rows");
+                Require(a.Timings, "timings");
+                Bound(a.Rows.Length, limits.MaxTokensPerStep, "audited rows", "max-tokens-per-step");
+                if (a.Rows.Any(r => r is null || r.TopIds is null || r.TopLogprobs is null || r.TopIds.Length != r.TopLogprobs.Length || r.TopIds.Length > WireSampling.MaxLogprobs))
+                {
+                    throw new WireFormatException($"audited rows need up to {WireSampling.MaxLogprobs} ids with one log-probability each");
+                }
+
+                break;
+            case PlacementMessages.Quarantine q:
+                Require(q.Device.Node.Value, "device");
+                Require(q.Reason, "reason");
                 break;
             case StageMessages.Supersede s:
                 Require(s.Session.Value, "session");

@@ -162,7 +162,8 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
                 _settings.Worker.SessionIdleTimeout,
                 _settings.Worker.RegisterBackoffMax,
                 _settings.Worker.CudaGraphs,
-                _settings.Worker.Trust);
+                _settings.Worker.Trust,
+                _settings.Worker.Lie);
             string name = "stage-" + device.Replace(':', '-');
             Context.ActorOf(StageWorker.Props(settings, store, _coordinator, _unitServer), name);
             _log.Info("node: {0} on {1}: {2:N0} bytes, {3:F0} layer-forwards/s", name, target, capacity.Bytes, capacity.Speed);

@@ -25,7 +25,7 @@ internal static class ClusterStatusView
             var assignment = plan?.AssignmentOf(d.Key);
             UnitRange? serving = d.Serving.Count == 0 ? null : d.Serving.OrderBy(s => s == assignment?.Range ? 0 : 1).First();
             int streamedLayers = (serving ?? assignment?.Range) is { } shown ? streamed(d, shown) : 0;
-            return new DeviceStatus(d.Descriptor, assignment?.Range, serving, d.ActiveSessions, d.Queued, d.TokensPerSecond, assignment?.Group ?? -1, streamedLayers);
+            return new DeviceStatus(d.Descriptor, assignment?.Range, serving, d.ActiveSessions, d.Queued, d.TokensPerSecond, assignment?.Group ?? -1, streamedLayers, d.Quarantined);
         }).ToArray();
         var notes = new List<string>();
         if (plan is not null)
@@ -34,6 +34,7 @@ internal static class ClusterStatusView
         }
 
         notes.AddRange(registry.All.Where(d => d.FailedReason is not null).Select(d => $"{d.Descriptor.Label} sits out: {d.FailedReason}"));
+        notes.AddRange(registry.All.Where(d => d.Quarantined is not null).Select(d => $"{d.Descriptor.Label} is quarantined: {d.Quarantined}"));
         notes.AddRange(registry.All.Where(d => !d.Reachable).Select(d => $"{d.Descriptor.Label} is unreachable"));
         return new StatusMessages.ClusterStatus(
             members,

@@ -25,13 +25,16 @@ internal sealed class RegisteredDevice(DeviceDescriptor descriptor, IActorRef wo
     /// <summary>Set when a load failed or timed out; the device sits out of plans until it registers again or the failed cooldown ends.</summary>
     public string? FailedReason { get; set; }
 
+    /// <summary>Set when verification caught the device computing wrong results: it gets no work again (until the coordinator restarts).</summary>
+    public string? Quarantined { get; set; }
+
     public int ActiveSessions { get; set; }
 
     public int Queued { get; set; }
 
     public double TokensPerSecond { get; set; }
 
-    public bool Plannable => Reachable && FailedReason is null;
+    public bool Plannable => Reachable && FailedReason is null && Quarantined is null;
 
     public DevicePlanInput PlanInput =>
         new(Key, Descriptor.Machine, Descriptor.MemoryBytes, Descriptor.Speed, Descriptor.PinnableBytes, Descriptor.HostToDeviceBytesPerSecond);

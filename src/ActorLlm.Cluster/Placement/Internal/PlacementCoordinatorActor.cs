@@ -46,6 +46,9 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
 
     private readonly Func<NodeAddress, DeviceTrust?> _certifiedTrust;
 
+    // Devices verification caught lying, with the evidence: kept when they leave, so coming back changes nothing.
+    private readonly Dictionary<DeviceKey, string> _quarantined = [];
+
     public PlacementCoordinatorActor(ModelUnits model, PlacementSettings settings, IActorRef localUnitServer, IReadOnlyCollection<int> localUnits, IActorRef mediator,
         Func<NodeAddress, DeviceTrust?>? certifiedTrust = null)
     {
@@ -78,6 +81,7 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         });
         Receive<PlacementMessages.StageLoad>(OnStageLoad);
         Receive<PlacementMessages.GetRoutes>(_ => Sender.Tell(_routes));
+        Receive<PlacementMessages.Quarantine>(OnQuarantine);
         Receive<StatusMessages.GetClusterStatus>(_ => Sender.Tell(ClusterStatusView.Build(_cluster.State, _registry, _rollout.Plan, _routes, _settings.Redundancy, _model, StreamedLayers)));
         Receive<PlacementCoordinator.GetPlan>(_ => Sender.Tell(new PlacementCoordinator.PlanState(_rollout.Plan, _rollout.Version, !_rollout.IsLoading, _routes.Version)));
         Receive<Replan>(_ => DoReplan());
@@ -149,6 +153,12 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         }
 
         bool changed = _registry.Register(r);
+        if (_quarantined.TryGetValue(r.Device.Key, out var why) && _registry.Find(r.Device.Key) is { } again)
+        {
+            // Registering again (a restart on the same address) does not lift a quarantine.
+            again.Quarantined = why;
+        }
+
         Context.Watch(r.Worker);
         Sender.Tell(new PlacementMessages.DeviceRegistered(r.Device.Key, true, ""));
         if (changed)
@@ -158,6 +168,36 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
         }
 
         PublishRoutes();
+    }
+
+    /// <summary>
+    /// A session's verification caught a device lying: it gets no work from now on (no plan, no route). Obeyed from
+    /// this node and from gateways whose certificate is not a volunteer's (a volunteer must not quarantine others).
+    /// </summary>
+    private void OnQuarantine(PlacementMessages.Quarantine q)
+    {
+        var from = Sender.Path.Address;
+        bool local = from.HasLocalScope || from == _cluster.SelfAddress;
+        var member = _cluster.State.Members.FirstOrDefault(m => m.Address == from);
+        if (!local && (member is null || !member.HasRole(ActorLlmRoles.Gateway) || _certifiedTrust(NodeAddress.Of(from)) == DeviceTrust.Volunteer))
+        {
+            _log.Warning("placement: ignored a quarantine of {0} from {1}: only trusted gateways may quarantine", q.Device, from);
+            return;
+        }
+
+        if (!_quarantined.TryAdd(q.Device, q.Reason))
+        {
+            return;
+        }
+
+        _log.Warning("placement: {0} QUARANTINED: {1}", Label(q.Device), q.Reason);
+        if (_registry.Find(q.Device) is { } device)
+        {
+            device.Quarantined = q.Reason;
+        }
+
+        PublishRoutes();
+        ScheduleReplan(TimeSpan.Zero);
     }
 
     private void OnStageLoad(PlacementMessages.StageLoad s)
@@ -301,7 +341,7 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>Publishes the ranges served now (only reachable devices), if the table changed.</summary>
     private void PublishRoutes()
     {
-        var next = RouteTableBuilder.Next(_routes, _model.UnitCount, _registry.All.Select(d => d.RouteCandidate(range => StreamedLayers(d, range))), _rollout.Status, _rollout.IsLoading);
+        var next = RouteTableBuilder.Next(_routes, _model.UnitCount, _registry.All.Where(d => d.Quarantined is null).Select(d => d.RouteCandidate(range => StreamedLayers(d, range))), _rollout.Status, _rollout.IsLoading);
         if (!ReferenceEquals(next, _routes))
         {
             _routes = next;

@@ -12,8 +12,11 @@ namespace ActorLlm.Cluster.Session.Internal;
 internal sealed class GenerationJob : ISessionJob
 {
     private readonly SessionId _id;
-    private readonly GenerationProgress _progress;
+    private readonly Func<GenerationProgress> _fresh;
+    private readonly List<(int Token, TokenLogprobs? Logprobs)> _sampled = [];
+    private GenerationProgress _progress;
     private readonly WireSampling _sampling;
+    private readonly WireSampling _wire;
     private readonly int _chunk;
     private readonly int _maxTokens;
     private readonly int _contextLimit;
@@ -21,11 +24,16 @@ internal sealed class GenerationJob : ISessionJob
     private readonly List<SampledToken> _pending = [];
     private int _sequence;
 
-    private GenerationJob(SessionId id, GenerationProgress progress, WireSampling sampling, int chunk, int maxTokens, int contextLimit, bool ring)
+    private GenerationJob(SessionId id, Func<GenerationProgress> fresh, WireSampling sampling, int chunk, int maxTokens, int contextLimit, bool ring, int verificationLogprobs)
     {
         _id = id;
-        _progress = progress;
+        _fresh = fresh;
+        _progress = fresh();
         _sampling = sampling;
+
+        // Verification compares the route's reports of every token: the steps ask for at least that many alternatives
+        // (the client still gets only what it asked for).
+        _wire = verificationLogprobs > sampling.Logprobs ? sampling with { Logprobs = verificationLogprobs } : sampling;
         _chunk = chunk;
         _maxTokens = maxTokens;
         _contextLimit = contextLimit;
@@ -46,9 +54,12 @@ internal sealed class GenerationJob : ISessionJob
         }
 
         int[] ids = Prompt.EncodeUtf8(ctx.Tokenizer, start.PromptUtf8, start.Rendered);
-        var progress = new GenerationProgress(ctx.Tokenizer, ids, WireOptions.ToOptions(start.Options), ctx.ContextLimit);
+        var options = WireOptions.ToOptions(start.Options);
+        GenerationProgress Fresh() => new(ctx.Tokenizer, ids, options, ctx.ContextLimit);
+        _ = Fresh();
         int chunk = StepPlan.ChunkTokens(ctx.Settings.PrefillChunk, ctx.HiddenSize, ctx.MaxPayloadBytes);
-        return new GenerationJob(id, progress, start.Options.Sampling, chunk, start.Options.MaxTokens, ctx.ContextLimit, ctx.Settings.Ring);
+        var verify = ctx.Settings.Verify;
+        return new GenerationJob(id, Fresh, start.Options.Sampling, chunk, start.Options.MaxTokens, ctx.ContextLimit, ctx.Settings.Ring, verify.Enabled ? verify.TopLogprobs : -1);
     }
 
     /// <summary>
@@ -65,7 +76,7 @@ internal sealed class GenerationJob : ISessionJob
     /// generated through the new route, whose last chunk samples the next token exactly as the lost route would have.
     /// </summary>
     public IReadOnlyList<StageMessages.Forward> Start(RouteSteps route) =>
-        StepPlan.Run(_id, route.Step, route.Hops, 0, _progress.Tokens, _chunk, _sampling, route.ReplyTo, StepKind.Generate, Loop());
+        StepPlan.Run(_id, route.Step, route.Hops, 0, _progress.Tokens, _chunk, _wire, route.ReplyTo, StepKind.Generate, Loop());
 
     public JobAnswer Accept(object answer, RouteSteps next)
     {
@@ -76,10 +87,10 @@ internal sealed class GenerationJob : ISessionJob
             return JobAnswer.NotMine.Instance;
         }
 
-        string delta;
+        JobMessages.TextDelta[] text;
         try
         {
-            delta = _progress.Accept(t.Token);
+            text = Take(t.Token, t.Logprobs);
         }
         catch (InvalidRequestException e)
         {
@@ -87,10 +98,50 @@ internal sealed class GenerationJob : ISessionJob
             return new JobAnswer.Unusable($"cannot decode token {t.Token}: {e.Message}");
         }
 
-        var text = Deltas(t, delta);
         return _progress.Done ? new JobAnswer.Completed(text)
             : t.Continued ? new JobAnswer.Continuing(text)
-            : new JobAnswer.Continue(text, StepPlan.Next(_id, next.Step, next.Hops, next.Rest, t.Position, t.Token, _sampling, next.ReplyTo, Loop()));
+            : new JobAnswer.Continue(text, StepPlan.Next(_id, next.Step, next.Hops, next.Rest, t.Position, t.Token, _wire, next.ReplyTo, Loop()));
+    }
+
+    private JobMessages.TextDelta[] Take(int token, TokenLogprobs? logprobs)
+    {
+        string delta = _progress.Accept(token);
+        _sampled.Add((token, logprobs));
+        return Deltas(token, logprobs, delta);
+    }
+
+    /// <summary>Prompt tokens (verification: the history's first part).</summary>
+    public int PromptTokens => _progress.PromptIds.Length;
+
+    /// <summary>Tokens the route sampled and the job took, the one that ended it (an EOS) included.</summary>
+    public int Sampled => _sampled.Count;
+
+    /// <summary>The prompt and every sampled token: what an audit feeds a trusted route.</summary>
+    public IEnumerable<int> History => _progress.PromptIds.Concat(_sampled.Select(s => s.Token));
+
+    /// <summary>What the route reported of sampled token <paramref name="index"/>'s distribution (null: nothing).</summary>
+    public TokenLogprobs? Reported(int index) => _sampled[index].Logprobs;
+
+    /// <summary>Greedy without penalty: every chosen token must be a most likely one.</summary>
+    public bool Greedy => _sampling is { Temperature: 0, RepetitionPenalty: 1f };
+
+    /// <summary>
+    /// Goes back to the state after the first <paramref name="keep"/> sampled tokens (verification caught a wrong one):
+    /// the text, stop-string state and delta numbering are those the same tokens give, so the deltas already sent for
+    /// them stay valid, and a replay continues from there.
+    /// </summary>
+    public void Rewind(int keep)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(keep, _sampled.Count);
+        var kept = _sampled.Take(keep).ToList();
+        _sampled.Clear();
+        _pending.Clear();
+        _sequence = 0;
+        _progress = _fresh();
+        foreach (var (token, logprobs) in kept)
+        {
+            _ = Take(token, logprobs);
+        }
     }
 
     /// <summary>
@@ -98,7 +149,7 @@ internal sealed class GenerationJob : ISessionJob
     /// last delta (held back with their text, and flushed with an empty text at the end). An EOS that ends the job
     /// is no generated token and brings no log-probability.
     /// </summary>
-    private JobMessages.TextDelta[] Deltas(StageMessages.TokenSampled t, string delta)
+    private JobMessages.TextDelta[] Deltas(int token, TokenLogprobs? logprobs, string delta)
     {
         if (_sampling.Logprobs < 0)
         {
@@ -107,7 +158,11 @@ internal sealed class GenerationJob : ISessionJob
 
         if (_progress.Finish != FinishReason.Eos)
         {
-            _pending.Add(new SampledToken(t.Token, t.Logprobs));
+            // The client's count of alternatives (a verified job's steps ask for more).
+            var shown = logprobs is null || logprobs.TopIds.Length <= _sampling.Logprobs
+                ? logprobs
+                : logprobs with { TopIds = logprobs.TopIds[.._sampling.Logprobs], TopLogprobs = logprobs.TopLogprobs[.._sampling.Logprobs] };
+            _pending.Add(new SampledToken(token, shown));
         }
 
         if (delta.Length == 0 && !(_progress.Done && _pending.Count > 0))

@@ -18,6 +18,7 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<DeviceKey, int> _inUse = [];
     private readonly HashSet<NodeAddress> _suspectedNodes = [];
+    private readonly HashSet<DeviceKey> _quarantined = [];
     private readonly List<(IActorRef Requester, IReadOnlySet<DeviceKey> Excluded)> _waiting = [];
     private PlacementMessages.RouteTable _table = PlacementMessages.RouteTable.Empty;
 
@@ -36,6 +37,14 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
         Receive<PlacementMessages.RouteTable>(OnTable);
         Receive<SubscribeAck>(_ => { });
         Receive<AskAgain>(_ => _coordinator.Tell(new PlacementMessages.GetRoutes()));
+        Receive<RouteCache.Quarantined>(q => _quarantined.Add(q.Device));
+        Receive<RouteCache.Select>(s => s.Audit, s =>
+        {
+            if (!TryAnswer(Sender, s.Excluded, audit: true))
+            {
+                Sender.Tell(RouteCache.NoAuditRoute.Instance);
+            }
+        });
         Receive<RouteCache.Select>(s =>
         {
             if (!TryAnswer(Sender, s.Excluded))
@@ -162,12 +171,12 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
         }
     }
 
-    private bool TryAnswer(IActorRef requester, IReadOnlySet<DeviceKey> excluded)
+    private bool TryAnswer(IActorRef requester, IReadOnlySet<DeviceKey> excluded, bool audit = false)
     {
-        var usable = _table.Stages.Where(e => !_suspectedNodes.Contains(e.Device.Node)).ToList();
+        var usable = _table.Stages.Where(e => !_suspectedNodes.Contains(e.Device.Node) && !_quarantined.Contains(e.Device.Key) && (!audit || Verification.MayAudit(e))).ToList();
         double Load(RouteEntry e) => e.ActiveSessions + _inUse.GetValueOrDefault(e.Device.Key);
         var route = RouteSelection.Select(usable, _table.UnitCount, excluded, Load)
-            ?? (excluded.Count > 0 ? RouteSelection.Select(usable, _table.UnitCount, new HashSet<DeviceKey>(), Load) : null);
+            ?? (excluded.Count > 0 && !audit ? RouteSelection.Select(usable, _table.UnitCount, new HashSet<DeviceKey>(), Load) : null);
         if (route is null)
         {
             return false;
@@ -178,7 +187,7 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
             _inUse[e.Device.Key] = _inUse.GetValueOrDefault(e.Device.Key) + 1;
         }
 
-        requester.Tell(new RouteCache.Selected(route, _table.Version));
+        requester.Tell(new RouteCache.Selected(route, _table.Version, audit));
         return true;
     }
 }

@@ -27,6 +27,7 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
     private readonly SessionHistories _histories = new();
     private readonly StepAdmission _admission = new();
     private readonly StepRunner _runner;
+    private readonly LyingWorker _lie;
     private readonly List<StageMessages.Forward> _pending = [];
     private readonly List<StageMessages.Forward> _waitingForSlot = [];
     private readonly ReleasedSessions _released;
@@ -78,7 +79,13 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
         var node = NodeAddress.Of(_cluster.SelfAddress);
         _device = new DeviceDescriptor(node, settings.Device, settings.Machine, settings.Memory.Bytes, settings.Memory.Speed, settings.Target.DType.ToDType(),
             settings.Memory.PinnableBytes, settings.Memory.HostToDeviceBytesPerSecond, settings.Trust);
-        _runner = new StepRunner(_device.Label, _device.Key, _histories);
+        _lie = new LyingWorker(settings.Lie);
+        if (_lie.Active)
+        {
+            _log.Warning("FAULT INJECTION: {0} lies ({1}, relative size {2}, in {3:P0} of its steps): every job routed through it is corrupted unless verification catches it", _device.Label, settings.Lie.Mode, settings.Lie.RelativeSize, settings.Lie.Fraction);
+        }
+
+        _runner = new StepRunner(_device.Label, _device.Key, _histories, _lie);
         _released = new ReleasedSessions(settings.ReleasedSessionMemory);
         _expired = new ReleasedSessions(settings.ReleasedSessionMemory);
         _loader = Context.ActorOf(RangeLoader.Props(_device, settings, store, coordinator, unitServer), "loader");
@@ -107,6 +114,7 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
     {
         _cluster.Unsubscribe(Self);
         _stages.Dispose();
+        _lie.Dispose();
     }
 
     /// <summary>
@@ -183,6 +191,7 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
             _leases.Release(session);
             _stages.ReleaseSession(session);
             _histories.Release(session);
+            _runner.Release(session);
             _admission.Release(session);
         }
 

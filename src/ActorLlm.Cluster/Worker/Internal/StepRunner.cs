@@ -15,7 +15,8 @@ namespace ActorLlm.Cluster.Worker.Internal;
 /// (at the end of the route) the sampled token, prefill acknowledgement or choice score for the session, or a
 /// StageFailed. One per worker (its label, key and end-stage histories); no actor in here, so it is tested directly.
 /// </summary>
-internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHistories histories)
+/// <param name="lie">Fault injection for tests (<see cref="LieSettings"/>); null or inactive: honest.</param>
+internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHistories histories, LyingWorker? lie = null)
 {
     /// <summary>One message to send.</summary>
     public readonly record struct Outgoing(IActorRef To, object Message);
@@ -30,10 +31,14 @@ internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHisto
         {
             foreach (var f in batch)
             {
-                inputs.Add(new StageInput(f.Session, f.StartPosition, f.TokenIds, f.Hidden is null ? null : TensorCodec.FromPayload(f.Hidden), AllLogits: f.Kind == StepKind.Score));
+                inputs.Add(new StageInput(f.Session, f.StartPosition, f.TokenIds, f.Hidden is null ? null : TensorCodec.FromPayload(f.Hidden), AllLogits: f.Kind is StepKind.Score or StepKind.Audit));
             }
 
             outputs = executor.Forward(inputs);
+            if (lie is { Active: true })
+            {
+                outputs = [.. outputs.Select((o, i) => Told(batch[i], o))];
+            }
         }
         catch (Exception e) when (e is InvalidRequestException or WireFormatException && batch.Count > 1)
         {
@@ -151,6 +156,7 @@ internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHisto
         object reply = f.Kind switch
         {
             StepKind.Prefill => new StageMessages.PrefillDone(f.Session, f.Step, timings),
+            StepKind.Audit => new StageMessages.Audited(f.Session, f.Step, f.StartPosition + f.ChoiceStart, AuditRows(output.Logits, f), timings),
             StepKind.Score => new StageMessages.ChoiceScored(
                 f.Session,
                 f.Step,
@@ -160,6 +166,45 @@ internal sealed class StepRunner(string label, DeviceKey deviceKey, SessionHisto
         };
         return [new Outgoing(f.ReplyTo, reply)];
     }
+
+    /// <summary>
+    /// An audit's rows: for each position from the step's <c>ChoiceStart</c> to the one before its last, the
+    /// log-probability of the token that follows it and the most likely tokens (logits [T, vocab] of every position).
+    /// </summary>
+    private static TokenLogprobs[] AuditRows(TorchSharp.torch.Tensor logits, StageMessages.Forward f)
+    {
+        var rows = new TokenLogprobs[f.TokenIds.Length - 1 - f.ChoiceStart];
+        for (int i = 0; i < rows.Length; i++)
+        {
+            int r = f.ChoiceStart + i;
+            using var row = logits[r];
+            rows[i] = Sampler.Logprobs(row, f.TokenIds[r + 1], f.Sampling.Logprobs);
+        }
+
+        return rows;
+    }
+
+    /// <summary>What a lying worker (<see cref="LyingWorker"/>) sends on instead of <paramref name="computed"/>: itself when honest this time.</summary>
+    private StageOutput Told(StageMessages.Forward f, StageOutput computed)
+    {
+        if (lie is null || (computed.Hidden ?? computed.Logits) is not { } tensor)
+        {
+            return computed;
+        }
+
+        var told = lie.Apply(f.Session, tensor);
+        if (ReferenceEquals(told, tensor))
+        {
+            return computed;
+        }
+
+        var replaced = computed.Hidden is not null ? new StageOutput(f.Session, told, null) : new StageOutput(f.Session, null, told);
+        computed.Dispose();
+        return replaced;
+    }
+
+    /// <summary>Forgets what the runner keeps of a session (a lying worker's last output).</summary>
+    public void Release(SessionId session) => lie?.Release(session);
 
     private Outgoing Failed(StageMessages.Forward f, string reason, bool retryable) =>
         new(f.ReplyTo, new StageMessages.StageFailed(f.Session, f.Step, deviceKey, $"{label}: {reason}", retryable));

@@ -210,13 +210,16 @@
     r.row.dataset.group = String(d.replicaGroup);
 
     // During a rollout a device loads its new range before it lets go of the old one.
-    const st = !d.assigned && !d.serving ? "spare"
+    const st = d.quarantined ? "quarantined"
+      : !d.assigned && !d.serving ? "spare"
       : same(d.assigned, d.serving) ? null
       : !d.assigned || (d.serving && d.serving.start <= d.assigned.start && d.assigned.end <= d.serving.end) ? "releasing" : "loading";
     r.label.replaceChildren(d.device.machine, el("small", { text: `:${d.device.device}` }), ...(st ? [el("span", { class: `state ${st}`, text: st })] : []));
-    r.label.title = `${d.device.label} at ${addr(d.device.node)}`;
+    r.label.title = `${d.device.label} at ${addr(d.device.node)}` + (d.quarantined ? ` — quarantined: ${d.quarantined}` : "");
+    r.row.dataset.quarantined = d.quarantined || "";
     r.spec.textContent = `${bytes(d.device.memoryBytes)} · ${fmt(d.device.speed)} layers/s · ${d.device.dType}`
-      + (d.streamedLayers > 0 ? ` · ${d.streamedLayers} layers streamed` : "");
+      + (d.streamedLayers > 0 ? ` · ${d.streamedLayers} layers streamed` : "")
+      + (d.device.trust === "Volunteer" || d.device.trust === 1 ? " · volunteer" : "");
 
     // The last layers of a streamed stage live in host memory and are copied to the device for every pass.
     const held = d.serving || d.assigned;

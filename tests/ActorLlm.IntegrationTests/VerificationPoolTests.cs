@@ -1,0 +1,199 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.RegularExpressions;
+using ActorLlm.Cli.Pool;
+using ActorLlm.Cluster.Client;
+using ActorLlm.Protocol.Messages;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ActorLlm.IntegrationTests;
+
+/// <summary>
+/// Verification on real processes: a gateway with actorllm.verification on, a trusted worker and a volunteer worker,
+/// each holding the whole bundled model (redundancy 2), so that of two jobs started together one runs through the
+/// volunteer. A volunteer made to lie (actorllm.worker.lie, with the fault-injection switch) is caught and
+/// quarantined within 20 audited tokens, and every job's text (streamed and final) is the honest text; an honest
+/// volunteer is never quarantined over 500 audited tokens; with verification off, nothing is audited and the liar's
+/// jobs come back wrong (the control: the tests above can fail).
+/// </summary>
+public sealed class VerificationPoolTests(ITestOutputHelper output) : PoolTestBase(output)
+{
+    private const string Prompt = "Once upon a time";
+
+    private static string[] Liar(string mode, double fraction, double size = 1.0) =>
+    [
+        "--set", "actorllm.worker.trust=volunteer",
+        "--set", "actorllm.testing.fault-injection=on",
+        "--set", $"actorllm.worker.lie.mode={mode}",
+        "--set", FormattableString.Invariant($"actorllm.worker.lie.fraction={fraction}"),
+        "--set", FormattableString.Invariant($"actorllm.worker.lie.relative-size={size}"),
+        "--set", "actorllm.worker.lie.seed=7",
+    ];
+
+    private static readonly string[] s_honest = ["--set", "actorllm.worker.trust=volunteer"];
+
+    private static readonly string[] s_verificationOn = ["--set", "actorllm.verification.enabled=on", "--set", "actorllm.verification.audit-every=4"];
+
+    [Theory]
+    [InlineData("perturb", 1.0)]
+    [InlineData("perturb", 0.2)]
+    [InlineData("zeros", 0.2)]
+    [InlineData("other-session", 1.0)]
+    public Task A_lying_volunteer_is_quarantined_within_20_audited_tokens_and_every_text_is_the_honest_one(string mode, double fraction) => WithLogs(async () =>
+    {
+        var (pool, client) = await StartVolunteerPoolAsync(Liar(mode, fraction), s_verificationOn);
+        var options = Greedy(48, stopAtEos: false);
+        string honest = SingleProcess(Prompt, options);
+        int throughVolunteer = 0;
+        for (int round = 0; round < 10 && !await QuarantinedAsync(client); round++)
+        {
+            var jobs = await RunTogetherAsync(client, options, 2);
+            foreach (var (result, streamed, routes) in jobs)
+            {
+                Assert.Equal(honest, result.Text);
+                Assert.Equal(honest, streamed);
+                throughVolunteer += routes.Any(r => r.Stages.Any(s => s.StartsWith("volunteer-1", StringComparison.Ordinal))) ? 1 : 0;
+            }
+        }
+
+        Assert.True(throughVolunteer >= 1, "no job was routed through the volunteer");
+        var status = await client.StatusAsync(Timeout);
+        var volunteer = status.Devices.Single(d => d.Device.Machine == "volunteer-1");
+        Assert.NotNull(volunteer.Quarantined);
+        Output.WriteLine($"{mode} p={fraction}: quarantined: {volunteer.Quarantined}");
+
+        // The first job through the liar catches it: at the token the reason names, after that many honest ones.
+        int caughtAt = int.Parse(Regex.Match(volunteer.Quarantined!, @"^token (\d+) failed verification").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        var metrics = await MetricsAsync(pool);
+        Output.WriteLine($"caught at the job's token {caughtAt} (checked: {caughtAt + 1}); audited tokens in all {metrics["actorllm_verification_audited_tokens_total"]}; mismatches {metrics["actorllm_verification_mismatches_total"]}");
+        Assert.True(caughtAt + 1 <= 20, $"caught after {caughtAt} honest audited tokens");
+        Assert.Equal(1, metrics["actorllm_verification_mismatches_total"]);
+        await WaitForAsync(async () => (await MetricsAsync(pool))["actorllm_quarantined_devices"] == 1);
+
+        // Quarantined: no more work. Jobs after it go to the trusted worker only, and are right.
+        foreach (var (result, streamed, routes) in await RunTogetherAsync(client, options, 2))
+        {
+            Assert.Equal(honest, result.Text);
+            Assert.DoesNotContain(routes, r => r.Stages.Any(s => s.StartsWith("volunteer-1", StringComparison.Ordinal)));
+        }
+
+        Assert.Contains("QUARANTINED", File.ReadAllText(pool["gateway"].LogPath), StringComparison.Ordinal);
+    });
+
+    [Fact]
+    public Task An_honest_volunteer_is_never_quarantined_over_500_audited_tokens() => WithLogs(async () =>
+    {
+        var (pool, client) = await StartVolunteerPoolAsync(s_honest, s_verificationOn);
+        var options = Greedy(128, stopAtEos: false);
+        string honest = SingleProcess(Prompt, options);
+        long audited = 0;
+        for (int round = 0; round < 12 && audited < 500; round++)
+        {
+            foreach (var (result, streamed, _) in await RunTogetherAsync(client, options, 4))
+            {
+                Assert.Equal(honest, result.Text);
+                Assert.Equal(honest, streamed);
+            }
+
+            audited = (await MetricsAsync(pool))["actorllm_verification_audited_tokens_total"];
+        }
+
+        var metrics = await MetricsAsync(pool);
+        Output.WriteLine($"honest audited tokens: {audited}; mismatches {metrics["actorllm_verification_mismatches_total"]}");
+        Assert.True(audited >= 500, $"only {audited} tokens were audited");
+        Assert.Equal(0, metrics["actorllm_verification_mismatches_total"]);
+        Assert.Equal(0, metrics["actorllm_quarantined_devices"]);
+        Assert.All((await client.StatusAsync(Timeout)).Devices, d => Assert.Null(d.Quarantined));
+    });
+
+    [Fact]
+    public Task With_verification_off_nothing_is_audited_and_a_liar_goes_unnoticed() => WithLogs(async () =>
+    {
+        var (pool, client) = await StartVolunteerPoolAsync(Liar("perturb", 1.0), []);
+        var options = Greedy(32, stopAtEos: false);
+        string honest = SingleProcess(Prompt, options);
+        int wrong = 0;
+        for (int round = 0; round < 3; round++)
+        {
+            foreach (var (result, _, routes) in await RunTogetherAsync(client, options, 2))
+            {
+                bool viaLiar = routes.Any(r => r.Stages.Any(s => s.StartsWith("volunteer-1", StringComparison.Ordinal)));
+                wrong += viaLiar && result.Text != honest ? 1 : 0;
+            }
+        }
+
+        var metrics = await MetricsAsync(pool);
+        Assert.Equal(0, metrics["actorllm_verification_audited_tokens_total"]);
+        Assert.Equal(0, metrics["actorllm_verification_mismatches_total"]);
+        Assert.True(wrong >= 1, "the lying volunteer's jobs should come back wrong without verification");
+        Assert.DoesNotContain("auditing the job", File.ReadAllText(pool["gateway"].LogPath), StringComparison.Ordinal);
+        Assert.All((await client.StatusAsync(Timeout)).Devices, d => Assert.Null(d.Quarantined));
+    });
+
+    [Fact]
+    public async Task A_lie_without_the_fault_injection_switch_is_refused_at_start()
+    {
+        var pool = Track(await LocalPool.StartAsync(new LocalPoolOptions(Model, Path.Combine(WorkDir, "refused")), Timeout));
+        var node = NodeProcess.Start(
+            "liar",
+            ["--roles", "worker", "--host", "127.0.0.1", "--port", "0", "--seeds", pool.Seed, "--model", Model, "--set", "actorllm.tls.enabled=off", "--set", "actorllm.worker.lie.mode=zeros"],
+            Path.Combine(WorkDir, "liar.log"));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!node.HasExited)
+        {
+            Assert.True(clock.Elapsed < Timeout, "the lying worker started");
+            await Task.Delay(100);
+        }
+
+        Assert.Contains("actorllm.testing.fault-injection", File.ReadAllText(Path.Combine(WorkDir, "liar.log")), StringComparison.Ordinal);
+    }
+
+    private async Task<(LocalPool Pool, PoolClient Client)> StartVolunteerPoolAsync(string[] volunteerArgs, string[] gatewayArgs)
+    {
+        var pool = Track(await LocalPool.StartAsync(new LocalPoolOptions(Model, Path.Combine(WorkDir, "pool"), Redundancy: 2, GatewayArgs: gatewayArgs), Timeout));
+        await Task.WhenAll(pool.AddWorkerAsync("worker-1", Timeout), pool.AddWorkerAsync("volunteer-1", Timeout, true, volunteerArgs));
+        var client = await ConnectAsync(pool);
+        await client.WaitForAsync(s => s.Devices.Length == 2 && s.ServesPlan() && s.Devices.All(d => d.Serving is not null), Timeout);
+        return (pool, client);
+    }
+
+    /// <summary>Polls <paramref name="condition"/> (a gateway's status poll runs every few seconds) until it holds.</summary>
+    private static async Task WaitForAsync(Func<Task<bool>> condition)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(clock.Elapsed < Timeout, "timed out waiting");
+            await Task.Delay(200);
+        }
+    }
+
+    private static async Task<bool> QuarantinedAsync(PoolClient client) =>
+        (await client.StatusAsync(Timeout)).Devices.Any(d => d.Quarantined is not null);
+
+    /// <summary>Starts <paramref name="n"/> jobs at once (so the route cache spreads them over both replicas); their results, streamed text and routes.</summary>
+    private static async Task<List<(JobMessages.GenerationCompleted Result, string Streamed, List<JobMessages.JobRouted> Routes)>> RunTogetherAsync(PoolClient client, WireGenerationOptions options, int n)
+    {
+        var texts = Enumerable.Range(0, n).Select(_ => new StringBuilder()).ToArray();
+        var routes = Enumerable.Range(0, n).Select(_ => new ConcurrentQueue<JobMessages.JobRouted>()).ToArray();
+        var results = await Task.WhenAll(Enumerable.Range(0, n).Select(i =>
+            client.GenerateAsync(Prompt, options, t => { lock (texts[i]) { texts[i].Append(t); } }, Timeout, routes[i].Enqueue)));
+        return [.. results.Select((r, i) => (r, texts[i].ToString(), routes[i].ToList()))];
+    }
+
+    private static async Task<Dictionary<string, long>> MetricsAsync(LocalPool pool)
+    {
+        using var http = new HttpClient();
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", pool.ApiKey);
+        string text = await http.GetStringAsync(pool.ApiUrl[..pool.ApiUrl.LastIndexOf("/v1", StringComparison.Ordinal)] + "/metrics");
+        var values = new Dictionary<string, long>();
+        foreach (string name in new[] { "actorllm_verification_audited_tokens_total", "actorllm_verification_mismatches_total", "actorllm_quarantined_devices" })
+        {
+            var m = Regex.Match(text, $@"(?m)^{name} (\d+)");
+            values[name] = m.Success ? long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+        }
+
+        return values;
+    }
+}
