@@ -73,7 +73,7 @@ public static class QualityCommand
 
         s.AppendLine(inv, $"logits: {r.LogitPositions} prompt positions of {r.Greedy.Count} prompts: max |A - B| {r.MaxLogitDifference:G4}, mean {r.MeanLogitDifference:G4}");
         var v = r.Verification;
-        s.AppendLine(inv, $"verification (LogprobAgreement, top {WeightQuality.VerificationTop}, B audits A's greedy token): {v.Rows} rows: distance max {v.MaxDistance:G4}, p99 {v.P99Distance:G4}, p999 {v.P999Distance:G4}, mean {v.MeanDistance:G4} nats; greedy gap max {v.MaxGreedyGap:G4} nats ({v.ArgmaxDiffers} rows where B's argmax is not A's)");
+        s.AppendLine(inv, $"verification (LogprobAgreement, top {WeightQuality.VerificationTop}, B audits A's greedy token): {v.Rows} rows: distance max {v.MaxDistance:G4}, p99 {v.P99Distance:G4}, p999 {v.P999Distance:G4}, mean {v.MeanDistance:G4} nats (chosen token alone: max {v.MaxChosenDifference:G4}); greedy gap max {v.MaxGreedyGap:G4} nats ({v.ArgmaxDiffers} rows where B holds a token above A's)");
         s.AppendLine(inv, $"greedy agreement: {r.GreedyIdentical}/{r.GreedyTokens} identical tokens ({100.0 * r.GreedyIdentical / Math.Max(1, r.GreedyTokens):0.0}%)");
         foreach (var g in r.Greedy)
         {

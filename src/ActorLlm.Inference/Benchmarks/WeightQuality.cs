@@ -71,10 +71,11 @@ public sealed record QualityReport(
 /// <param name="P999Distance">99.9th percentile (nearest rank; the max when there are fewer than 1000 rows).</param>
 /// <param name="MeanDistance">Mean distance.</param>
 /// <param name="MaxGreedyGap">Largest greedy gap: B's top log-probability minus B's log-probability of A's token (0 where they agree on the argmax).</param>
-/// <param name="ArgmaxDiffers">Rows where A's greedy token is not B's most likely one.</param>
-public sealed record VerificationSpread(int Rows, double MaxDistance, double P99Distance, double P999Distance, double MeanDistance, double MaxGreedyGap, int ArgmaxDiffers)
+/// <param name="ArgmaxDiffers">Rows where B holds a token strictly more likely than A's greedy one (greedy gap above 0; an exact tie, common in bf16, is not counted).</param>
+/// <param name="MaxChosenDifference">Largest |A's minus B's log-probability of A's token|: the part of the distance that is not the top lists' tails.</param>
+public sealed record VerificationSpread(int Rows, double MaxDistance, double P99Distance, double P999Distance, double MeanDistance, double MaxGreedyGap, int ArgmaxDiffers, double MaxChosenDifference)
 {
-    public static VerificationSpread Empty { get; } = new(0, 0, 0, 0, 0, 0, 0);
+    public static VerificationSpread Empty { get; } = new(0, 0, 0, 0, 0, 0, 0, 0);
 }
 
 /// <summary>Compares two stores (or checkpoints) of one model on one device: <c>actorllm quality</c>.</summary>
@@ -156,7 +157,7 @@ public static class WeightQuality
         }
 
         var distances = new List<double>();
-        double maxGap = 0;
+        double maxGap = 0, maxChosen = 0;
         int differs = 0;
         for (int p = 0; p < logitsA.Count; p++)
         {
@@ -177,7 +178,8 @@ public static class WeightQuality
                 distances.Add(LogprobAgreement.Distance(reportA, reportB));
                 double gap = reportB.TopLogprobs.Length > 0 ? reportB.TopLogprobs[0] - reportB.Logprob : 0;
                 maxGap = Math.Max(maxGap, gap);
-                if (reportB.TopIds.Length > 0 && reportB.TopIds[0] != token)
+                maxChosen = Math.Max(maxChosen, Math.Abs(reportA.Logprob - reportB.Logprob));
+                if (gap > 0)
                 {
                     differs++;
                 }
@@ -190,7 +192,7 @@ public static class WeightQuality
         }
 
         distances.Sort();
-        return new VerificationSpread(distances.Count, distances[^1], Rank(distances, 0.99), Rank(distances, 0.999), distances.Average(), maxGap, differs);
+        return new VerificationSpread(distances.Count, distances[^1], Rank(distances, 0.99), Rank(distances, 0.999), distances.Average(), maxGap, differs, maxChosen);
     }
 
     /// <summary>Nearest-rank percentile of ascending <paramref name="sorted"/>: the max when there are too few values.</summary>
