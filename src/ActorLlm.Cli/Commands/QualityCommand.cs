@@ -20,6 +20,7 @@ public static class QualityCommand
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType();
         var compareDType = new Option<string?>("--compare-dtype") { Description = "Run the compared model in this dtype (default: --dtype); e.g. --compare A --compare-dtype bf16 measures what bf16 rounding alone does" };
+        var compareDevice = new Option<string?>("--compare-device") { Description = "Run the compared model on this device (default: --device); e.g. --device cpu --compare-device cuda measures how far two devices drift apart" };
         var greedy = new Option<int>("--greedy-tokens") { Description = "Tokens generated greedily from each prompt (end of sequence does not stop it)", DefaultValueFactory = _ => 500 };
         var prompts = new Option<string[]>("--prompt") { Description = "A prompt (repeatable; default: four fixed ones, the first empty = BOS)", AllowMultipleArgumentsPerToken = false };
         var held = new Option<int>("--held-texts") { Description = "Texts the reference samples (temperature 1, fixed seeds) for both to score; 0 = none", DefaultValueFactory = _ => 8 };
@@ -27,7 +28,7 @@ public static class QualityCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of the first held text (text i: seed + i)", DefaultValueFactory = _ => 1UL };
         var command = new Command("quality", "Compare a model with a reference (e.g. int8 weights with the source): logits, greedy agreement, perplexity")
         {
-            model, compare, device, dtype, compareDType, greedy, prompts, held, heldTokens, seed,
+            model, compare, device, dtype, compareDType, compareDevice, greedy, prompts, held, heldTokens, seed,
         };
         command.SetAction(parse =>
         {
@@ -41,7 +42,7 @@ public static class QualityCommand
                 NonNegative(parse.GetValue(held), "--held-texts"),
                 Positive(parse.GetValue(heldTokens), "--held-tokens"),
                 parse.GetValue(seed));
-            var targetB = parse.GetValue(compareDType) is string d ? CommonOptions.Target(parse.GetValue(device)!, d) : target;
+            var targetB = CommonOptions.Target(parse.GetValue(compareDevice) ?? parse.GetValue(device)!, parse.GetValue(compareDType) ?? parse.GetValue(dtype)!);
             var report = WeightQuality.Compare(a, b, target, options, line => Console.Error.WriteLine(line), targetB);
             Console.Out.Write(ToText(report));
             return CliApp.ExitOk;
@@ -71,6 +72,8 @@ public static class QualityCommand
         }
 
         s.AppendLine(inv, $"logits: {r.LogitPositions} prompt positions of {r.Greedy.Count} prompts: max |A - B| {r.MaxLogitDifference:G4}, mean {r.MeanLogitDifference:G4}");
+        var v = r.Verification;
+        s.AppendLine(inv, $"verification (LogprobAgreement, top {WeightQuality.VerificationTop}, B audits A's greedy token): {v.Rows} rows: distance max {v.MaxDistance:G4}, p99 {v.P99Distance:G4}, p999 {v.P999Distance:G4}, mean {v.MeanDistance:G4} nats (chosen token alone: max {v.MaxChosenDifference:G4}); greedy gap max {v.MaxGreedyGap:G4} nats ({v.ArgmaxDiffers} rows where B holds a token above A's)");
         s.AppendLine(inv, $"greedy agreement: {r.GreedyIdentical}/{r.GreedyTokens} identical tokens ({100.0 * r.GreedyIdentical / Math.Max(1, r.GreedyTokens):0.0}%)");
         foreach (var g in r.Greedy)
         {

@@ -49,7 +49,8 @@ public sealed record QualityReport(
     int HeldTokens,
     double PerplexityA,
     double PerplexityB,
-    double HeldTop1Agreement)
+    double HeldTop1Agreement,
+    VerificationSpread Verification)
 {
     public int GreedyTokens => Greedy.Sum(g => g.Tokens);
 
@@ -58,9 +59,31 @@ public sealed record QualityReport(
     public double MeanNllDifference => HeldTokens == 0 ? 0 : Math.Log(PerplexityB / PerplexityA);
 }
 
+/// <summary>
+/// The figure verification compares (<see cref="LogprobAgreement"/>), over every compared prompt position: A reports
+/// its greedy token's log-probability and its top <see cref="WeightQuality.VerificationTop"/>, B (the audit) its
+/// log-probability of A's token and its own top list. Between two honest devices this is how far verification must
+/// tolerate them apart.
+/// </summary>
+/// <param name="Rows">Positions compared.</param>
+/// <param name="MaxDistance">Largest <see cref="LogprobAgreement.Distance"/> (nats).</param>
+/// <param name="P99Distance">99th percentile (nearest rank) of the distance.</param>
+/// <param name="P999Distance">99.9th percentile (nearest rank; the max when there are fewer than 1000 rows).</param>
+/// <param name="MeanDistance">Mean distance.</param>
+/// <param name="MaxGreedyGap">Largest greedy gap: B's top log-probability minus B's log-probability of A's token (0 where they agree on the argmax).</param>
+/// <param name="ArgmaxDiffers">Rows where B holds a token strictly more likely than A's greedy one (greedy gap above 0; an exact tie, common in bf16, is not counted).</param>
+/// <param name="MaxChosenDifference">Largest |A's minus B's log-probability of A's token|: the part of the distance that is not the top lists' tails.</param>
+public sealed record VerificationSpread(int Rows, double MaxDistance, double P99Distance, double P999Distance, double MeanDistance, double MaxGreedyGap, int ArgmaxDiffers, double MaxChosenDifference)
+{
+    public static VerificationSpread Empty { get; } = new(0, 0, 0, 0, 0, 0, 0, 0);
+}
+
 /// <summary>Compares two stores (or checkpoints) of one model on one device: <c>actorllm quality</c>.</summary>
 public static class WeightQuality
 {
+    /// <summary>Top-k each side reports in verification, and so here.</summary>
+    public const int VerificationTop = 8;
+
     private sealed record Outputs(int Vocab, float[][] PromptLogits, int[][] Greedy, int[][] Held, double[] HeldNll, int[][] HeldArgmax);
 
     /// <summary>
@@ -117,8 +140,64 @@ public static class WeightQuality
             heldTokens,
             heldTokens == 0 ? 1 : Math.Exp(a.HeldNll.Sum() / heldTokens),
             heldTokens == 0 ? 1 : Math.Exp(b.HeldNll.Sum() / heldTokens),
-            heldTokens == 0 ? 1 : (double)top1 / heldTokens);
+            heldTokens == 0 ? 1 : (double)top1 / heldTokens,
+            Spread(a.PromptLogits, b.PromptLogits, a.Vocab));
     }
+
+    /// <summary>
+    /// The verification figures over every row (position) of <paramref name="logitsA"/> and <paramref name="logitsB"/>
+    /// (each prompt's logits flattened [T * vocab]): A = <see cref="Sampler.Logprobs"/> of A's row at A's argmax, B = of
+    /// B's row at the same token, both with top <see cref="VerificationTop"/>.
+    /// </summary>
+    public static VerificationSpread Spread(IReadOnlyList<float[]> logitsA, IReadOnlyList<float[]> logitsB, int vocab)
+    {
+        if (logitsA.Count != logitsB.Count)
+        {
+            throw new InvalidRequestException($"{logitsA.Count} prompts against {logitsB.Count}: nothing to compare");
+        }
+
+        var distances = new List<double>();
+        double maxGap = 0, maxChosen = 0;
+        int differs = 0;
+        for (int p = 0; p < logitsA.Count; p++)
+        {
+            var (la, lb) = (logitsA[p], logitsB[p]);
+            if (la.Length != lb.Length || la.Length % vocab != 0)
+            {
+                throw new InvalidRequestException($"the models' logits differ in size ({la.Length} vs {lb.Length}, vocab {vocab}): not the same model");
+            }
+
+            for (int row = 0; row < la.Length / vocab; row++)
+            {
+                var ra = la.AsSpan(row * vocab, vocab);
+                int token = Sampler.ArgMax(ra);
+                using var ta = tensor(ra.ToArray());
+                using var tb = tensor(lb.AsSpan(row * vocab, vocab).ToArray());
+                var reportA = Sampler.Logprobs(ta, token, VerificationTop);
+                var reportB = Sampler.Logprobs(tb, token, VerificationTop);
+                distances.Add(LogprobAgreement.Distance(reportA, reportB));
+                double gap = reportB.TopLogprobs.Length > 0 ? reportB.TopLogprobs[0] - reportB.Logprob : 0;
+                maxGap = Math.Max(maxGap, gap);
+                maxChosen = Math.Max(maxChosen, Math.Abs(reportA.Logprob - reportB.Logprob));
+                if (gap > 0)
+                {
+                    differs++;
+                }
+            }
+        }
+
+        if (distances.Count == 0)
+        {
+            return VerificationSpread.Empty;
+        }
+
+        distances.Sort();
+        return new VerificationSpread(distances.Count, distances[^1], Rank(distances, 0.99), Rank(distances, 0.999), distances.Average(), maxGap, differs, maxChosen);
+    }
+
+    /// <summary>Nearest-rank percentile of ascending <paramref name="sorted"/>: the max when there are too few values.</summary>
+    private static double Rank(List<double> sorted, double q) =>
+        sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Count) - 1, 0, sorted.Count - 1)];
 
     /// <summary>Both open, and have the same architecture: checked before minutes are spent on the first.</summary>
     private static void CheckSameModel(string dirA, string dirB)
