@@ -36,13 +36,14 @@ public sealed class VerificationPoolTests(ITestOutputHelper output) : PoolTestBa
     private static readonly string[] s_verificationOn = ["--set", "actorllm.verification.enabled=on", "--set", "actorllm.verification.audit-every=4"];
 
     [Theory]
-    [InlineData("perturb", 1.0)]
-    [InlineData("perturb", 0.2)]
-    [InlineData("zeros", 0.2)]
-    [InlineData("other-session", 1.0)]
-    public Task A_lying_volunteer_is_quarantined_within_20_audited_tokens_and_every_text_is_the_honest_one(string mode, double fraction) => WithLogs(async () =>
+    [InlineData("perturb", 1.0, 1.0)]
+    [InlineData("perturb", 0.2, 1.0)]
+    [InlineData("perturb", 1.0, 0.01)]
+    [InlineData("zeros", 0.2, 1.0)]
+    [InlineData("other-session", 1.0, 1.0)]
+    public Task A_lying_volunteer_is_quarantined_within_20_audited_tokens_and_every_text_is_the_honest_one(string mode, double fraction, double size) => WithLogs(async () =>
     {
-        var (pool, client) = await StartVolunteerPoolAsync(Liar(mode, fraction), s_verificationOn);
+        var (pool, client) = await StartVolunteerPoolAsync(Liar(mode, fraction, size), s_verificationOn);
         var options = Greedy(48, stopAtEos: false);
         string honest = SingleProcess(Prompt, options);
         int throughVolunteer = 0;
@@ -61,7 +62,7 @@ public sealed class VerificationPoolTests(ITestOutputHelper output) : PoolTestBa
         var status = await client.StatusAsync(Timeout);
         var volunteer = status.Devices.Single(d => d.Device.Machine == "volunteer-1");
         Assert.NotNull(volunteer.Quarantined);
-        Output.WriteLine($"{mode} p={fraction}: quarantined: {volunteer.Quarantined}");
+        Output.WriteLine($"{mode} p={fraction} e={size}: quarantined: {volunteer.Quarantined}");
 
         // The first job through the liar catches it: at the token the reason names, after that many honest ones.
         int caughtAt = int.Parse(Regex.Match(volunteer.Quarantined!, @"^token (\d+) failed verification").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
@@ -79,6 +80,38 @@ public sealed class VerificationPoolTests(ITestOutputHelper output) : PoolTestBa
         }
 
         Assert.Contains("QUARANTINED", File.ReadAllText(pool["gateway"].LogPath), StringComparison.Ordinal);
+    });
+
+    [Fact]
+    public Task A_volunteer_that_lies_in_its_hidden_states_on_a_two_stage_route_is_caught() => WithLogs(async () =>
+    {
+        // Four workers, redundancy 2: two replica groups of two stages each, the volunteer a stage of one of them, so
+        // it hands (perturbed) hidden states to a trusted stage that computes the logits.
+        var pool = Track(await LocalPool.StartAsync(new LocalPoolOptions(Model, Path.Combine(WorkDir, "pool4"), Redundancy: 2, GatewayArgs: s_verificationOn), Timeout));
+        await Task.WhenAll(
+            pool.AddWorkerAsync("worker-1", Timeout),
+            pool.AddWorkerAsync("worker-2", Timeout),
+            pool.AddWorkerAsync("worker-3", Timeout),
+            pool.AddWorkerAsync("volunteer-1", Timeout, true, Liar("perturb", 1.0, 0.5)));
+        var client = await ConnectAsync(pool);
+        await client.WaitForAsync(s => s.Devices.Length == 4 && s.ServesPlan() && s.Devices.All(d => d.Serving is not null), Timeout);
+        var options = Greedy(32, stopAtEos: false);
+        string honest = SingleProcess(Prompt, options);
+        bool multiStage = false;
+        for (int round = 0; round < 10 && !await QuarantinedAsync(client); round++)
+        {
+            foreach (var (result, streamed, routes) in await RunTogetherAsync(client, options, 2))
+            {
+                Assert.Equal(honest, result.Text);
+                Assert.Equal(honest, streamed);
+                multiStage |= routes.Any(r => r.Stages.Length > 1 && r.Stages.Any(st => st.StartsWith("volunteer-1", StringComparison.Ordinal)));
+            }
+        }
+
+        var status = await client.StatusAsync(Timeout);
+        Output.WriteLine(string.Join("\n", status.Devices.Select(d => $"{d.Device.Label} {d.Serving} {d.Quarantined}")));
+        Assert.True(multiStage, "the volunteer was never one stage of a longer route");
+        Assert.NotNull(status.Devices.Single(d => d.Device.Machine == "volunteer-1").Quarantined);
     });
 
     [Fact]

@@ -65,11 +65,12 @@ public sealed record SessionSettings(TimeSpan StepTimeout, int MaxFailovers, int
 /// <summary>Checking what volunteers compute (<c>actorllm.verification</c>, see Session.Verification).</summary>
 /// <param name="AuditEvery">Tokens generated through a volunteer between two audits (the first token is always audited at once).</param>
 /// <param name="TopLogprobs">Most likely tokens both sides report per position.</param>
-/// <param name="Tolerance">Largest difference of log-probabilities (nats) between a volunteer's route and the trusted audit still taken as honest.</param>
+/// <param name="ToleranceF32">Largest difference of log-probabilities (nats) taken as honest when every device involved computes in f32.</param>
+/// <param name="ToleranceReduced">The same when some device computes in bf16 or f16 (rounding moves log-probabilities much more).</param>
 /// <param name="AuditTimeout">An audit with no answer for this long is sent again on another trusted route.</param>
-public sealed record VerificationSettings(bool Enabled, int AuditEvery, int TopLogprobs, double Tolerance, TimeSpan AuditTimeout)
+public sealed record VerificationSettings(bool Enabled, int AuditEvery, int TopLogprobs, double ToleranceF32, double ToleranceReduced, TimeSpan AuditTimeout)
 {
-    public static VerificationSettings Off { get; } = new(false, 8, 8, 0.5, TimeSpan.FromSeconds(20));
+    public static VerificationSettings Off { get; } = new(false, 8, 8, 2e-3, 8, TimeSpan.FromSeconds(20));
 }
 
 /// <summary>The RouteCache on each gateway (<c>actorllm.route-cache</c>).</summary>
@@ -337,7 +338,8 @@ public sealed record ActorLlmSettings(
                     reader.Bool("verification.enabled"),
                     Int("verification.audit-every"),
                     Int("verification.top-logprobs"),
-                    Double("verification.tolerance"),
+                    Double("verification.tolerance.f32"),
+                    Double("verification.tolerance.reduced"),
                     Time("verification.audit-timeout"))),
             WireLimits.From(reader.Section("wire")),
             new RouteCacheSettings(Time("route-cache.suspicion-lapse"), Time("route-cache.table-request-interval")),
@@ -363,6 +365,7 @@ public sealed record ActorLlmSettings(
 
     private static LieSettings ReadLie(SettingsReader reader)
     {
+        bool allowed = reader.Bool("testing.fault-injection");
         var mode = reader.Str("worker.lie.mode").Trim().ToLowerInvariant() switch
         {
             "none" => LieMode.None,
@@ -371,7 +374,7 @@ public sealed record ActorLlmSettings(
             "other-session" => LieMode.OtherSession,
             var m => throw new ConfigurationException($"actorllm.worker.lie.mode must be none, perturb, zeros or other-session, got '{m}'"),
         };
-        if (mode != LieMode.None && !reader.Bool("testing.fault-injection"))
+        if (mode != LieMode.None && !allowed)
         {
             throw new InvalidRequestException(
                 "actorllm.worker.lie makes this worker corrupt every job routed through it; it exists for verification tests and is refused unless actorllm.testing.fault-injection = on as well");
@@ -399,10 +402,10 @@ public sealed record ActorLlmSettings(
             throw new InvalidRequestException($"actorllm.worker.lie: fraction must be in [0, 1] and relative-size at least 0, got {lie.Fraction} and {lie.RelativeSize}");
         }
 
-        if (Session.Verify is { } v && (v.AuditEvery < 1 || v.AuditEvery > Session.PrefillChunk - 1 || v.TopLogprobs is < 1 or > WireSampling.MaxLogprobs || !double.IsFinite(v.Tolerance) || v.Tolerance <= 0 || v.AuditTimeout <= TimeSpan.Zero))
+        if (Session.Verify is { } v && (v.AuditEvery < 1 || v.AuditEvery > Session.PrefillChunk - 1 || v.TopLogprobs is < 1 or > WireSampling.MaxLogprobs || !double.IsFinite(v.ToleranceF32) || v.ToleranceF32 <= 0 || !double.IsFinite(v.ToleranceReduced) || v.ToleranceReduced < v.ToleranceF32 || v.AuditTimeout <= TimeSpan.Zero))
         {
             throw new InvalidRequestException(
-                $"actorllm.verification: audit-every must be 1..session.prefill-chunk - 1 ({Session.PrefillChunk - 1}), top-logprobs 1..{WireSampling.MaxLogprobs}, tolerance and audit-timeout positive: {v}");
+                $"actorllm.verification: audit-every must be 1..session.prefill-chunk - 1 ({Session.PrefillChunk - 1}), top-logprobs 1..{WireSampling.MaxLogprobs}, tolerance.f32 and audit-timeout positive, tolerance.reduced at least tolerance.f32: {v}");
         }
 
         if (Worker.PinnableMemory < 0)

@@ -36,6 +36,13 @@ public static class Verification
     public static IReadOnlyList<DeviceKey> Volunteers(IEnumerable<RouteEntry> route) =>
         [.. route.Where(e => e.Device.Trust == DeviceTrust.Volunteer).Select(e => e.Device.Key).Distinct()];
 
+    /// <summary>
+    /// The tolerance for a job whose routes (its own and the audit's) ran on devices computing in <paramref name="dtypes"/>:
+    /// the tight f32 one when all are f32, else the loose one (bf16 and f16 round log-probabilities by whole tenths).
+    /// </summary>
+    public static double Tolerance(IEnumerable<DType> dtypes, Hosting.VerificationSettings settings) =>
+        dtypes.All(d => d == DType.F32) ? settings.ToleranceF32 : settings.ToleranceReduced;
+
     /// <summary>Stages an audit route may use: trusted devices only.</summary>
     public static bool MayAudit(RouteEntry entry) => entry.Device.Trust == DeviceTrust.Trusted;
 

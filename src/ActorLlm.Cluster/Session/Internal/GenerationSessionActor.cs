@@ -41,6 +41,7 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
     private IReadOnlyList<DeviceKey> _volunteers = [];
     private readonly List<IReadOnlyList<DeviceKey>> _producedBy = [];
     private readonly HashSet<DeviceKey> _auditExcluded = [];
+    private readonly HashSet<DType> _dtypes = [];
 
     // The step whose answers count. Each route, and each decode step on it, gets a new number, and so does the wait
     // for a route after a failover: an answer or a timeout carrying another number belongs to a step given up on.
@@ -199,6 +200,7 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
         }
 
         _volunteers = Verification.Volunteers(route.Entries);
+        _dtypes.UnionWith(route.Entries.Select(e => e.Device.DType));
         if (_volunteers.Count == 0 && _audit is null)
         {
             return;
@@ -233,6 +235,7 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
 
         audit.RouteRequested = false;
         audit.Route = new ActiveRoute(selected.Route);
+        _dtypes.UnionWith(selected.Route.Select(e => e.Device.DType));
         audit.Cached = 0;
         _used.UnionWith(audit.Route.Entries.Select(e => e.Worker));
         MaybeAudit();
@@ -330,7 +333,7 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
 
         var verify = _ctx.Settings.Verify;
         var reported = Enumerable.Range(audit.Verified, window.Rows).Select(g.Reported).ToList();
-        var verdict = Verification.Compare(reported, answer.Rows, g.Greedy, verify.Tolerance);
+        var verdict = Verification.Compare(reported, answer.Rows, g.Greedy, Verification.Tolerance(_dtypes, verify));
         audit.Checked += verdict.Agreed + (verdict.Honest ? 0 : 1);
         Context.System.EventStream.Publish(new Verification.TokensAudited(_id, verdict.Agreed));
         if (verdict.Honest)
