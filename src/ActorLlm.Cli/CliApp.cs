@@ -27,6 +27,7 @@ public static class CliApp
             StatusCommand.Create(),
             DemoCommand.Create(),
             BenchPoolCommand.Create(),
+            BenchVerifyCommand.Create(),
             BenchHopCommand.Create(),
             BenchClusterCommand.Create(),
             GraphCheckCommand.Create(),
