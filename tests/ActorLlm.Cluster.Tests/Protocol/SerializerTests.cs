@@ -158,6 +158,23 @@ public class SerializerTests : TestKit
     }
 
     [Fact]
+    public void Audit_steps_and_answers_out_of_shape_are_refused()
+    {
+        // An audit step reports rows from ChoiceStart to the one before its last token: it needs a token after the first.
+        var oneToken = WireSamples.Forward(TestActor, null) with { Kind = StepKind.Audit, TokenIds = [7], ChoiceStart = 0 };
+        Assert.Contains("audit step", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(oneToken))));
+        var pastTheEnd = WireSamples.Forward(TestActor, null) with { Kind = StepKind.Audit, TokenIds = [7, 8], ChoiceStart = 1 };
+        Assert.Contains("audit step", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(pastTheEnd))));
+        Assert.IsType<StageMessages.Forward>(RoundTrip(WireSamples.Forward(TestActor, null) with { Kind = StepKind.Audit, TokenIds = [7, 8], ChoiceStart = 0 }));
+
+        var session = new SessionId("s1");
+        var mismatched = new StageMessages.Audited(session, 1, 0, [new TokenLogprobs(-1, [1, 2], [-1])], []);
+        Assert.Contains("one log-probability each", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(mismatched))));
+        var tooMany = new StageMessages.Audited(session, 1, 0, [new TokenLogprobs(-1, [.. Enumerable.Range(0, 21)], [.. Enumerable.Repeat(-1f, 21)])], []);
+        Assert.Contains("one log-probability each", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(tooMany))));
+    }
+
+    [Fact]
     public void A_message_missing_required_fields_is_refused()
     {
         var noIds = WireSamples.Forward(TestActor, null) with { TokenIds = null! };

@@ -30,6 +30,7 @@ public static class WireSamples
             new PlacementMessages.StageLoad(Device.Key, 2, 1, 55.5),
             new PlacementMessages.RouteTable(4, 7, [new RouteEntry(actor, Device, range, 2)], PlacementStatus.Degraded, true, (5L << 32) | 2),
             new PlacementMessages.GetRoutes(),
+            new PlacementMessages.Quarantine(Device.Key, "token 3 failed verification"),
             Forward(actor, new TensorPayload(DType.BF16, [2, 8], new byte[32])) with
             {
                 Loop = 5,
@@ -39,6 +40,7 @@ public static class WireSamples
             new StageMessages.TokenSampled(session, 3, 99, 6, timings, Continued: true),
             new StageMessages.PrefillDone(session, 1, timings),
             new StageMessages.ChoiceScored(session, 2, -3.25, timings),
+            new StageMessages.Audited(session, 2, 17, [new TokenLogprobs(-0.5f, [3, 9], [-0.5f, -1.25f])], timings),
             new StageMessages.StageFailed(session, 3, Device.Key, "bad", false),
             new StageMessages.ReleaseSession(session),
             new StageMessages.Supersede(session, 4),
