@@ -43,7 +43,7 @@ public sealed class ApiRequestsTests
         var r = Completion("""
             {"model": "m", "prompt": ["a", "b"], "max_tokens": 7, "temperature": 0.5, "top_p": 0.9, "top_k": 40,
              "repetition_penalty": 1.1, "seed": -3, "stop": ["x", "y"], "n": 2, "logprobs": 3, "stream": true,
-             "stream_options": {"include_usage": true}, "ignore_eos": true, "user": "u", "presence_penalty": 0}
+             "stream_options": {"include_usage": true}, "ignore_eos": true, "trusted_only": true, "user": "u", "presence_penalty": 0}
             """);
         Assert.Equal(["a", "b"], r.Prompts);
         var g = r.Generation;
@@ -59,6 +59,8 @@ public sealed class ApiRequestsTests
         Assert.True(g.Stream);
         Assert.True(g.IncludeUsage);
         Assert.True(g.IgnoreEos);
+        Assert.True(g.TrustedOnly);
+        Assert.False(Completion("""{"model": "m", "prompt": "a"}""").Generation.TrustedOnly);
     }
 
     [Fact]

@@ -141,7 +141,7 @@ public sealed class VerificationPoolTests(ITestOutputHelper output) : PoolTestBa
     });
 
     [Fact]
-    public Task With_verification_off_nothing_is_audited_and_a_liar_goes_unnoticed() => WithLogs(async () =>
+    public Task With_verification_off_nothing_is_audited_a_liar_goes_unnoticed_and_trusted_only_jobs_avoid_it() => WithLogs(async () =>
     {
         var (pool, client) = await StartVolunteerPoolAsync(Liar("perturb", 1.0), []);
         var options = Greedy(32, stopAtEos: false);
@@ -162,6 +162,13 @@ public sealed class VerificationPoolTests(ITestOutputHelper output) : PoolTestBa
         Assert.True(wrong >= 1, "the lying volunteer's jobs should come back wrong without verification");
         Assert.DoesNotContain("auditing the job", File.ReadAllText(pool["gateway"].LogPath), StringComparison.Ordinal);
         Assert.All((await client.StatusAsync(Timeout)).Devices, d => Assert.Null(d.Quarantined));
+
+        // A job that asks for trusted routes never meets the liar, however many run at once.
+        foreach (var (result, _, routes) in await RunTogetherAsync(client, options with { TrustedOnly = true }, 3))
+        {
+            Assert.Equal(honest, result.Text);
+            Assert.All(routes, r => Assert.DoesNotContain(r.Stages, s => s.StartsWith("volunteer-1", StringComparison.Ordinal)));
+        }
     });
 
     [Fact]

@@ -31,7 +31,8 @@ public static class RouteCache
     /// </summary>
     /// <para><paramref name="Audit"/>: a route for verification, which must avoid every excluded device (no fallback)
     /// and is answered at once, with <see cref="NoAuditRoute"/> when the current table has none.</para>
-    public sealed record Select(IReadOnlySet<DeviceKey> Excluded, bool Audit = false);
+    /// <para><paramref name="TrustedOnly"/>: only trusted devices' stages (a job that asked for it); waits like any select.</para>
+    public sealed record Select(IReadOnlySet<DeviceKey> Excluded, bool Audit = false, bool TrustedOnly = false);
 
     /// <summary>The chosen route, first stage first; counted as in use by the requester until <see cref="Done"/>.</summary>
     public sealed record Selected(IReadOnlyList<RouteEntry> Route, long TableVersion, bool Audit = false);

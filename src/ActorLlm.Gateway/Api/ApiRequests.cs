@@ -21,7 +21,8 @@ public sealed record GenerationRequest(
     int Logprobs,
     bool Stream,
     bool IncludeUsage,
-    bool IgnoreEos = false);
+    bool IgnoreEos = false,
+    bool TrustedOnly = false);
 
 /// <summary><c>POST /v1/completions</c>: one or more prompts (each gets <see cref="GenerationRequest.N"/> choices).</summary>
 public sealed record CompletionRequest(GenerationRequest Generation, string[] Prompts);
@@ -185,7 +186,8 @@ public static class ApiRequests
         }
 
         bool ignoreEos = OptionalBool(root, "ignore_eos") ?? false;
-        return new GenerationRequest(model, maxTokens, (float)temperature, (float)topP, topK, (float)penalty, seed, Stops(root), n, logprobs, stream, includeUsage, ignoreEos);
+        bool trustedOnly = OptionalBool(root, "trusted_only") ?? false;
+        return new GenerationRequest(model, maxTokens, (float)temperature, (float)topP, topK, (float)penalty, seed, Stops(root), n, logprobs, stream, includeUsage, ignoreEos, trustedOnly);
     }
 
     private static string[] Stops(JsonElement root)

@@ -116,7 +116,7 @@ public static class OpenAiApi
             {
                 var (prompt, rendered) = prompts[p];
                 ulong seed = baseSeed + (ulong)((p * g.N) + c);
-                var options = new WireGenerationOptions(maxTokens, new WireSampling(g.Temperature, g.TopK, g.TopP, g.RepetitionPenalty, seed, g.Logprobs), g.Stop, StopAtEos: !g.IgnoreEos);
+                var options = new WireGenerationOptions(maxTokens, new WireSampling(g.Temperature, g.TopK, g.TopP, g.RepetitionPenalty, seed, g.Logprobs), g.Stop, StopAtEos: !g.IgnoreEos, TrustedOnly: g.TrustedOnly);
                 starts.Add(client => new JobMessages.StartGeneration(SessionId.New(), prompt, options, client, rendered));
             }
         }

@@ -4,12 +4,15 @@ using MessagePack;
 namespace ActorLlm.Protocol.Messages;
 
 /// <summary>Generation options as submitted by a client.</summary>
+/// <param name="TrustedOnly">Route the job through trusted devices only, never a volunteer's (private prompts); it waits
+/// for such a route like any job waits for one.</param>
 [MessagePackObject]
 public sealed record WireGenerationOptions(
     [property: Key(0)] int MaxTokens,
     [property: Key(1)] WireSampling Sampling,
     [property: Key(2)] string[] StopStrings,
-    [property: Key(3)] bool StopAtEos);
+    [property: Key(3)] bool StopAtEos,
+    [property: Key(4)] bool TrustedOnly = false);
 
 /// <summary>Per-stage time summed over a job.</summary>
 /// <param name="DecodeBatchSteps">Over the job's decode steps, the steps of the executor pass each ran in, summed: over

@@ -43,6 +43,8 @@ internal sealed class GenerationJob : ISessionJob
 
     public IReadOnlyList<SessionId> StageSessions { get; }
 
+    public bool TrustedOnly { get; private init; }
+
     public bool Complete => _progress.Done;
 
     /// <summary>The job <paramref name="start"/> asks for; a bad prompt or options are an InvalidRequestException.</summary>
@@ -59,7 +61,10 @@ internal sealed class GenerationJob : ISessionJob
         _ = Fresh();
         int chunk = StepPlan.ChunkTokens(ctx.Settings.PrefillChunk, ctx.HiddenSize, ctx.MaxPayloadBytes);
         var verify = ctx.Settings.Verify;
-        return new GenerationJob(id, Fresh, start.Options.Sampling, chunk, start.Options.MaxTokens, ctx.ContextLimit, ctx.Settings.Ring, verify.Enabled ? verify.TopLogprobs : -1);
+        return new GenerationJob(id, Fresh, start.Options.Sampling, chunk, start.Options.MaxTokens, ctx.ContextLimit, ctx.Settings.Ring, verify.Enabled ? verify.TopLogprobs : -1)
+        {
+            TrustedOnly = start.Options.TrustedOnly,
+        };
     }
 
     /// <summary>

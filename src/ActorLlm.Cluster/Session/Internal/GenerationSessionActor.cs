@@ -171,7 +171,7 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
     private void AskRoute()
     {
         _route = null;
-        _ctx.RouteCache.Tell(new RouteCache.Select(_failovers.Excluded));
+        _ctx.RouteCache.Tell(new RouteCache.Select(_failovers.Excluded, TrustedOnly: _generation?.TrustedOnly == true));
         Timers.StartSingleTimer(RouteWaitTimer, new RouteWaitOver(), _ctx.Settings.RouteWait);
     }
 

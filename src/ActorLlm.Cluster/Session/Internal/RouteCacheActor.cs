@@ -19,7 +19,7 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
     private readonly Dictionary<DeviceKey, int> _inUse = [];
     private readonly HashSet<NodeAddress> _suspectedNodes = [];
     private readonly HashSet<DeviceKey> _quarantined = [];
-    private readonly List<(IActorRef Requester, IReadOnlySet<DeviceKey> Excluded)> _waiting = [];
+    private readonly List<(IActorRef Requester, RouteCache.Select Select)> _waiting = [];
     private PlacementMessages.RouteTable _table = PlacementMessages.RouteTable.Empty;
 
     private sealed record AskAgain
@@ -40,16 +40,16 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
         Receive<RouteCache.Quarantined>(q => _quarantined.Add(q.Device));
         Receive<RouteCache.Select>(s => s.Audit, s =>
         {
-            if (!TryAnswer(Sender, s.Excluded, audit: true))
+            if (!TryAnswer(Sender, s))
             {
                 Sender.Tell(RouteCache.NoAuditRoute.Instance);
             }
         });
         Receive<RouteCache.Select>(s =>
         {
-            if (!TryAnswer(Sender, s.Excluded))
+            if (!TryAnswer(Sender, s))
             {
-                _waiting.Add((Sender, s.Excluded));
+                _waiting.Add((Sender, s));
             }
         });
         Receive<RouteCache.CancelSelect>(_ => _waiting.RemoveAll(w => w.Requester.Equals(Sender)));
@@ -164,16 +164,18 @@ internal sealed class RouteCacheActor : ReceiveActor, IWithTimers
     {
         foreach (var w in _waiting.ToList())
         {
-            if (TryAnswer(w.Requester, w.Excluded))
+            if (TryAnswer(w.Requester, w.Select))
             {
                 _waiting.Remove(w);
             }
         }
     }
 
-    private bool TryAnswer(IActorRef requester, IReadOnlySet<DeviceKey> excluded, bool audit = false)
+    private bool TryAnswer(IActorRef requester, RouteCache.Select select)
     {
-        var usable = _table.Stages.Where(e => !_suspectedNodes.Contains(e.Device.Node) && !_quarantined.Contains(e.Device.Key) && (!audit || Verification.MayAudit(e))).ToList();
+        var (excluded, audit) = (select.Excluded, select.Audit);
+        bool trustedOnly = audit || select.TrustedOnly;
+        var usable = _table.Stages.Where(e => !_suspectedNodes.Contains(e.Device.Node) && !_quarantined.Contains(e.Device.Key) && (!trustedOnly || Verification.MayAudit(e))).ToList();
         double Load(RouteEntry e) => e.ActiveSessions + _inUse.GetValueOrDefault(e.Device.Key);
         var route = RouteSelection.Select(usable, _table.UnitCount, excluded, Load)
             ?? (excluded.Count > 0 && !audit ? RouteSelection.Select(usable, _table.UnitCount, new HashSet<DeviceKey>(), Load) : null);
