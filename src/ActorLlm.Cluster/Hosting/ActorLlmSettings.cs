@@ -327,7 +327,7 @@ public sealed record ActorLlmSettings(
                 Time("placement.load-timeout"),
                 Time("placement.resend-interval"),
                 Time("placement.failed-cooldown"),
-                new ClaimCaps(Bytes("placement.claims.max-memory"), Double("placement.claims.max-speed"))),
+                new ClaimCaps(Bytes("placement.claims.max-memory"), Double("placement.claims.max-speed"), Bytes("placement.claims.max-pinnable-memory"), Double("placement.claims.max-host-to-device"))),
             new SessionSettings(
                 Time("session.step-timeout"),
                 Int("session.max-failovers"),
@@ -436,6 +436,11 @@ public sealed record ActorLlmSettings(
         if (Placement.MemoryHeadroom is <= 0 or > 1)
         {
             throw new InvalidRequestException($"placement.memory-headroom must be in (0, 1], got {Placement.MemoryHeadroom}");
+        }
+
+        if (Placement.Claims.MaxPinnableBytes < 0 || !double.IsFinite(Placement.Claims.MaxHostToDeviceBytesPerSecond) || Placement.Claims.MaxHostToDeviceBytesPerSecond < 0)
+        {
+            throw new InvalidRequestException($"placement.claims.max-pinnable-memory and placement.claims.max-host-to-device must be at least 0, got {Placement.Claims.MaxPinnableBytes} bytes and {Placement.Claims.MaxHostToDeviceBytesPerSecond}");
         }
 
         if (Placement.Claims.MaxMemoryBytes < 1 || !double.IsFinite(Placement.Claims.MaxSpeed) || Placement.Claims.MaxSpeed <= 0)

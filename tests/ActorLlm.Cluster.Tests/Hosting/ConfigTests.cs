@@ -200,6 +200,8 @@ public sealed class ConfigTests
         ["placement.failed-cooldown"] = TimeSpan.FromSeconds(60),
         ["placement.claims.max-memory"] = new Size(192L * 1024 * 1024 * 1024),
         ["placement.claims.max-speed"] = 100000,
+        ["placement.claims.max-pinnable-memory"] = new Size(512L * 1024 * 1024 * 1024),
+        ["placement.claims.max-host-to-device"] = 128e9,
         ["session.step-timeout"] = TimeSpan.FromSeconds(20),
         ["session.max-failovers"] = 3,
         ["session.prefill-chunk"] = 256,

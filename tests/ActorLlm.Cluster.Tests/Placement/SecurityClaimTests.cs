@@ -32,6 +32,18 @@ public sealed class SecurityClaimTests
     }
 
     [Fact]
+    public void A_volunteer_claiming_huge_pinnable_memory_and_bandwidth_is_capped_to_both()
+    {
+        var claimed = Device(24 * GiB, 3000, DeviceTrust.Volunteer) with { PinnableBytes = 4096 * GiB, HostToDeviceBytesPerSecond = 1e15 };
+        var capped = Claims.Capped(claimed, s_caps);
+        Assert.Equal(claimed with { PinnableBytes = 512 * GiB, HostToDeviceBytesPerSecond = 128e9 }, capped);
+        Assert.Equal(2, Claims.Changes(claimed, capped).Count);
+        Assert.Contains("capped to 549,755,813,888", Claims.Changes(claimed, capped)[0]);
+        var trusted = claimed with { Trust = DeviceTrust.Trusted };
+        Assert.Same(trusted, Claims.Capped(trusted, s_caps));
+    }
+
+    [Fact]
     public void A_trusted_device_keeps_its_claims_however_large()
     {
         var claimed = Device(1024 * GiB, 1e12, DeviceTrust.Trusted);
