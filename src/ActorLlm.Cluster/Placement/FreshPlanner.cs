@@ -43,9 +43,22 @@ internal static class FreshPlanner
     /// in whole largest units, since a device too small for any unit adds nothing). Whole machines go to one
     /// group, which is what keeps replicas on distinct hosts.
     /// </summary>
+    /// <remarks>
+    /// With volunteers in the pool and more than one group, the first way tried keeps one group to trusted machines
+    /// (a machine with any volunteer device counts as a volunteer's), so that every unit a volunteer serves has a
+    /// trusted replica; the ways above follow when the trusted machines cannot hold a pipeline alone or the rest
+    /// cannot make up the other groups.
+    /// </remarks>
     private static IEnumerable<List<List<List<DevicePlanInput>>>> Partitions(List<List<DevicePlanInput>> machines, int groups, WorkingPlan plan)
     {
         Func<List<DevicePlanInput>, double> speed = m => m.Sum(d => d.Speed);
+        var trusted = machines.Where(m => m.All(d => !d.Volunteer)).ToList();
+        if (groups > 1 && trusted.Count > 0 && trusted.Count < machines.Count)
+        {
+            var rest = Deal(machines.Except(trusted).ToList(), groups - 1, speed, seeds: []);
+            yield return [trusted, .. rest];
+        }
+
         yield return Deal(machines, groups, speed, seeds: []);
         if (groups > 1)
         {

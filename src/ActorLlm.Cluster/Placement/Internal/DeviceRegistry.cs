@@ -37,7 +37,7 @@ internal sealed class RegisteredDevice(DeviceDescriptor descriptor, IActorRef wo
     public bool Plannable => Reachable && FailedReason is null && Quarantined is null;
 
     public DevicePlanInput PlanInput =>
-        new(Key, Descriptor.Machine, Descriptor.MemoryBytes, Descriptor.Speed, Descriptor.PinnableBytes, Descriptor.HostToDeviceBytesPerSecond);
+        new(Key, Descriptor.Machine, Descriptor.MemoryBytes, Descriptor.Speed, Descriptor.PinnableBytes, Descriptor.HostToDeviceBytesPerSecond, Descriptor.Volunteer);
 
     /// <param name="streamed">Layers of a range this device streams (see <see cref="StreamingCost"/>).</param>
     public RouteCandidate RouteCandidate(Func<UnitRange, int> streamed) => new(Worker, Descriptor, Reachable, Serving, ActiveSessions, streamed);
