@@ -83,6 +83,21 @@ public sealed class VerificationPoolTests(ITestOutputHelper output) : PoolTestBa
     });
 
     [Fact]
+    public Task With_verification_on_scoring_jobs_never_go_through_a_volunteer() => WithLogs(async () =>
+    {
+        var (_, client) = await StartVolunteerPoolAsync(Liar("zeros", 1.0), s_verificationOn);
+        string[] choices = ["a little girl", "a big dog", "the sun"];
+        var local = ScoreSingleProcess(Prompt, choices);
+        // Four at once: were volunteers allowed, the route cache would put some on the liar (zeros: scores far off).
+        var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => client.ScoreAsync(Prompt, choices, Timeout)));
+        foreach (var scores in results)
+        {
+            Assert.Equal(local.Select(c => (c.Index, c.Choice, c.Tokens)), scores.Scores.Select(c => (c.Index, c.Choice, c.Tokens)));
+            Assert.All(local.Zip(scores.Scores), p => Assert.Equal(p.First.LogProbability, p.Second.LogProbability, 1e-4));
+        }
+    });
+
+    [Fact]
     public Task A_volunteer_that_lies_in_its_hidden_states_on_a_two_stage_route_is_caught() => WithLogs(async () =>
     {
         // Four workers, redundancy 2: two replica groups of two stages each, the volunteer a stage of one of them, so

@@ -171,7 +171,10 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
     private void AskRoute()
     {
         _route = null;
-        _ctx.RouteCache.Tell(new RouteCache.Select(_failovers.Excluded, TrustedOnly: _generation?.TrustedOnly == true));
+        // Trusted devices only: when the job asks, and for a scoring job when verification is on (its scores are not
+        // audited, so it does not go through volunteers at all).
+        bool trustedOnly = _generation?.TrustedOnly ?? _ctx.Settings.Verify.Enabled;
+        _ctx.RouteCache.Tell(new RouteCache.Select(_failovers.Excluded, TrustedOnly: trustedOnly));
         Timers.StartSingleTimer(RouteWaitTimer, new RouteWaitOver(), _ctx.Settings.RouteWait);
     }
 
