@@ -83,6 +83,40 @@ public sealed class VerificationPoolTests(ITestOutputHelper output) : PoolTestBa
     });
 
     [Fact]
+    public Task When_the_last_trusted_worker_dies_jobs_go_on_unaudited_and_say_so() => WithLogs(async () =>
+    {
+        var (pool, client) = await StartVolunteerPoolAsync(s_honest, s_verificationOn);
+        var options = Greedy(300, stopAtEos: false);
+        string honest = SingleProcess(Prompt, options);
+        var flowing = new TaskCompletionSource();
+        var texts = new[] { new StringBuilder(), new StringBuilder() };
+        var jobs = Enumerable.Range(0, 2).Select(i => client.GenerateAsync(Prompt, options, t =>
+        {
+            lock (texts[i])
+            {
+                texts[i].Append(t);
+                if (texts[i].Length > 100)
+                {
+                    flowing.TrySetResult();
+                }
+            }
+        }, Timeout)).ToArray();
+        await flowing.Task;
+        pool["worker-1"].Kill();
+
+        // The job on the trusted worker fails over to the volunteer, which nothing can audit now; the volunteer's job
+        // loses its audit route. Both go on, unaudited, and say so.
+        foreach (var (result, i) in (await Task.WhenAll(jobs)).Select((r, i) => (r, i)))
+        {
+            Assert.Equal(honest, result.Text);
+            Assert.Equal(honest, texts[i].ToString());
+        }
+
+        Assert.Contains("VERIFICATION OFF for this job", File.ReadAllText(pool["gateway"].LogPath), StringComparison.Ordinal);
+        Assert.True((await MetricsAsync(pool))["actorllm_verification_unaudited_jobs_total"] >= 1);
+    });
+
+    [Fact]
     public Task With_verification_on_scoring_jobs_never_go_through_a_volunteer() => WithLogs(async () =>
     {
         var (_, client) = await StartVolunteerPoolAsync(Liar("zeros", 1.0), s_verificationOn);
@@ -243,7 +277,7 @@ public sealed class VerificationPoolTests(ITestOutputHelper output) : PoolTestBa
         http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", pool.ApiKey);
         string text = await http.GetStringAsync(pool.ApiUrl[..pool.ApiUrl.LastIndexOf("/v1", StringComparison.Ordinal)] + "/metrics");
         var values = new Dictionary<string, long>();
-        foreach (string name in new[] { "actorllm_verification_audited_tokens_total", "actorllm_verification_mismatches_total", "actorllm_quarantined_devices" })
+        foreach (string name in new[] { "actorllm_verification_audited_tokens_total", "actorllm_verification_mismatches_total", "actorllm_quarantined_devices", "actorllm_verification_unaudited_jobs_total" })
         {
             var m = Regex.Match(text, $@"(?m)^{name} (\d+)");
             values[name] = m.Success ? long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;

@@ -41,6 +41,7 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
     private IReadOnlyList<DeviceKey> _volunteers = [];
     private readonly List<IReadOnlyList<DeviceKey>> _producedBy = [];
     private readonly HashSet<DeviceKey> _auditExcluded = [];
+    private readonly HashSet<DeviceKey> _auditRetried = [];
     private readonly HashSet<DType> _dtypes = [];
 
     // The step whose answers count. Each route, and each decode step on it, gets a new number, and so does the wait
@@ -157,7 +158,15 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
         Receive<StageMessages.PrefillDone>(_ => { });
         Receive<StageMessages.StageFailed>(f => OnFailure(new FailoverPolicy.StageFailed(f.Step, f.Stage, f.Reason, f.Retryable)));
         Receive<StepTimedOut>(t => OnFailure(new FailoverPolicy.StepTimedOut(t.Step)));
-        Receive<RouteCache.NodeSuspected>(s => OnFailure(new FailoverPolicy.NodeSuspected(s.Node, s.Why)));
+        Receive<RouteCache.NodeSuspected>(s =>
+        {
+            if (_audit?.Route?.Entries.FirstOrDefault(e => e.Device.Node == s.Node) is { } lost)
+            {
+                AuditLost(job, $"{s.Node} {s.Why}", lost.Device.Key, mayRetry: false);
+            }
+
+            OnFailure(new FailoverPolicy.NodeSuspected(s.Node, s.Why));
+        });
         Receive<RouteWaitOver>(_ => OnFailure(FailoverPolicy.RouteWaitOver.Instance));
         Receive<Terminated>(t => t.ActorRef.Equals(_client), _ =>
         {
@@ -380,12 +389,22 @@ internal sealed class GenerationSessionActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>The audit route failed or went silent: another one, or (after as many as failovers allow) no more audits.</summary>
-    private void AuditLost(ISessionJob job, string reason, DeviceKey? device)
+    private void AuditLost(ISessionJob job, string reason, DeviceKey? device, bool mayRetry = true)
     {
         var audit = _audit!;
         Timers.Cancel(AuditTimer);
         audit.InFlight = null;
         audit.Lost++;
+        if (mayRetry && audit.Route is not null && device is { } first && _auditRetried.Add(first))
+        {
+            // A stage's first refusal (e.g. it dropped the audit's cache after a long idle spell): the same route once
+            // more, filled from the start, before routing around the device.
+            _log.Info("session {0}: audit failed on {1} ({2}); running it again from the start", _id, first, reason);
+            audit.Cached = 0;
+            MaybeAudit();
+            return;
+        }
+
         if (audit.Route is not null)
         {
             _ctx.RouteCache.Tell(new RouteCache.Done(audit.Route.Entries));
