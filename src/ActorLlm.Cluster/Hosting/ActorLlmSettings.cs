@@ -402,10 +402,10 @@ public sealed record ActorLlmSettings(
             throw new InvalidRequestException($"actorllm.worker.lie: fraction must be in [0, 1] and relative-size at least 0, got {lie.Fraction} and {lie.RelativeSize}");
         }
 
-        if (Session.Verify is { } v && (v.AuditEvery < 1 || v.AuditEvery > Session.PrefillChunk - 1 || v.TopLogprobs is < 1 or > WireSampling.MaxLogprobs || !double.IsFinite(v.ToleranceF32) || v.ToleranceF32 <= 0 || !double.IsFinite(v.ToleranceReduced) || v.ToleranceReduced < v.ToleranceF32 || v.AuditTimeout <= TimeSpan.Zero))
+        if (Session.Verify is { } v && (v.AuditEvery < 1 || v.TopLogprobs is < 1 or > WireSampling.MaxLogprobs || !double.IsFinite(v.ToleranceF32) || v.ToleranceF32 <= 0 || !double.IsFinite(v.ToleranceReduced) || v.ToleranceReduced < v.ToleranceF32 || v.AuditTimeout <= TimeSpan.Zero))
         {
             throw new InvalidRequestException(
-                $"actorllm.verification: audit-every must be 1..session.prefill-chunk - 1 ({Session.PrefillChunk - 1}), top-logprobs 1..{WireSampling.MaxLogprobs}, tolerance.f32 and audit-timeout positive, tolerance.reduced at least tolerance.f32: {v}");
+                $"actorllm.verification: audit-every must be at least 1, top-logprobs 1..{WireSampling.MaxLogprobs}, tolerance.f32 and audit-timeout positive, tolerance.reduced at least tolerance.f32: {v}");
         }
 
         if (Worker.PinnableMemory < 0)

@@ -37,12 +37,21 @@ public sealed class VerificationConfigTests
 
     [Theory]
     [InlineData("actorllm.verification.audit-every", "0")]
-    [InlineData("actorllm.verification.audit-every", "256")]
+    [InlineData("actorllm.verification.audit-every", "-1")]
     [InlineData("actorllm.verification.top-logprobs", "21")]
     [InlineData("actorllm.verification.tolerance.f32", "0")]
     [InlineData("actorllm.verification.tolerance.reduced", "1e-4")]
     public void Bad_verification_settings_are_refused(string key, string value) =>
         Assert.Contains("actorllm.verification", Assert.Throws<InvalidRequestException>(() => With((key, value))).Message);
+
+    [Fact]
+    public void Audit_every_may_exceed_the_prefill_chunk_an_audit_then_checks_a_chunk_at_a_time()
+    {
+        // The failover tests run gateways with prefill-chunk = 4: the default audit-every (8) must not stop them.
+        var s = With(("actorllm.session.prefill-chunk", "4"));
+        Assert.Equal(8, s.Session.Verify.AuditEvery);
+        Assert.Equal(new Verification.AuditWindow(0, 4, 3), Verification.Window(5, 0, 8, 0, maxRows: 4 - 1));
+    }
 
     [Fact]
     public void The_tight_tolerance_holds_only_when_every_device_computes_in_f32()
