@@ -134,14 +134,19 @@ public sealed class VerificationPoolTests(ITestOutputHelper output) : PoolTestBa
     [Fact]
     public Task A_volunteer_that_lies_in_its_hidden_states_on_a_two_stage_route_is_caught() => WithLogs(async () =>
     {
-        // Four workers, redundancy 2: two replica groups of two stages each, the volunteer a stage of one of them, so
-        // it hands (perturbed) hidden states to a trusted stage that computes the logits.
+        // Four workers, redundancy 2. The volunteer's memory holds about half the model, so it can only be one stage of
+        // a group with a trusted worker (the planner keeps the other group to trusted machines): it hands (perturbed)
+        // hidden states to a trusted stage that computes the logits.
+        using var checkpoint = Inference.Checkpoints.HfCheckpoint.Open(Model);
+        var units = Inference.Checkpoints.ModelInfo.Of(checkpoint).Units;
+        long half = units.Take(units.Count / 2).Sum(u => u.TensorBytes);
+        string limit = ((long)Math.Ceiling(half / 0.9) + 64).ToString(System.Globalization.CultureInfo.InvariantCulture);
         var pool = Track(await LocalPool.StartAsync(new LocalPoolOptions(Model, Path.Combine(WorkDir, "pool4"), Redundancy: 2, GatewayArgs: s_verificationOn), Timeout));
         await Task.WhenAll(
             pool.AddWorkerAsync("worker-1", Timeout),
             pool.AddWorkerAsync("worker-2", Timeout),
             pool.AddWorkerAsync("worker-3", Timeout),
-            pool.AddWorkerAsync("volunteer-1", Timeout, true, Liar("perturb", 1.0, 0.5)));
+            pool.AddWorkerAsync("volunteer-1", Timeout, true, [.. Liar("perturb", 1.0, 0.5), "--memory-limit", limit]));
         var client = await ConnectAsync(pool);
         await client.WaitForAsync(s => s.Devices.Length == 4 && s.ServesPlan() && s.Devices.All(d => d.Serving is not null), Timeout);
         var options = Greedy(32, stopAtEos: false);
