@@ -34,7 +34,7 @@ public static class Verification
 
     /// <summary>The volunteer devices of a route: nothing to verify when empty.</summary>
     public static IReadOnlyList<DeviceKey> Volunteers(IEnumerable<RouteEntry> route) =>
-        [.. route.Where(e => e.Device.Trust == DeviceTrust.Volunteer).Select(e => e.Device.Key).Distinct()];
+        [.. route.Where(e => e.Device.Volunteer).Select(e => e.Device.Key).Distinct()];
 
     /// <summary>
     /// The tolerance for a job whose routes (its own and the audit's) ran on devices computing in <paramref name="dtypes"/>:
@@ -44,7 +44,7 @@ public static class Verification
         dtypes.All(d => d == DType.F32) ? settings.ToleranceF32 : settings.ToleranceReduced;
 
     /// <summary>Stages an audit route may use: trusted devices only.</summary>
-    public static bool MayAudit(RouteEntry entry) => entry.Device.Trust == DeviceTrust.Trusted;
+    public static bool MayAudit(RouteEntry entry) => !entry.Device.Volunteer;
 
     /// <summary>
     /// Whether to send an audit now: some sampled token is not audited yet, and it is the first, or

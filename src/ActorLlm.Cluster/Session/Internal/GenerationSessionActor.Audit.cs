@@ -117,13 +117,14 @@ internal sealed partial class GenerationSessionActor
 
         int chunk = StepPlan.ChunkTokens(_ctx.Settings.PrefillChunk, _ctx.HiddenSize, _ctx.MaxPayloadBytes);
         var window = Verification.Window(g.PromptTokens, audit.Verified, g.Sampled, audit.Cached, Math.Max(1, chunk - 1));
-        int[] history = [.. g.History];
+        // Only the positions this audit feeds (not the whole history every audit).
+        int[] fed = [.. g.History.Skip(window.PrefillFrom).Take(window.CachedAfter - window.PrefillFrom)];
         audit.Step++;
         var steps = route.Steps(audit.Step, Self);
         var messages = new List<StageMessages.Forward>();
         if (window.AuditFrom > window.PrefillFrom)
         {
-            messages.AddRange(StepPlan.Run(audit.Session, audit.Step, steps.Hops, window.PrefillFrom, history[window.PrefillFrom..window.AuditFrom], chunk, WireSampling.Greedy, Self, StepKind.Prefill));
+            messages.AddRange(StepPlan.Run(audit.Session, audit.Step, steps.Hops, window.PrefillFrom, fed[..(window.AuditFrom - window.PrefillFrom)], chunk, WireSampling.Greedy, Self, StepKind.Prefill));
         }
 
         messages.Add(new StageMessages.Forward(
@@ -131,7 +132,7 @@ internal sealed partial class GenerationSessionActor
             audit.Step,
             steps.Hops[0].Range,
             window.AuditFrom,
-            history[window.AuditFrom..window.CachedAfter],
+            fed[(window.AuditFrom - window.PrefillFrom)..],
             null,
             steps.Rest,
             Self,

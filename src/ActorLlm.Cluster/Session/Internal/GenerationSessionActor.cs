@@ -37,6 +37,9 @@ internal sealed partial class GenerationSessionActor : ReceiveActor, IWithTimers
     // for a route after a failover: an answer or a timeout carrying another number belongs to a step given up on.
     private long _step;
 
+    // The job's routes use trusted devices only (ISessionJob.TrustedOnly).
+    private bool _trustedOnly;
+
     private sealed record StepTimedOut(long Step);
 
     private sealed record RouteWaitOver;
@@ -80,6 +83,7 @@ internal sealed partial class GenerationSessionActor : ReceiveActor, IWithTimers
 
         _stageSessions = job.StageSessions;
         _generation = job as GenerationJob;
+        _trustedOnly = job.TrustedOnly;
         Become(() => Running(job));
         if (job.Complete)
         {
@@ -169,10 +173,7 @@ internal sealed partial class GenerationSessionActor : ReceiveActor, IWithTimers
     private void AskRoute()
     {
         _route = null;
-        // Trusted devices only: when the job asks, and for a scoring job when verification is on (its scores are not
-        // audited, so it does not go through volunteers at all).
-        bool trustedOnly = _generation?.TrustedOnly ?? _ctx.Settings.Verify.Enabled;
-        _ctx.RouteCache.Tell(new RouteCache.Select(_failovers.Excluded, TrustedOnly: trustedOnly));
+        _ctx.RouteCache.Tell(new RouteCache.Select(_failovers.Excluded, TrustedOnly: _trustedOnly));
         Timers.StartSingleTimer(RouteWaitTimer, new RouteWaitOver(), _ctx.Settings.RouteWait);
     }
 
@@ -199,7 +200,7 @@ internal sealed partial class GenerationSessionActor : ReceiveActor, IWithTimers
         var next = route.Steps(_step + 1, Self);
         int sampledBefore = _generation?.Sampled ?? 0;
         var outcome = job.Accept(answer, next);
-        if (_generation is { } g && g.Sampled > sampledBefore)
+        if (_ctx.Settings.Verify.Enabled && _generation is { } g && g.Sampled > sampledBefore)
         {
             _producedBy.Add(_volunteers);
         }

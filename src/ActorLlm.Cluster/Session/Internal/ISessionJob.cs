@@ -15,6 +15,9 @@ internal interface ISessionJob
     /// <summary>The sessions the stages hold state under for this job; each is released on every stage used.</summary>
     IReadOnlyList<SessionId> StageSessions { get; }
 
+    /// <summary>Routes through trusted devices only (never a volunteer's): asked by the job, or because it cannot be audited.</summary>
+    bool TrustedOnly { get; }
+
     /// <summary>Over: the client gets <see cref="Result"/>. Can hold before any step (a generation of no tokens).</summary>
     bool Complete { get; }
 

@@ -30,9 +30,15 @@ internal sealed class ScoringJob : ISessionJob
 
     public bool Complete => _scores.All(s => s is not null);
 
+    /// <summary>Scores are not audited: with verification on, a scoring job never goes through a volunteer.</summary>
+    public bool TrustedOnly { get; private init; }
+
     /// <summary>The job <paramref name="start"/> asks for; a bad prompt or choices are an InvalidRequestException.</summary>
     public static ScoringJob Create(SessionContext ctx, SessionId id, JobMessages.StartScoring start) =>
-        new(id, start.Choices, ChoiceScoring.Prepare(ctx.Tokenizer, Prompt.DecodeUtf8(start.PromptUtf8), start.Choices, ctx.ContextLimit, start.Rendered));
+        new(id, start.Choices, ChoiceScoring.Prepare(ctx.Tokenizer, Prompt.DecodeUtf8(start.PromptUtf8), start.Choices, ctx.ContextLimit, start.Rendered))
+        {
+            TrustedOnly = ctx.Settings.Verify.Enabled,
+        };
 
     /// <summary>Every choice's step; after a failover all of them again (scores of the lost route are forgotten).</summary>
     public IReadOnlyList<StageMessages.Forward> Start(RouteSteps route)
