@@ -34,14 +34,8 @@ public sealed class HomeLabComposeTests(ITestOutputHelper output)
         Skip.If(!OnPath("docker-compose"), "docker-compose is not installed (scripts/ensure-package.sh installs it from Debian's packages)");
         using var dir = new TempDir();
         string key = Gateway.Api.ApiKeys.Generate();
-        var ports = new Dictionary<string, string>
-        {
-            ["GATEWAY_PORT"] = FreePort(),
-            ["CPU_WORKER_1_PORT"] = FreePort(),
-            ["CPU_WORKER_2_PORT"] = FreePort(),
-            ["GPU_WORKER_PORT"] = FreePort(),
-            ["HTTP_PORT"] = FreePort(),
-        };
+        string[] names = ["GATEWAY_PORT", "CPU_WORKER_1_PORT", "CPU_WORKER_2_PORT", "GPU_WORKER_PORT", "HTTP_PORT"];
+        var ports = names.Zip(FreePorts(names.Length)).ToDictionary(p => p.First, p => p.Second);
         var services = await Config(new Dictionary<string, string>(ports) { ["ACTORLLM_API_KEYS"] = key, ["MODEL_DIR"] = Model, ["CPU_THREADS"] = "1" });
         Assert.Equal(["cpu-worker-1", "cpu-worker-2", "gateway", "gpu-worker"], services.Keys.Order());
         Assert.Contains("--devices", services["gpu-worker"].Command);
@@ -58,6 +52,14 @@ public sealed class HomeLabComposeTests(ITestOutputHelper output)
                 environment["ACTORLLM_CACHE_DIR"] = cache;  // the image's ENV, its /cache volume here
                 var args = s.Command.Skip(1).Select((a, i) => Local(Mount(a, s.Volumes, cache), services.Keys, bare: i > 0 && s.Command[i] == "--host")).ToArray();
                 nodes.Add(NodeProcess.Start(name, args, Path.Combine(dir.Path, name + ".log"), environment));
+
+                // The gateway first, up and listening, before the workers start: compose starts them together, but on
+                // one loopback a worker dialling the gateway's port before anything listens there can be handed that
+                // very port as its own source port (a TCP self-connect), and the gateway then fails to bind it.
+                if (name == "gateway")
+                {
+                    await nodes[0].Up.WaitAsync(s_timeout);
+                }
             }
 
             await Task.WhenAll(nodes.Select(n => n.Up)).WaitAsync(s_timeout);
@@ -75,9 +77,10 @@ public sealed class HomeLabComposeTests(ITestOutputHelper output)
         }
         catch
         {
-            foreach (var n in nodes)
+            // The gateway last: when a log is cut, it is cut from the top.
+            foreach (var n in nodes.AsEnumerable().Reverse())
             {
-                output.WriteLine($"--- {n.Name}\n{n.Tail(40)}");
+                output.WriteLine($"--- {n.Name}{(n.HasExited ? " (exited)" : "")}\n{n.Tail(n.Name == "gateway" ? 80 : 15)}");
             }
 
             throw;
@@ -182,11 +185,19 @@ public sealed class HomeLabComposeTests(ITestOutputHelper output)
         return arg;
     }
 
-    private static string FreePort()
+    /// <summary><paramref name="count"/> free ports, all different (every listener is held until all are chosen).</summary>
+    private static string[] FreePorts(int count)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        try
+        {
+            listeners.ForEach(l => l.Start());
+            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+        }
+        finally
+        {
+            listeners.ForEach(l => l.Stop());
+        }
     }
 
     private static bool OnPath(string command) =>
