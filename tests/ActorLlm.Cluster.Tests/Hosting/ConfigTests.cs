@@ -63,14 +63,14 @@ public sealed class ConfigTests
         Assert.Equal(new FetchSettings(1024 * 1024, 4, TimeSpan.FromSeconds(10)), s.Fetch);
         Assert.Equal(new ProbeSettings(0.5, 1.0, 8, 3, 15, TimeSpan.FromSeconds(2), 3, TimeSpan.FromSeconds(10)), s.Probe);
         Assert.Equal(new ShardingSettings(64), s.Sharding);
+        Assert.Equal(new DowningSettings(TimeSpan.FromSeconds(7)), s.Downing);
         Assert.Equal(new ClientSettings(TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(250)), s.Client);
 
         var akka = s.Config;
         Assert.Equal("cluster", akka.GetString("akka.actor.provider"));
-        Assert.Equal("keep-majority", akka.GetString("akka.cluster.split-brain-resolver.active-strategy"));
-        Assert.Equal("", akka.GetString("akka.cluster.split-brain-resolver.keep-majority.role"));
-        Assert.Equal("off", akka.GetString("akka.cluster.split-brain-resolver.down-all-when-unstable"));
-        Assert.Equal(TimeSpan.FromSeconds(7), akka.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
+        Assert.Equal("ActorLlm.Cluster.Node.GatewayMajorityDowningProvider, ActorLlm.Cluster", akka.GetString("akka.cluster.downing-provider-class"));
+        Assert.NotNull(Type.GetType(akka.GetString("akka.cluster.downing-provider-class")));
+        Assert.Equal(TimeSpan.FromSeconds(7), akka.GetTimeSpan("actorllm.downing.stable-after"));
         Assert.Equal(TimeSpan.FromSeconds(4), akka.GetTimeSpan("akka.cluster.failure-detector.acceptable-heartbeat-pause"));
         Assert.Equal(10.0, akka.GetDouble("akka.cluster.failure-detector.threshold"));
         Assert.Equal(8L * 1024 * 1024, akka.GetByteSize("akka.remote.dot-netty.tcp.maximum-frame-size"));
@@ -191,6 +191,7 @@ public sealed class ConfigTests
         ["worker.released-session-memory"] = TimeSpan.FromSeconds(60),
         ["worker.session-idle-timeout"] = TimeSpan.FromSeconds(120),
         ["worker.register-backoff-max"] = TimeSpan.FromSeconds(60),
+        ["downing.stable-after"] = TimeSpan.FromSeconds(7),
         ["placement.redundancy"] = 1,
         ["placement.memory-headroom"] = 0.9,
         ["placement.settle"] = TimeSpan.FromMilliseconds(500),
