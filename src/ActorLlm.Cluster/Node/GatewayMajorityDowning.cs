@@ -39,7 +39,7 @@ public sealed class GatewayMajorityDowningProvider : IDowningProvider
     public Props DowningActorProps => Props.Create(() => new GatewayMajorityDowner(_cluster, _stableAfter));
 }
 
-/// <summary>Watches reachability; when it has been stable for stable-after, downs the unreachable or, on the side that goes, itself.</summary>
+/// <summary>Watches reachability; when it has been stable for stable-after, a gateway on the side that stays downs the unreachable, and every member of the side that goes downs itself.</summary>
 internal sealed class GatewayMajorityDowner : ReceiveActor, IWithTimers
 {
     private const string GatewayRole = "gateway";
@@ -102,17 +102,24 @@ internal sealed class GatewayMajorityDowner : ReceiveActor, IWithTimers
         var decision = GatewayMajority.Decide(
             [.. reachable.Select(m => new DowningMember(m.Address, m.HasRole(GatewayRole)))],
             [.. unreachable.Select(m => new DowningMember(m.Address, m.HasRole(GatewayRole)))]);
+        // Every member decides from its own view, not only the leader: in a churned pool the leader can be a member that
+        // never acts (measured: with the test's client as the leader, a dead worker stayed Up and unreachable for
+        // minutes, blocking the removal of every other dead member). On the side that stays, the gateways down the
+        // unreachable (Down is idempotent; a gateway is trusted, while a volunteer's Down of another member is refused by
+        // the membership guard, docs/security.md); on the side that goes, each member downs only itself, so nobody downs
+        // a peer it can reach.
+        bool stays = decision == DowningDecision.DownUnreachable;
+        if (stays && !_cluster.SelfMember.HasRole(GatewayRole))
+        {
+            return;
+        }
+
         _log.Warning(
             $"downing: {unreachable.Count} unreachable for {_stableAfter.TotalSeconds:F0} s ({string.Join(", ", unreachable.Select(m => m.Address))}); "
             + $"this side has {reachable.Count(m => m.HasRole(GatewayRole))} gateway(s) of {reachable.Count} member(s), the other "
             + $"{unreachable.Count(m => m.HasRole(GatewayRole))} of {unreachable.Count}: downing "
-            + (decision == DowningDecision.DownUnreachable ? "the unreachable" : "this node"));
-
-        // Every member decides from its own view, not only the leader: in a churned pool the leader can be a member
-        // that never acts on it (measured: a dead worker stayed Up and unreachable for minutes, blocking the removal of
-        // every other dead member). A member on the side that stays downs the unreachable (Down is idempotent; any
-        // member may issue it); a member on the side that goes downs only itself, so no one downs a peer it can reach.
-        if (decision == DowningDecision.DownUnreachable)
+            + (stays ? "the unreachable" : "this node"));
+        if (stays)
         {
             foreach (var m in unreachable)
             {
