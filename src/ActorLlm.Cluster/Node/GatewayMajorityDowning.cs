@@ -52,9 +52,13 @@ internal sealed class GatewayMajorityDowner : ReceiveActor, IWithTimers
     {
         _cluster = cluster;
         _stableAfter = stableAfter;
-        Receive<ClusterEvent.CurrentClusterState>(_ => Changed());
-        Receive<ClusterEvent.IReachabilityEvent>(_ => Changed());
-        Receive<ClusterEvent.IMemberEvent>(_ => Changed());
+        // Who is unreachable is followed from the events themselves: Cluster.State is updated by another actor and may
+        // not show an event yet when it arrives here (measured: a dead gateway's UnreachableMember was missed, and the
+        // wait started only at the next membership change, 90 s later).
+        Receive<ClusterEvent.CurrentClusterState>(s => Changed([.. Counted(s.Unreachable).Select(m => m.UniqueAddress)]));
+        Receive<ClusterEvent.UnreachableMember>(e => Changed(Counted([e.Member]).Any() ? [.. _unreachable, e.Member.UniqueAddress] : _unreachable));
+        Receive<ClusterEvent.ReachableMember>(e => Changed([.. _unreachable.Where(a => a != e.Member.UniqueAddress)]));
+        Receive<ClusterEvent.IMemberEvent>(e => Changed(Counted([e.Member]).Any() ? _unreachable : [.. _unreachable.Where(a => a != e.Member.UniqueAddress)]));
         Receive<Stable>(_ => Act());
     }
 
@@ -66,9 +70,8 @@ internal sealed class GatewayMajorityDowner : ReceiveActor, IWithTimers
     protected override void PostStop() => _cluster.Unsubscribe(Self);
 
     /// <summary>A change of who is unreachable restarts the wait; other membership changes do not.</summary>
-    private void Changed()
+    private void Changed(HashSet<UniqueAddress> now)
     {
-        var now = Counted(_cluster.State.Unreachable).Select(m => m.UniqueAddress).ToHashSet();
         if (now.SetEquals(_unreachable))
         {
             return;
@@ -87,15 +90,18 @@ internal sealed class GatewayMajorityDowner : ReceiveActor, IWithTimers
 
     private void Act()
     {
+        // Looked at again after stable-after while anyone is still unreachable (a Down takes a gossip round to spread).
+        if (_unreachable.Count > 0)
+        {
+            Timers.StartSingleTimer(nameof(Stable), Stable.Instance, _stableAfter);
+        }
+
         var state = _cluster.State;
         var unreachable = Counted(state.Unreachable).ToList();
         if (unreachable.Count == 0)
         {
             return;
         }
-
-        // Looked at again after stable-after while anyone is still unreachable (a Down takes a gossip round to spread).
-        Timers.StartSingleTimer(nameof(Stable), Stable.Instance, _stableAfter);
 
         var unreachableSet = unreachable.Select(m => m.UniqueAddress).ToHashSet();
         var reachable = Counted(state.Members).Where(m => !unreachableSet.Contains(m.UniqueAddress)).ToList();
