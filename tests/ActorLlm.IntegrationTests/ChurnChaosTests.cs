@@ -91,7 +91,8 @@ public sealed class ChurnChaosTests(ITestOutputHelper output) : PoolTestBase(out
         // four live workers; nobody else is downed by that decision, and a job is served with the same text.
         try
         {
-            await client.WaitForAsync(s => s.Devices.Length == 4 && s.ServesPlan() && s.Devices.All(d => d.Serving is not null), Timeout);
+            // Every member reachable: the dead were downed and removed (one left Up and unreachable blocks the rest).
+            await client.WaitForAsync(s => s.Members.All(m => m.Reachable) && s.Devices.Length == 4 && s.ServesPlan() && s.Devices.All(d => d.Serving is not null), Timeout);
         }
         catch (TimeoutException)
         {

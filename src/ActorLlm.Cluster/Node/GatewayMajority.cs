@@ -2,7 +2,7 @@ using Akka.Actor;
 
 namespace ActorLlm.Cluster.Node;
 
-/// <summary>What the leader of one side of a split does once reachability has been stable for a while.</summary>
+/// <summary>What a member does about a split once reachability has been stable for a while.</summary>
 public enum DowningDecision
 {
     /// <summary>Nobody is unreachable.</summary>
