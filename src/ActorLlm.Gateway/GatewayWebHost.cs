@@ -26,7 +26,7 @@ namespace ActorLlm.Gateway;
 /// </summary>
 public static class GatewayWebHost
 {
-    public static WebApplication Build(ActorLlmSettings settings, NodeResources resources, Action<string>? log = null, PoolSecurity? pool = null, Cluster.Security.Tls.NodeTls? tls = null)
+    public static WebApplication Build(ActorLlmSettings settings, NodeResources resources, Action<string>? log = null, PoolSecurity? pool = null, Cluster.Security.Tls.NodeTls? tls = null, ILoggerFactory? logging = null)
     {
         var http = settings.Http;
         var keys = ApiKeys.Load(http);
@@ -36,18 +36,12 @@ public static class GatewayWebHost
         }
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(GatewayWebHost).Assembly.GetName().Name });
-        builder.Logging.ClearProviders();
-        if (settings.Log.Json)
+        // The node's own factory when it has one (every line through one console queue), else the same console.
+        builder.Logging.AddActorLlmConsole(settings.Log);
+        if (logging is not null)
         {
-            builder.Logging.AddJsonConsole(o => o.UseUtcTimestamp = true);
+            builder.Services.UseFactory(logging);
         }
-        else
-        {
-            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
-        }
-
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         if (pool?.Authority is not null)
         {
             builder.WebHost.UseKestrelHttpsConfiguration();

@@ -78,7 +78,7 @@ public sealed class HomeLabJoinTests(ITestOutputHelper output) : PoolTestBase(ou
     public Task Json_logs_are_one_object_per_line_and_status_prints_json() => WithLogs(async () =>
     {
         await using var pool = await LocalPool.StartAsync(new LocalPoolOptions(Model, Path.Combine(WorkDir, "json"), GatewayArgs: ["--log-format", "json"]), Timeout);
-        await pool.AddWorkerAsync("worker-1", Timeout, true, "--log-format", "json");
+        await pool.AddWorkerAsync("worker-1", Timeout, true, "--log-format", "json", "--log-level", "WARNING");
         using var client = new GatewayClient(pool.ApiUrl, pool.ApiKey, Timeout);
         await client.WaitForAsync(s => s.Devices.Length == 1 && s.ServesPlan(), Timeout, TimeSpan.FromMilliseconds(200));
 
@@ -99,21 +99,32 @@ public sealed class HomeLabJoinTests(ITestOutputHelper output) : PoolTestBase(ou
             Assert.Equal("Complete", doc.RootElement.GetProperty("placementStatus").GetString());
         }
 
-        // Every stderr line of every node is a JSON object with a level and a message (stdout carries only the node's two lines).
-        foreach (var node in pool.Nodes)
-        {
-            var lines = node.Tail(10_000).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+        // Every stderr line of every node is one object of Microsoft.Extensions.Logging's JSON console (stdout carries
+        // only the node's "http" and "up" lines): Akka's events (through the logger bridge), the node's own lines and
+        // ASP.NET Core's alike.
+        (string Level, string Category)[] Lines(NodeProcess node) =>
+        [
+            .. node.Tail(10_000).Split('\n', StringSplitOptions.RemoveEmptyEntries)
                 .Where(l => !l.StartsWith("actorllm node up: ", StringComparison.Ordinal) && !l.StartsWith("actorllm http: ", StringComparison.Ordinal))
-                .ToArray();
-            Assert.NotEmpty(lines);
-            Assert.All(lines, l =>
-            {
-                // Ours write "level" and "message"; ASP.NET Core's JSON console "LogLevel" and "Message".
-                using var line = System.Text.Json.JsonDocument.Parse(l);
-                var names = line.RootElement.EnumerateObject().Select(p => p.Name.ToLowerInvariant()).ToHashSet();
-                Assert.True(names.Contains("message") && (names.Contains("level") || names.Contains("loglevel")), l);
-            });
-        }
+                .Select(l =>
+                {
+                    using var line = System.Text.Json.JsonDocument.Parse(l);
+                    var root = line.RootElement;
+                    Assert.False(string.IsNullOrEmpty(root.GetProperty("Message").GetString()), l);
+                    Assert.True(DateTimeOffset.TryParse(root.GetProperty("Timestamp").GetString(), out _), l);
+                    return (root.GetProperty("LogLevel").GetString()!, root.GetProperty("Category").GetString()!);
+                }),
+        ];
+
+        var gateway = Lines(pool.Nodes.First(n => n.Name.Contains("gateway", StringComparison.Ordinal)));
+        Assert.Contains(gateway, l => l.Category == "ActorLlm.Node" && l.Level == "Information");
+        Assert.Contains(gateway, l => l.Category.StartsWith("Akka.Cluster", StringComparison.Ordinal));
+        Assert.Contains(gateway, l => l.Category == "ActorLlm.Cluster.Placement.Internal.PlacementCoordinatorActor" && l.Level == "Information");
+
+        // --log-level WARNING: the worker's lines are warnings and errors only (at least "TLS is off").
+        var worker = Lines(pool.Nodes.First(n => n.Name == "worker-1"));
+        Assert.NotEmpty(worker);
+        Assert.All(worker, l => Assert.Contains(l.Level, new[] { "Warning", "Error", "Critical" }));
     });
 
     [Fact]

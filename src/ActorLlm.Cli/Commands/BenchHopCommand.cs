@@ -96,6 +96,7 @@ public static class BenchHopCommand
         var settings = ActorLlmSettings.From(ActorLlmConfig.Build(null, all, _ => null));
         torch.set_num_threads(settings.Worker.TorchThreads);
         var host = new HostBuilder()
+            .ConfigureLogging(l => l.AddActorLlmConsole(settings.Log))
             .ConfigureServices(s => s.AddAkka(ActorLlmSettings.SystemName, b => b.WithActorLlmNode(settings)))
             .Build();
         await host.StartAsync();

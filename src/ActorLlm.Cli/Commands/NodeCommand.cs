@@ -6,6 +6,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using TorchSharp;
 
 namespace ActorLlm.Cli.Commands;
@@ -77,7 +78,9 @@ public static class NodeCommand
                 return CliApp.ExitOk;
             }
 
-            s_jsonLog = settings.Log.Json;
+            // One logger factory for the whole process, given to the host too; disposed last, writing out what is queued.
+            using var logging = NodeLogging.CreateFactory(settings.Log);
+            s_log = logging.CreateLogger(NodeLogging.NodeCategory).Lines();
             string? joinUrl = parse.GetValue(join);
             string? joinToken = parse.GetValue(token) ?? (joinUrl is null ? null : Environment.GetEnvironmentVariable("ACTORLLM_JOIN_TOKEN"));
             if (joinUrl is not null || joinToken is not null)
@@ -97,16 +100,16 @@ public static class NodeCommand
                 settings = ActorLlmSettings.From(ActorLlmConfig.Build(parse.GetValue(config), overrides));
             }
 
-            return await RunAsync(settings, cancel);
+            return await RunAsync(settings, logging, cancel);
         });
         return command;
     }
 
     private static readonly TimeSpan s_joinHint = TimeSpan.FromSeconds(8);
-    private static bool s_jsonLog;
+    private static Action<string> s_log = _ => { };
 
-    private static void Log(string message) =>
-        Console.Error.WriteLine(s_jsonLog ? StderrLogger.Json(DateTime.UtcNow, "info", "actorllm", message) : $"[actorllm] {message}");
+    /// <summary>One of the node's own lines (NodeLogging.Lines: "warning: ..." is a Warning).</summary>
+    private static void Log(string message) => s_log(message);
 
     /// <summary>
     /// Refuses a cluster port already in use. Akka's transport binds with address reuse, so a second node on a taken
@@ -205,9 +208,9 @@ public static class NodeCommand
         return security;
     }
 
-    public static async Task<int> RunAsync(ActorLlmSettings settings, CancellationToken cancel)
+    public static async Task<int> RunAsync(ActorLlmSettings settings, ILoggerFactory logging, CancellationToken cancel)
     {
-        s_jsonLog = settings.Log.Json;
+        s_log = logging.CreateLogger(NodeLogging.NodeCategory).Lines();
         if (settings.Node.Seeds.Count == 0)
         {
             throw new Inference.InvalidRequestException(
@@ -249,9 +252,9 @@ public static class NodeCommand
         using var resources = NodeResources.Prepare(settings, Log);
 
         // A gateway serves HTTP from the same host as its Akka node; every other node is the Akka node alone.
-        var web = settings.Node.IsGateway && settings.Http.Enabled ? GatewayWebHost.Build(settings, resources, Log, pool, tls) : null;
+        var web = settings.Node.IsGateway && settings.Http.Enabled ? GatewayWebHost.Build(settings, resources, Log, pool, tls, logging) : null;
         using IHost host = web ?? new HostBuilder()
-            .ConfigureServices(s => s.AddAkka(ActorLlmSettings.SystemName, b => b.WithActorLlm(settings, resources, tls)))
+            .ConfigureServices(s => s.UseFactory(logging).AddAkka(ActorLlmSettings.SystemName, b => b.WithActorLlm(settings, resources, tls)))
             .Build();
         await host.StartAsync(cancel);
         var system = host.Services.GetRequiredService<ActorSystem>();
@@ -298,7 +301,7 @@ public static class NodeCommand
         await host.StopAsync(CancellationToken.None);
         if (downed)
         {
-            Console.Error.WriteLine("[actorllm] this node was removed from the cluster; exiting");
+            Log("warning: this node was removed from the cluster; exiting");
             return CliApp.ExitError;
         }
 

@@ -60,6 +60,7 @@ public sealed class PoolClient : IAsyncDisposable
         var node = ActorLlmSettings.From(ActorLlmConfig.Build(null, overrides, _ => null));
         var resources = NodeResources.Prepare(node);
         var host = new HostBuilder()
+            .ConfigureLogging(l => l.AddActorLlmConsole(node.Log))
             .ConfigureServices(s => s.AddAkka(ActorLlmSettings.SystemName, b => b.WithActorLlm(node, resources)))
             .Build();
         await host.StartAsync(cancel).ConfigureAwait(false);

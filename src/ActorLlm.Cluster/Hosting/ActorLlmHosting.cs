@@ -59,7 +59,8 @@ public static class ActorLlmHosting
     }
 
     /// <summary>
-    /// Every node: the merged config (with our serializer's bindings), remoting, and clustering with the node's roles
+    /// Every node: the merged config (with our serializer's bindings), Akka's log events into the host's
+    /// Microsoft.Extensions.Logging (<see cref="NodeLogging"/>), remoting, and clustering with the node's roles
     /// and seeds. With actorllm.tls.enabled the remoting is mutual TLS with <paramref name="tls"/> (loaded from
     /// actorllm.tls.credentials, with no deny list, when null); without it, plain TCP.
     /// </summary>
@@ -81,6 +82,7 @@ public static class ActorLlmHosting
 
         return builder
             .AddHocon(settings.Config, HoconAddMode.Prepend)
+            .WithActorLlmLogging(settings.Log)
             .WithRemoting(remote)
             .WithClustering(new ClusterOptions
             {

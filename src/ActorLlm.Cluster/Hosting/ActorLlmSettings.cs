@@ -182,15 +182,35 @@ public sealed record HttpSettings(
     }
 }
 
-/// <summary>How a node logs (<c>actorllm.log</c>).</summary>
-/// <param name="Json">One JSON object per line instead of text.</param>
-public sealed record LogSettings(bool Json)
+/// <summary>
+/// How a node logs (<c>actorllm.log</c>, and Akka's <c>akka.loglevel</c> for the level): see
+/// <see cref="NodeLogging"/>.
+/// </summary>
+/// <param name="Json">One JSON object per line (Microsoft.Extensions.Logging's JSON console) instead of text.</param>
+/// <param name="Level">The least severe level written, for Akka's lines, ours and ASP.NET Core's alike.</param>
+public sealed record LogSettings(bool Json, Microsoft.Extensions.Logging.LogLevel Level = Microsoft.Extensions.Logging.LogLevel.Information)
 {
-    internal static LogSettings Read(SettingsReader r) => r.Str("log.format").Trim().ToLowerInvariant() switch
+    /// <summary>Text lines at Information: what a process that has read no settings logs with.</summary>
+    public static LogSettings Default { get; } = new(false);
+
+    internal static LogSettings Read(SettingsReader r, Config config) => new(
+        r.Str("log.format").Trim().ToLowerInvariant() switch
+        {
+            "text" => false,
+            "json" => true,
+            var other => throw new InvalidRequestException($"log.format must be text or json, got '{other}'"),
+        },
+        ParseLevel(config.GetString("akka.loglevel", "INFO")));
+
+    /// <summary>Akka's level names (akka.loglevel, `--log-level`) as Microsoft.Extensions.Logging levels.</summary>
+    public static Microsoft.Extensions.Logging.LogLevel ParseLevel(string? level) => (level ?? "").Trim().ToUpperInvariant() switch
     {
-        "text" => new LogSettings(false),
-        "json" => new LogSettings(true),
-        var other => throw new InvalidRequestException($"log.format must be text or json, got '{other}'"),
+        "DEBUG" => Microsoft.Extensions.Logging.LogLevel.Debug,
+        "INFO" or "INFORMATION" => Microsoft.Extensions.Logging.LogLevel.Information,
+        "WARNING" or "WARN" => Microsoft.Extensions.Logging.LogLevel.Warning,
+        "ERROR" => Microsoft.Extensions.Logging.LogLevel.Error,
+        "OFF" => Microsoft.Extensions.Logging.LogLevel.None,
+        var other => throw new InvalidRequestException($"akka.loglevel (--log-level) must be DEBUG, INFO, WARNING, ERROR or OFF, got '{other}'"),
     };
 }
 
@@ -361,7 +381,7 @@ public sealed record ActorLlmSettings(
             new DowningSettings(Time("downing.stable-after")),
             new ClientSettings(Time("client.status-timeout"), Time("client.status-poll-interval")),
             HttpSettings.Read(reader),
-            LogSettings.Read(reader),
+            LogSettings.Read(reader, config),
             PoolSettings.Read(reader, NormalHost(Str("node.host"))),
             TlsSettings.Read(reader, PoolSettings.Read(reader, NormalHost(Str("node.host"))).Credentials),
             config);
