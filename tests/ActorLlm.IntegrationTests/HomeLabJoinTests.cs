@@ -99,6 +99,26 @@ public sealed class HomeLabJoinTests(ITestOutputHelper output) : PoolTestBase(ou
             Assert.Equal("Complete", doc.RootElement.GetProperty("placementStatus").GetString());
         }
 
+        // Without --json (output redirected): the same status as plain-text tables.
+        var text = NodeProcess.SelfCommand();
+        foreach (var a in new[] { "status", "--cluster", pool.ApiUrl })
+        {
+            text.ArgumentList.Add(a);
+        }
+
+        text.RedirectStandardOutput = true;
+        using (var status = Process.Start(text)!)
+        {
+            string table = await status.StandardOutput.ReadToEndAsync();
+            await status.WaitForExitAsync();
+            Assert.Equal(0, status.ExitCode);
+            Assert.StartsWith("placement: complete", table, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("\u001b", table, StringComparison.Ordinal);
+            var row = Assert.Single(table.Split('\n'), l => l.Contains("worker-1:cpu", StringComparison.Ordinal));
+            Assert.Contains("[begin..end]", row, StringComparison.Ordinal);
+            Assert.Contains(table.Split('\n'), l => l.Contains("device", StringComparison.Ordinal) && l.Contains("assigned", StringComparison.Ordinal) && l.Contains("tok/s", StringComparison.Ordinal));
+        }
+
         // Every stderr line of every node is one object of Microsoft.Extensions.Logging's JSON console (stdout carries
         // only the node's "http" and "up" lines): Akka's events (through the logger bridge), the node's own lines and
         // ASP.NET Core's alike.
