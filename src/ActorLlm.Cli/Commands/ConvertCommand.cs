@@ -20,15 +20,17 @@ public static class ConvertCommand
         var command = new Command("convert", "Split a Hugging Face checkpoint into a unit store") { source, target, overwrite, weights };
         command.SetAction(parse =>
         {
-            var result = UnitStoreWriter.Convert(
-                parse.GetValue(source)!,
-                parse.GetValue(target)!,
-                new ConvertOptions
-                {
-                    Overwrite = parse.GetValue(overwrite),
-                    Weights = WeightFormats.Parse(parse.GetValue(weights)!),
-                    Progress = p => Console.Error.WriteLine($"  {p.UnitName} ({p.UnitsDone}/{p.UnitCount}): {p.BytesWritten:N0} of {p.TotalTensorBytes:N0} bytes"),
-                });
+            var options = new ConvertOptions
+            {
+                Overwrite = parse.GetValue(overwrite),
+                Weights = WeightFormats.Parse(parse.GetValue(weights)!),
+            };
+            var result = Progress.Run(
+                "converting",
+                report => UnitStoreWriter.Convert(
+                    parse.GetValue(source)!,
+                    parse.GetValue(target)!,
+                    options with { Progress = p => report(p.BytesWritten, p.TotalTensorBytes, $"{p.UnitName} ({p.UnitsDone}/{p.UnitCount})") }));
             Console.Out.WriteLine(
                 $"wrote {result.Units} units ({result.Bytes:N0} bytes, weights {result.Manifest.Weights.Name()}) to {result.Directory} in {result.Elapsed.TotalSeconds:F1} s" +
                 (result.SkippedTensors.Count > 0 ? $"; skipped unused tensors: {string.Join(", ", result.SkippedTensors)}" : ""));

@@ -59,7 +59,10 @@ public static class GenerateCommand
             string dir = CommonOptions.ResolveModel(parse.GetValue(model));
             var target = CommonOptions.Target(parse.GetValue(device)!, parse.GetValue(dtype)!);
 
-            using var generator = LocalGenerator.Load(dir, target, CommonOptions.Cache(parse.GetValue(maxContext), maxSessions: 1));
+            var cache = CommonOptions.Cache(parse.GetValue(maxContext), maxSessions: 1);
+            using var generator = parse.GetValue(quiet)
+                ? LocalGenerator.Load(dir, target, cache)
+                : Progress.Run("loading", report => LocalGenerator.Load(dir, target, cache, (done, total) => report(done, total, Path.GetFileName(Path.GetFullPath(dir)))), transient: true);
             var stdout = Console.Out;
             var result = generator.Generate(text, options, delta =>
             {

@@ -280,7 +280,11 @@ public static class NodeCommand
 
         // Not a member within seconds: say what to check (the join goes on; Akka retries the seeds).
         var joined = new TaskCompletionSource();
-        cluster.RegisterOnMemberUp(() => joined.TrySetResult());
+        cluster.RegisterOnMemberUp(() =>
+        {
+            joined.TrySetResult();
+            Log($"joined the pool: {cluster.SelfAddress} is Up, seeds {string.Join(", ", settings.Node.Seeds)}");
+        });
         _ = Task.Delay(s_joinHint, cancel).ContinueWith(
             _ =>
             {

@@ -77,15 +77,16 @@ public sealed record VerificationSettings(bool Enabled, int AuditEvery, int TopL
 public sealed record RouteCacheSettings(TimeSpan SuspicionLapse, TimeSpan TableRequestInterval);
 
 /// <summary>Pulling unit files from peers (<c>actorllm.fetch</c>).</summary>
-public sealed record FetchSettings(int ChunkBytes, int Window, TimeSpan ChunkTimeout)
+/// <param name="ProgressInterval">How often a pull still under way logs its progress (bytes, rate, time left); 0 = only its end.</param>
+public sealed record FetchSettings(int ChunkBytes, int Window, TimeSpan ChunkTimeout, TimeSpan ProgressInterval)
 {
     internal static FetchSettings Read(SettingsReader reader) =>
-        new(reader.IntBytes("fetch.chunk-bytes"), reader.Int("fetch.window"), reader.Time("fetch.chunk-timeout"));
+        new(reader.IntBytes("fetch.chunk-bytes"), reader.Int("fetch.window"), reader.Time("fetch.chunk-timeout"), reader.Time("fetch.progress-interval"));
 
     internal FetchSettings Validate() =>
-        ChunkBytes > 0 && Window > 0 && ChunkTimeout > TimeSpan.Zero
+        ChunkBytes > 0 && Window > 0 && ChunkTimeout > TimeSpan.Zero && ProgressInterval >= TimeSpan.Zero
             ? this
-            : throw new ArgumentException($"fetch.chunk-bytes, fetch.window and fetch.chunk-timeout must be positive: {this}");
+            : throw new ArgumentException($"fetch.chunk-bytes, fetch.window and fetch.chunk-timeout must be positive, fetch.progress-interval not negative: {this}");
 }
 
 /// <summary>How a worker measures a device before registering it (<c>actorllm.probe</c>).</summary>

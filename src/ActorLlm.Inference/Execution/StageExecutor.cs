@@ -233,8 +233,14 @@ public sealed class StageExecutor : IDisposable
     /// </summary>
     /// <param name="cudaGraphs">Decode by CUDA graph replay where it can (CUDA and the native library present).</param>
     /// <param name="streaming">How many of the range's layers to stream from host memory (default: none).</param>
-    public static StageExecutor Load(IWeightSource source, UnitRange range, ComputeTarget target, KvCacheOptions? cache = null, bool cudaGraphs = true, LayerStreaming? streaming = null)
+    /// <param name="progress">Told (bytes read, bytes in all) after each tensor read (<see cref="ObservedWeightSource"/>).</param>
+    public static StageExecutor Load(IWeightSource source, UnitRange range, ComputeTarget target, KvCacheOptions? cache = null, bool cudaGraphs = true, LayerStreaming? streaming = null, Action<long, long>? progress = null)
     {
+        if (progress is not null)
+        {
+            source = new ObservedWeightSource(source, range, progress);
+        }
+
         var config = source.Config;
         if (range.End > config.UnitCount)
         {

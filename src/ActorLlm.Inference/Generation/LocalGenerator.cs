@@ -38,14 +38,17 @@ public sealed class LocalGenerator : IDisposable
         _owned = owned;
     }
 
-    /// <summary>Loads the whole model from <paramref name="modelDirectory"/> (HF layout or unit store) as one stage.</summary>
-    public static LocalGenerator Load(string modelDirectory, ComputeTarget target, KvCacheOptions? cache = null)
+    /// <summary>
+    /// Loads the whole model from <paramref name="modelDirectory"/> (HF layout or unit store) as one stage, telling
+    /// <paramref name="progress"/> (bytes read, bytes in all) as it reads the weights.
+    /// </summary>
+    public static LocalGenerator Load(string modelDirectory, ComputeTarget target, KvCacheOptions? cache = null, Action<long, long>? progress = null)
     {
         var tokenizer = TextTokenizer.Load(modelDirectory);
         var source = Checkpoint.Open(modelDirectory);
         try
         {
-            var stage = StageExecutor.Load(source, UnitRange.Whole(source.Config.NumLayers), target, cache);
+            var stage = StageExecutor.Load(source, UnitRange.Whole(source.Config.NumLayers), target, cache, progress: progress);
             return new LocalGenerator(tokenizer, [stage], source);
         }
         catch

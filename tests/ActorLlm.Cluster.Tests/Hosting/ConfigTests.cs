@@ -60,7 +60,7 @@ public sealed class ConfigTests
         Assert.Equal(TimeSpan.FromSeconds(2), s.Model.ManifestRetry);
         Assert.Equal(new WireLimits(6L * 1024 * 1024, 1024 * 1024, 32768, 4 * 1024 * 1024, 256), s.Wire);
         Assert.Equal(new RouteCacheSettings(TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(1)), s.RouteCache);
-        Assert.Equal(new FetchSettings(1024 * 1024, 4, TimeSpan.FromSeconds(10)), s.Fetch);
+        Assert.Equal(new FetchSettings(1024 * 1024, 4, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(5)), s.Fetch);
         Assert.Equal(new ProbeSettings(0.5, 1.0, 8, 3, 15, TimeSpan.FromSeconds(2), 3, TimeSpan.FromSeconds(10)), s.Probe);
         Assert.Equal(new ShardingSettings(64), s.Sharding);
         Assert.Equal(new DowningSettings(TimeSpan.FromSeconds(7)), s.Downing);

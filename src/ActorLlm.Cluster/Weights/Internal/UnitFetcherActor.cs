@@ -26,6 +26,8 @@ internal sealed class UnitFetcherActor : ReceiveActor, IWithTimers
     private readonly List<string> _reasons = [];
     private readonly Dictionary<long, int> _inFlight = [];
     private readonly Stopwatch _clock = new();
+    private readonly ProgressThrottle _progress;
+    private TimeSpan _attemptStarted;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private UnitManifestEntry _entry = null!;
     private int _chunkBytes;
@@ -48,6 +50,7 @@ internal sealed class UnitFetcherActor : ReceiveActor, IWithTimers
         _replyTo = replyTo;
         _settings = settings;
         _maxAttempts = maxAttempts;
+        _progress = new ProgressThrottle(settings.ProgressInterval);
         Receive<WeightMessages.UnitChunk>(OnChunk);
         Receive<WeightMessages.UnitUnavailable>(u =>
         {
@@ -127,6 +130,7 @@ internal sealed class UnitFetcherActor : ReceiveActor, IWithTimers
         _attempt++;
         _nextOffset = 0;
         _received = 0;
+        _attemptStarted = _clock.Elapsed;
         _inFlight.Clear();
         _temp = SafetensorsWriter.PartialPath(_store.UnitPath(_unit));
         try
@@ -204,6 +208,12 @@ internal sealed class UnitFetcherActor : ReceiveActor, IWithTimers
         _inFlight.Remove(chunk.Offset);
         Timers.Cancel(chunk.Offset);
         _received += expected;
+        if (_progress.Due(_clock.Elapsed) && _received < _entry.Bytes)
+        {
+            var progress = new TransferProgress(_received, _entry.Bytes, _clock.Elapsed - _attemptStarted);
+            _log.Info("unit {0}: {1} from {2}", _entry.Name, progress.Describe(), _holder!.Path.Address);
+        }
+
         if (_received == _entry.Bytes)
         {
             Install();

@@ -146,6 +146,7 @@ internal sealed class RangeLoaderActor : ReceiveActor
     {
         var clock = Stopwatch.StartNew();
         var (store, target, cache, graphs) = (_store, _settings.Target, _settings.Cache, _settings.CudaGraphs);
+        var (log, label, progressInterval) = (_log, _device.Label, _settings.Fetch.ProgressInterval);
         var streaming = new LayerStreaming(_target is { } t && t.Range == range ? t.StreamedLayers : 0);
 
         // Reading and copying weights takes seconds on big models: on the thread pool, it holds up neither this
@@ -165,7 +166,22 @@ internal sealed class RangeLoaderActor : ReceiveActor
                     }
                 }
 
-                return corrupt.Count > 0 ? new Corrupt(range, corrupt) : new Built(range, StageExecutor.Load(store, range, target, cache, graphs, streaming), clock.Elapsed.TotalSeconds);
+                if (corrupt.Count > 0)
+                {
+                    return new Corrupt(range, corrupt);
+                }
+
+                // Gigabytes take a while: a line every progress interval (bytes, rate, time left) until loaded.
+                var loading = Stopwatch.StartNew();
+                var throttle = new ProgressThrottle(progressInterval);
+                var executor = StageExecutor.Load(store, range, target, cache, graphs, streaming, (done, total) =>
+                {
+                    if (throttle.Due(loading.Elapsed) && done < total)
+                    {
+                        log.Info("{0}: loading {1}: {2}", label, range, new TransferProgress(done, total, loading.Elapsed).Describe());
+                    }
+                });
+                return new Built(range, executor, clock.Elapsed.TotalSeconds);
             })
             .PipeTo(Self, failure: e => new BuildFailed(range, e.GetBaseException().Message));
         Become(() => Building(range));
