@@ -46,6 +46,30 @@ public sealed class WorkerChaosTests(ITestOutputHelper output) : PoolTestBase(ou
         Assert.Equal(sha, FileDigest.Of(unitPath).Sha256);
     });
 
+    [Fact]
+    public Task A_worker_with_another_model_says_why_once_and_exits_non_zero() => WithLogs(async () =>
+    {
+        var (pool, client) = await StartPoolAsync(workers: 1);
+        var stranger = NodeProcess.Start("stranger", ["--roles", "worker", "--host", "127.0.0.1", "--port", "0", "--seeds", pool.Seed, "--devices", "cpu",
+            "--model", RepoPaths.HfLlamaTiny, "--cache-dir", Path.Combine(WorkDir, "stranger-cache"), "--tls", "off"], Path.Combine(WorkDir, "stranger.log"));
+        try
+        {
+            Assert.Equal(1, await stranger.ExitCodeAsync(TimeSpan.FromSeconds(60)));
+            var refused = LogLines(stranger, "the pool refused this worker: this pool serves model").ToList();
+            Assert.Single(refused);
+            Assert.Empty(LogLines(stranger, "registering again"));
+        }
+        finally
+        {
+            await stranger.StopAsync(TimeSpan.FromSeconds(5));
+            stranger.Dispose();
+        }
+
+        // The pool is as it was: its own worker serves, the stranger was never given layers.
+        var status = await client.StatusAsync(Timeout);
+        Assert.Equal(["worker-1:cpu"], status.Devices.Select(d => d.Device.Label).ToArray());
+    });
+
     /// <summary>The unit store a worker of the pool converted into its cache directory (LocalPool: NAME-cache).</summary>
     private string CachedStore(string worker) =>
         Directory.GetDirectories(Path.Combine(WorkDir, "pool0", worker + "-cache")).Single(UnitStore.IsStore);

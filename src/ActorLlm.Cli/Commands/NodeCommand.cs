@@ -301,11 +301,17 @@ public static class NodeCommand
         await Task.WhenAny(stopped.Task, system.WhenTerminated);
 
         // Akka also shuts the system down on SIGTERM itself (its CLR exit hook); only a downing is a failure.
-        bool downed = CoordinatedShutdown.Get(system).ShutdownReason is CoordinatedShutdown.ClusterDowningReason;
+        var reason = CoordinatedShutdown.Get(system).ShutdownReason;
         await host.StopAsync(CancellationToken.None);
-        if (downed)
+        if (reason is CoordinatedShutdown.ClusterDowningReason)
         {
             Log("warning: this node was removed from the cluster; exiting");
+            return CliApp.ExitError;
+        }
+
+        if (reason is Cluster.Worker.RefusedByPool)
+        {
+            Log("warning: the pool refused this worker (see above); exiting");
             return CliApp.ExitError;
         }
 

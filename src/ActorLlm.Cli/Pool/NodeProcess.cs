@@ -138,6 +138,22 @@ public sealed partial class NodeProcess : IDisposable
         }
     }
 
+    /// <summary>The exit code, once the process has ended of itself; a <see cref="TimeoutException"/> if it is still running after <paramref name="timeout"/>.</summary>
+    public async Task<int> ExitCodeAsync(TimeSpan timeout)
+    {
+        using var wait = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(wait.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"{Name} is still running after {timeout.TotalSeconds:F0} s; last lines:\n{Tail(20)}");
+        }
+
+        return _process.ExitCode;
+    }
+
     /// <summary>SIGTERM, then SIGKILL if it has not left within <paramref name="grace"/>.</summary>
     public async Task StopAsync(TimeSpan grace)
     {

@@ -88,12 +88,17 @@ public static class PlacementMessages
         [property: Key(4)] ModelId ModelId,
         [property: Key(5)] UnitRange[] Serving) : IActorLlmMessage;
 
-    /// <summary>PlacementCoordinator → StageWorker: registration accepted (or refused, with the reason).</summary>
+    /// <summary>
+    /// PlacementCoordinator → StageWorker: registration accepted (or refused, with the reason). A
+    /// <paramref name="Final"/> refusal cannot change by registering again (the device's store holds another model):
+    /// the worker says why and its node exits; any other (a coordinator that does not know the device yet) is retried.
+    /// </summary>
     [MessagePackObject]
     public sealed record DeviceRegistered(
         [property: Key(0)] DeviceKey DeviceKey,
         [property: Key(1)] bool Accepted,
-        [property: Key(2)] string Reason) : IActorLlmMessage;
+        [property: Key(2)] string Reason,
+        [property: Key(3)] bool Final = false) : IActorLlmMessage;
 
     /// <summary>Where the file of one unit can be pulled from.</summary>
     [MessagePackObject]

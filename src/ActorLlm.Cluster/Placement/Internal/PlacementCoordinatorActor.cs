@@ -126,7 +126,7 @@ internal sealed class PlacementCoordinatorActor : ReceiveActor, IWithTimers
     {
         if (r.ModelId != _model.ModelId)
         {
-            Sender.Tell(new PlacementMessages.DeviceRegistered(r.Device.Key, false, $"this pool serves model {_model.ModelId}, the device's store holds {r.ModelId}"));
+            Sender.Tell(new PlacementMessages.DeviceRegistered(r.Device.Key, false, $"this pool serves model {_model.ModelId}, the device's store holds {r.ModelId}", Final: true));
             return;
         }
 

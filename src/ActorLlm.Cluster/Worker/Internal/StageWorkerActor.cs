@@ -259,10 +259,19 @@ internal sealed class StageWorkerActor : ReceiveActor, IWithTimers
                 return;
             }
 
-            // A refusal (another model in this store; a coordinator that does not know the device) is answered by
-            // registering again after register-retry, doubled with each refusal in a row up to register-backoff-max,
-            // with one line per refusal: a worker pointed at the wrong pool neither floods its log nor gives up on a
-            // pool that may yet serve its model.
+            // A final refusal (this store holds another model than the pool's) cannot change: said once, and the node
+            // shuts down with a non-zero exit code rather than stay up holding nothing anybody can use.
+            if (r.Final)
+            {
+                _log.Error("{0}: the pool refused this worker: {1}; shutting the node down (give it the pool's model, or none to pull it from peers)", _device.Label, r.Reason);
+                Become(() => { });
+                _ = CoordinatedShutdown.Get(Context.System).Run(RefusedByPool.Instance);
+                return;
+            }
+
+            // Any other refusal (a coordinator that does not know the device yet) is answered by registering again
+            // after register-retry, doubled with each refusal in a row up to register-backoff-max, with one line per
+            // refusal, so a worker neither floods its log nor gives up on a coordinator that is still starting.
             var wait = TimeSpan.FromTicks(Math.Min(_settings.RegisterBackoffMax.Ticks, _settings.RegisterRetry.Ticks << Math.Min(_refusals, 30)));
             _refusals++;
             _nextRegistration = DateTime.UtcNow + wait;

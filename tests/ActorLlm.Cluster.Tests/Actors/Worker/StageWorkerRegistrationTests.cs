@@ -1,3 +1,5 @@
+using Akka.Actor;
+using ActorLlm.Cluster.Worker;
 using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
 using Xunit;
@@ -46,6 +48,19 @@ public sealed class StageWorkerRegistrationTests(StoriesModel model) : StageWork
         Coordinator.ExpectMsg<PlacementMessages.RegisterDevice>();
         Coordinator.ExpectMsg<PlacementMessages.RegisterDevice>();
         Assert.False(State(worker).Registered);
+    }
+
+    [Fact]
+    public async Task A_final_refusal_is_said_once_and_shuts_the_node_down_with_a_failure_exit_code()
+    {
+        Spawn();
+        var first = Coordinator.ExpectMsg<PlacementMessages.RegisterDevice>();
+        EventFilter.Error(contains: "the pool refused this worker: this pool serves model other").ExpectOne(() =>
+            Coordinator.Reply(new PlacementMessages.DeviceRegistered(first.Device.Key, false, "this pool serves model other", Final: true)));
+        await Sys.WhenTerminated.WaitAsync(TimeSpan.FromSeconds(30));
+        var reason = CoordinatedShutdown.Get(Sys).ShutdownReason;
+        Assert.IsType<RefusedByPool>(reason);
+        Assert.Equal(1, reason.ExitCode);
     }
 
     [Fact]
