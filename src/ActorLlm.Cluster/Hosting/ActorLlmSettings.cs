@@ -189,7 +189,8 @@ public sealed record HttpSettings(
 /// </summary>
 /// <param name="Json">One JSON object per line (Microsoft.Extensions.Logging's JSON console) instead of text.</param>
 /// <param name="Level">The least severe level written, for Akka's lines, ours and ASP.NET Core's alike.</param>
-public sealed record LogSettings(bool Json, Microsoft.Extensions.Logging.LogLevel Level = Microsoft.Extensions.Logging.LogLevel.Information)
+/// <param name="AbuseWindow">A transport error (hostile bytes) is logged once per kind and peer per this long.</param>
+public sealed record LogSettings(bool Json, Microsoft.Extensions.Logging.LogLevel Level = Microsoft.Extensions.Logging.LogLevel.Information, TimeSpan? AbuseWindow = null)
 {
     /// <summary>Text lines at Information: what a process that has read no settings logs with.</summary>
     public static LogSettings Default { get; } = new(false);
@@ -201,7 +202,8 @@ public sealed record LogSettings(bool Json, Microsoft.Extensions.Logging.LogLeve
             "json" => true,
             var other => throw new InvalidRequestException($"log.format must be text or json, got '{other}'"),
         },
-        ParseLevel(config.GetString("akka.loglevel", "INFO")));
+        ParseLevel(config.GetString("akka.loglevel", "INFO")),
+        r.Time("log.abuse-window") is { } w && w >= TimeSpan.Zero ? w : throw new ArgumentException("log.abuse-window must not be negative"));
 
     /// <summary>Akka's level names (akka.loglevel, `--log-level`) as Microsoft.Extensions.Logging levels.</summary>
     public static Microsoft.Extensions.Logging.LogLevel ParseLevel(string? level) => (level ?? "").Trim().ToUpperInvariant() switch

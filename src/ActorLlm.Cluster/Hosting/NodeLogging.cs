@@ -113,9 +113,14 @@ public sealed class AkkaLogBridge : LoggerFactoryLogger
     private readonly ILoggerFactory _factory;
     private readonly Dictionary<string, ILogger> _loggers = new(StringComparer.Ordinal);
 
+    private readonly LogRateLimiter _abuse;
+
     public AkkaLogBridge()
     {
         _factory = Context.System.Settings.Setup.Get<LoggerFactorySetup>().Value.LoggerFactory;
+
+        // Read here (Akka constructs its loggers itself); LogSettings validates the same key at start.
+        _abuse = new LogRateLimiter(Context.System.Settings.Config.GetTimeSpan("actorllm.log.abuse-window", TimeSpan.FromMinutes(1)));
     }
 
     protected override void Log(LogEvent log, ActorPath path)
@@ -134,6 +139,18 @@ public sealed class AkkaLogBridge : LoggerFactoryLogger
         }
 
         string text = Text(log);
+        if (AbuseKey(category, level, text, log.Cause) is { } key)
+        {
+            if (!_abuse.Admit(key, log.Timestamp, out int held))
+            {
+                return;
+            }
+
+            if (held > 0)
+            {
+                text += $" ({held} more like it from this peer since, not shown: actorllm.log.abuse-window)";
+            }
+        }
         KeyValuePair<string, object?>[] state = [new("LogSource", log.LogSource), new("{OriginalFormat}", text)];
         logger.Log(level, default, state, log.Cause, (_, _) => text);
     }
@@ -158,6 +175,26 @@ public sealed class AkkaLogBridge : LoggerFactoryLogger
             _ => "Akka." + word,
         };
     }
+
+    /// <summary>
+    /// The kind and the peer of a transport error (a malformed frame, a huge length prefix, garbage after the
+    /// handshake: one line per connection, so an attacker decides how much is written), or null for every other line.
+    /// Such lines are written once per kind and peer per actorllm.log.abuse-window.
+    /// </summary>
+    internal static string? AbuseKey(string category, MelLevel level, string text, Exception? cause)
+    {
+        if (level < MelLevel.Warning || !category.StartsWith("Akka.Remote.Transport", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var peer = s_peer.Match(text);
+        string kind = cause?.GetType().Name ?? new string(text.TakeWhile(c => !char.IsAsciiDigit(c) && c != '[').Take(40).ToArray());
+        return $"{category}|{kind}|{(peer.Success ? peer.Groups["host"].Value : "?")}";
+    }
+
+    // "channel [[::ffff:127.0.0.1]:4998->[::ffff:127.0.0.1]:38256]": the remote end, after the arrow (port dropped).
+    private static readonly System.Text.RegularExpressions.Regex s_peer = new(@"->(?:\[(?<host>[^\]]+)\]|(?<host>[^:\s\]]+)):\d+", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 
     internal static MelLevel Level(Akka.Event.LogLevel level) => level switch
     {

@@ -157,3 +157,59 @@ public sealed class NodeLoggingTests
         }
     }
 }
+
+/// <summary>Hostile bytes cannot flood the log: transport errors once per kind and peer per window.</summary>
+public sealed class LogRateLimiterTests
+{
+    private static readonly DateTime s_t0 = new(2026, 12, 8, 0, 0, 0, DateTimeKind.Utc);
+
+    [Fact]
+    public void The_first_line_of_a_key_passes_the_rest_within_the_window_are_counted_and_reported_by_the_next()
+    {
+        var limiter = new LogRateLimiter(TimeSpan.FromMinutes(1));
+        Assert.True(limiter.Admit("a", s_t0, out int held));
+        Assert.Equal(0, held);
+        for (int i = 1; i <= 500; i++)
+        {
+            Assert.False(limiter.Admit("a", s_t0.AddMilliseconds(i * 100), out _));
+        }
+
+        Assert.True(limiter.Admit("b", s_t0.AddSeconds(1), out held));
+        Assert.Equal(0, held);
+        Assert.True(limiter.Admit("a", s_t0.AddMinutes(1), out held));
+        Assert.Equal(500, held);
+        Assert.False(limiter.Admit("a", s_t0.AddMinutes(1.5), out _));
+    }
+
+    [Fact]
+    public void A_zero_window_admits_everything() =>
+        Assert.All(Enumerable.Range(0, 10), _ => Assert.True(new LogRateLimiter(TimeSpan.Zero).Admit("a", s_t0, out _)));
+
+    [Fact]
+    public void Memory_is_bounded_under_a_spray_of_keys_and_expired_keys_make_room()
+    {
+        var limiter = new LogRateLimiter(TimeSpan.FromMinutes(1), maxKeys: 100);
+        for (int i = 0; i < 10_000; i++)
+        {
+            Assert.True(limiter.Admit($"peer-{i}", s_t0, out _));
+        }
+
+        Assert.Equal(100, limiter.Count);
+        Assert.True(limiter.Admit("late", s_t0.AddMinutes(2), out _));
+        Assert.Equal(1, limiter.Count);
+    }
+
+    [Fact]
+    public void Transport_errors_are_keyed_by_kind_and_remote_host_and_other_lines_not_at_all()
+    {
+        const string category = "Akka.Remote.Transport.DotNetty.TcpServerHandler";
+        string Line(int port) => $"Error caught channel [[::ffff:127.0.0.1]:4997->[::ffff:10.0.0.7]:{port}](Id=372b8d52)";
+        var tooLong = new InvalidDataException("too long");
+        string? a = AkkaLogBridge.AbuseKey(category, MelLevel.Error, Line(44256), tooLong);
+        Assert.Equal($"{category}|InvalidDataException|::ffff:10.0.0.7", a);
+        Assert.Equal(a, AkkaLogBridge.AbuseKey(category, MelLevel.Error, Line(50000), tooLong));
+        Assert.NotEqual(a, AkkaLogBridge.AbuseKey(category, MelLevel.Error, Line(50000), new FormatException()));
+        Assert.Null(AkkaLogBridge.AbuseKey(category, MelLevel.Information, Line(1), tooLong));
+        Assert.Null(AkkaLogBridge.AbuseKey("ActorLlm.Cluster.Placement.Internal.PlacementCoordinatorActor", MelLevel.Error, Line(1), tooLong));
+    }
+}
