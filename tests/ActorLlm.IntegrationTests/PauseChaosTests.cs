@@ -71,6 +71,32 @@ public sealed class PauseChaosTests(ITestOutputHelper output) : PoolTestBase(out
         Assert.Equal(SingleProcess("Once upon a time", Greedy(24)), (await client.GenerateAsync("Once upon a time", Greedy(24), null, Timeout)).Text);
     });
 
+    [Fact]
+    public Task The_only_gateway_paused_for_15_s_comes_back_to_the_same_pool() => WithLogs(async () =>
+    {
+        // Before actorllm.downing.lonely-after, the workers, cut off from every gateway, downed themselves ~11 s in.
+        var (pool, client) = await StartPoolAsync(workers: 2);
+        var options = Greedy(24);
+        string expected = SingleProcess("Once upon a time", options);
+        Assert.Equal(expected, (await client.GenerateAsync("Once upon a time", options, null, Timeout)).Text);
+        var gateway = pool.Nodes.Single(n => n.Name == "gateway");
+        gateway.Pause();
+        try
+        {
+            // The fault: the gateway's machine stays frozen for 15 s.
+            await Task.Delay(TimeSpan.FromSeconds(15));
+        }
+        finally
+        {
+            gateway.Resume();
+        }
+
+        // Everyone reachable again and nobody gone; the pool serves with the same text.
+        await client.WaitForAsync(s => s.Members.Length >= 3 && s.Members.All(m => m.Reachable && m.Status == "Up") && s.ServesPlan(), Timeout);
+        Assert.Equal(expected, (await client.GenerateAsync("Once upon a time", options, null, Timeout)).Text);
+        Assert.All(pool.Nodes, n => Assert.False(n.HasExited, $"{n.Name} exited:\n{n.Tail(20)}"));
+    });
+
     private static async Task<string> Outcome(NodeProcess victim, Cluster.Client.PoolClient client)
     {
         var until = Stopwatch.StartNew();

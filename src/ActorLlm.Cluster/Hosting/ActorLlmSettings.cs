@@ -122,7 +122,7 @@ public sealed record ProbeSettings(
 public sealed record ShardingSettings(int SessionShards);
 
 /// <summary>The pool's split-brain rule (<c>actorllm.downing</c>; ActorLlm.Cluster.Node.GatewayMajorityDowningProvider reads it from the actor system's config).</summary>
-public sealed record DowningSettings(TimeSpan StableAfter);
+public sealed record DowningSettings(TimeSpan StableAfter, TimeSpan LonelyAfter);
 
 /// <summary>Plain clients of a pool (<c>actorllm.client</c>).</summary>
 public sealed record ClientSettings(TimeSpan StatusTimeout, TimeSpan StatusPollInterval);
@@ -381,7 +381,7 @@ public sealed record ActorLlmSettings(
                 Int("probe.min-timed-steps"),
                 Time("probe.nvidia-smi-timeout")),
             new ShardingSettings(Int("sharding.session-shards")),
-            new DowningSettings(Time("downing.stable-after")),
+            new DowningSettings(Time("downing.stable-after"), Time("downing.lonely-after")),
             new ClientSettings(Time("client.status-timeout"), Time("client.status-poll-interval")),
             HttpSettings.Read(reader),
             LogSettings.Read(reader, config),
@@ -486,7 +486,7 @@ public sealed record ActorLlmSettings(
             ("placement.resend-interval", Placement.ResendInterval), ("placement.failed-cooldown", Placement.FailedCooldown),
             ("session.step-timeout", Session.StepTimeout), ("session.route-wait", Session.RouteWait),
             ("route-cache.suspicion-lapse", RouteCache.SuspicionLapse), ("route-cache.table-request-interval", RouteCache.TableRequestInterval),
-            ("downing.stable-after", Downing.StableAfter),
+            ("downing.stable-after", Downing.StableAfter), ("downing.lonely-after", Downing.LonelyAfter),
             ("client.status-timeout", Client.StatusTimeout), ("client.status-poll-interval", Client.StatusPollInterval),
         ];
         foreach (var (key, value) in periods.Where(p => p.Value <= TimeSpan.Zero))

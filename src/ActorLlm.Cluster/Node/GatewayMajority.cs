@@ -58,5 +58,16 @@ public static class GatewayMajority
         return Keep(reachable.Any(m => m.Address == lowest));
     }
 
+    /// <summary>
+    /// How long reachability must have been stable before a member of the side that goes downs itself: stable-after,
+    /// or <paramref name="lonelyAfter"/> (longer) on a side with no gateway. Such a side can do no harm by waiting (it
+    /// runs no singleton, no session and no API: only gateways do), and what cut it off is most often its only gateway
+    /// frozen for a while (a laptop's lid, a VM paused, a long GC), after which everyone is reachable again and the
+    /// pool goes on; when the gateways are really gone, the workers leave after
+    /// <paramref name="lonelyAfter"/> and, restarted, join the gateway's next incarnation.
+    /// </summary>
+    public static TimeSpan WaitBeforeGoing(IReadOnlyCollection<DowningMember> reachable, TimeSpan stableAfter, TimeSpan lonelyAfter) =>
+        reachable.Any(m => m.Gateway) ? stableAfter : TimeSpan.FromTicks(Math.Max(stableAfter.Ticks, lonelyAfter.Ticks));
+
     private static DowningDecision Keep(bool reachableSide) => reachableSide ? DowningDecision.DownUnreachable : DowningDecision.DownReachable;
 }

@@ -18,14 +18,16 @@ public sealed class GatewayMajorityDowningProvider : IDowningProvider
 {
     private readonly Akka.Cluster.Cluster _cluster;
     private readonly TimeSpan _stableAfter;
+    private readonly TimeSpan _lonelyAfter;
 
     public GatewayMajorityDowningProvider(ActorSystem system, Akka.Cluster.Cluster cluster)
     {
         _cluster = cluster;
-        const string key = "actorllm.downing.stable-after";
-        _stableAfter = system.Settings.Config.HasPath(key)
+        TimeSpan Read(string key) => system.Settings.Config.HasPath(key)
             ? system.Settings.Config.GetTimeSpan(key)
             : throw new Akka.Configuration.ConfigurationException($"{key} is missing (config/reference.conf defines it)");
+        _stableAfter = Read("actorllm.downing.stable-after");
+        _lonelyAfter = Read("actorllm.downing.lonely-after");
     }
 
     public GatewayMajorityDowningProvider(ActorSystem system)
@@ -36,7 +38,7 @@ public sealed class GatewayMajorityDowningProvider : IDowningProvider
     /// <summary>Singletons and shards of a downed side move after this margin: by then the losing side has downed itself.</summary>
     public TimeSpan DownRemovalMargin => _stableAfter;
 
-    public Props DowningActorProps => Props.Create(() => new GatewayMajorityDowner(_cluster, _stableAfter));
+    public Props DowningActorProps => Props.Create(() => new GatewayMajorityDowner(_cluster, _stableAfter, _lonelyAfter));
 }
 
 /// <summary>Watches reachability; when it has been stable for stable-after, a gateway on the side that stays downs the unreachable, and every member of the side that goes downs itself.</summary>
@@ -45,13 +47,16 @@ internal sealed class GatewayMajorityDowner : ReceiveActor, IWithTimers
     private const string GatewayRole = "gateway";
     private readonly Akka.Cluster.Cluster _cluster;
     private readonly TimeSpan _stableAfter;
+    private readonly TimeSpan _lonelyAfter;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly System.Diagnostics.Stopwatch _sinceChange = new();
     private HashSet<UniqueAddress> _unreachable = [];
 
-    public GatewayMajorityDowner(Akka.Cluster.Cluster cluster, TimeSpan stableAfter)
+    public GatewayMajorityDowner(Akka.Cluster.Cluster cluster, TimeSpan stableAfter, TimeSpan lonelyAfter)
     {
         _cluster = cluster;
         _stableAfter = stableAfter;
+        _lonelyAfter = lonelyAfter;
         // Who is unreachable is followed from the events themselves: Cluster.State is updated by another actor and may
         // not show an event yet when it arrives here (measured: a dead gateway's UnreachableMember was missed, and the
         // wait started only at the next membership change, 90 s later).
@@ -78,6 +83,7 @@ internal sealed class GatewayMajorityDowner : ReceiveActor, IWithTimers
         }
 
         _unreachable = now;
+        _sinceChange.Restart();
         if (now.Count == 0)
         {
             Timers.Cancel(nameof(Stable));
@@ -120,8 +126,16 @@ internal sealed class GatewayMajorityDowner : ReceiveActor, IWithTimers
             return;
         }
 
+        // A side without a gateway waits longer before it goes (GatewayMajority.WaitBeforeGoing); looked at again then.
+        var wait = GatewayMajority.WaitBeforeGoing([.. reachable.Select(m => new DowningMember(m.Address, m.HasRole(GatewayRole)))], _stableAfter, _lonelyAfter);
+        if (!stays && _sinceChange.Elapsed < wait)
+        {
+            Timers.StartSingleTimer(nameof(Stable), Stable.Instance, wait - _sinceChange.Elapsed);
+            return;
+        }
+
         _log.Warning(
-            $"downing: {unreachable.Count} unreachable for {_stableAfter.TotalSeconds:F0} s ({string.Join(", ", unreachable.Select(m => m.Address))}); "
+            $"downing: {unreachable.Count} unreachable for {_sinceChange.Elapsed.TotalSeconds:F0} s ({string.Join(", ", unreachable.Select(m => m.Address))}); "
             + $"this side has {reachable.Count(m => m.HasRole(GatewayRole))} gateway(s) of {reachable.Count} member(s), the other "
             + $"{unreachable.Count(m => m.HasRole(GatewayRole))} of {unreachable.Count}: downing "
             + (stays ? "the unreachable" : "this node"));

@@ -63,7 +63,7 @@ public sealed class ConfigTests
         Assert.Equal(new FetchSettings(1024 * 1024, 4, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(5)), s.Fetch);
         Assert.Equal(new ProbeSettings(0.5, 1.0, 8, 3, 15, TimeSpan.FromSeconds(2), 3, TimeSpan.FromSeconds(10)), s.Probe);
         Assert.Equal(new ShardingSettings(64), s.Sharding);
-        Assert.Equal(new DowningSettings(TimeSpan.FromSeconds(7)), s.Downing);
+        Assert.Equal(new DowningSettings(TimeSpan.FromSeconds(7), TimeSpan.FromSeconds(30)), s.Downing);
         Assert.Equal(new ClientSettings(TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(250)), s.Client);
 
         var akka = s.Config;
@@ -192,6 +192,7 @@ public sealed class ConfigTests
         ["worker.session-idle-timeout"] = TimeSpan.FromSeconds(120),
         ["worker.register-backoff-max"] = TimeSpan.FromSeconds(60),
         ["downing.stable-after"] = TimeSpan.FromSeconds(7),
+        ["downing.lonely-after"] = TimeSpan.FromSeconds(30),
         ["placement.redundancy"] = 1,
         ["placement.memory-headroom"] = 0.9,
         ["placement.settle"] = TimeSpan.FromMilliseconds(500),

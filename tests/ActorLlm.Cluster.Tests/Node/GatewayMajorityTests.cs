@@ -37,6 +37,18 @@ public sealed class GatewayMajorityTests
     }
 
     [Fact]
+    public void A_side_without_a_gateway_waits_longer_before_it_goes_and_one_with_a_gateway_does_not()
+    {
+        var stable = TimeSpan.FromSeconds(7);
+        var lonely = TimeSpan.FromSeconds(30);
+        Assert.Equal(lonely, GatewayMajority.WaitBeforeGoing([Worker(1), Worker(2)], stable, lonely));
+        Assert.Equal(stable, GatewayMajority.WaitBeforeGoing([Gateway(3), Worker(1)], stable, lonely));
+
+        // Never shorter than stable-after, whatever lonely-after says.
+        Assert.Equal(stable, GatewayMajority.WaitBeforeGoing([Worker(1)], stable, TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
     public void When_one_of_two_gateways_dies_the_survivor_and_the_workers_stay_whichever_address_is_lower()
     {
         // The dead gateway has the lowest address (the oldest, the seed): keep-majority's tie-break would not matter
