@@ -1,5 +1,6 @@
 using System.CommandLine;
 using ActorLlm.Inference;
+using ActorLlm.Inference.Checkpoints;
 using ActorLlm.Inference.Devices;
 using ActorLlm.Inference.Execution;
 
@@ -10,7 +11,7 @@ public static class CommonOptions
 {
     public static Option<string?> Model() => new("--model", "-m")
     {
-        Description = "Model directory (Hugging Face layout or unit store). Default: $ACTORLLM_MODEL or the bundled stories260K.",
+        Description = "Model directory (Hugging Face layout or unit store), or ORG/NAME in the Hugging Face cache. Default: $ACTORLLM_MODEL or the bundled stories260K.",
     };
 
     public static Option<string> Device() => new("--device")
@@ -41,18 +42,21 @@ public static class CommonOptions
         Description = "Read the prompt from a UTF-8 file ('-' for stdin)",
     };
 
-    /// <summary>The model directory to use: the option, else $ACTORLLM_MODEL, else the bundled model.</summary>
+    /// <summary>
+    /// The model directory to use: the option, else $ACTORLLM_MODEL, else the bundled model. A directory, a Hugging Face
+    /// cache entry (models--ORG--NAME) or ORG/NAME in the Hugging Face cache (<see cref="ModelLocation.Resolve"/>).
+    /// </summary>
     public static string ResolveModel(string? option)
     {
         if (!string.IsNullOrEmpty(option))
         {
-            return option;
+            return ModelLocation.Resolve(option);
         }
 
         string? env = Environment.GetEnvironmentVariable("ACTORLLM_MODEL");
         if (!string.IsNullOrEmpty(env))
         {
-            return env;
+            return ModelLocation.Resolve(env);
         }
 
         string bundled = Path.Combine(AppContext.BaseDirectory, "models", "stories260K");

@@ -11,8 +11,10 @@ namespace ActorLlm.Inference.Checkpoints;
 /// manifest; a unit's file is opened when one of its tensors is first loaded, so a store may lack units it does
 /// not serve (a partial store on a worker) and gain them later through <see cref="InstallUnit"/>, which accepts
 /// only a file matching the manifest's size and sha256. Loads exactly like a Hugging Face directory.
+/// A store may also be served in place from a Hugging Face directory (<see cref="OpenInPlace"/>): every unit is then
+/// present, composed from the checkpoint's files on request, and nothing is copied.
 /// </summary>
-public sealed class UnitStore : IWeightSource
+public sealed partial class UnitStore : IWeightSource
 {
     public const string ManifestFile = "manifest.json";
     public const string ConfigFile = "config.json";
@@ -27,18 +29,26 @@ public sealed class UnitStore : IWeightSource
 
     private readonly record struct FileStamp(long Length, DateTime WrittenUtc)
     {
+        /// <summary>For a symbolic link, the stamp of the file it points to (a Hugging Face cache's snapshots link to blobs).</summary>
         public static FileStamp? Of(string path)
         {
             var info = new FileInfo(path);
+            if (info.LinkTarget is not null)
+            {
+                info = info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info;
+            }
+
             return info.Exists ? new FileStamp(info.Length, info.LastWriteTimeUtc) : null;
         }
     }
 
-    private UnitStore(string directory, StoreManifest manifest, ModelConfig config)
+    private UnitStore(string directory, StoreManifest manifest, ModelConfig config, InPlaceUnits? inPlace = null, string? manifestPath = null)
     {
         Directory = directory;
         Manifest = manifest;
         Config = config;
+        _inPlace = inPlace;
+        ManifestPath = manifestPath ?? Path.Combine(directory, ManifestFile);
         _open = new SafetensorsFile?[manifest.Units.Count];
         foreach (var u in manifest.Units)
         {
@@ -49,7 +59,14 @@ public sealed class UnitStore : IWeightSource
         }
     }
 
+    /// <summary>Where the store's files are: its own directory, or the Hugging Face directory it is served in place from.</summary>
     public string Directory { get; }
+
+    /// <summary>The manifest's file: in the store, or for a store served in place, the one remembered in the cache.</summary>
+    public string ManifestPath { get; }
+
+    /// <summary>Served in place from a Hugging Face directory: every unit present, none of them a file of its own.</summary>
+    public bool IsInPlace => _inPlace is not null;
 
     public ModelConfig Config { get; }
 
@@ -68,7 +85,7 @@ public sealed class UnitStore : IWeightSource
         {
             lock (_lock)
             {
-                return _bytesReadByClosedFiles + _open.Sum(f => f?.BytesRead ?? 0);
+                return _bytesReadByClosedFiles + _open.Sum(f => f?.BytesRead ?? 0) + (_inPlace?.Source.BytesRead ?? 0);
             }
         }
     }
@@ -172,7 +189,7 @@ public sealed class UnitStore : IWeightSource
     public string UnitPath(int unit) => Path.Combine(Directory, Unit(unit).File);
 
     /// <summary>Whether the unit's file is present (its content is checked on load for size, by <see cref="VerifyUnit"/> in full).</summary>
-    public bool HasUnit(int unit) => File.Exists(UnitPath(unit));
+    public bool HasUnit(int unit) => _inPlace is not null ? Unit(unit) is not null : File.Exists(UnitPath(unit));
 
     /// <summary>The units whose files are present, in order.</summary>
     public IReadOnlyList<int> PresentUnits() => Enumerable.Range(0, UnitCount).Where(HasUnit).ToArray();
@@ -199,6 +216,11 @@ public sealed class UnitStore : IWeightSource
     /// </summary>
     public string? Verify(int unit)
     {
+        if (_inPlace is not null)
+        {
+            return InPlaceProblem(unit);
+        }
+
         string path = UnitPath(unit);
         var before = FileStamp.Of(path);
         lock (_lock)
@@ -230,6 +252,12 @@ public sealed class UnitStore : IWeightSource
     /// </summary>
     public void RemoveUnit(int unit)
     {
+        if (_inPlace is not null)
+        {
+            // The checkpoint is not this store's to delete; a unit whose source changed fails its load instead.
+            return;
+        }
+
         string path = UnitPath(unit);
         lock (_lock)
         {
@@ -241,6 +269,11 @@ public sealed class UnitStore : IWeightSource
 
     private string? Mismatch(int unit, string path)
     {
+        if (_inPlace is not null)
+        {
+            return InPlaceProblem(unit);
+        }
+
         var entry = Unit(unit);
         if (!File.Exists(path))
         {
@@ -267,6 +300,11 @@ public sealed class UnitStore : IWeightSource
     /// </summary>
     public void InstallUnit(int unit, string tempFile)
     {
+        if (_inPlace is not null)
+        {
+            throw new InvalidOperationException($"'{Directory}' is served in place: it holds every unit, and takes none");
+        }
+
         string target = UnitPath(unit);
         if (!File.Exists(tempFile))
         {
@@ -329,7 +367,46 @@ public sealed class UnitStore : IWeightSource
             ? found
             : throw new ModelFormatException($"'{Directory}': unit store has no tensor '{tensorName}'");
 
-    public Tensor Load(string tensorName) => FileFor(tensorName).ReadTensor(tensorName);
+    public Tensor Load(string tensorName)
+    {
+        if (_inPlace is not null)
+        {
+            Find(tensorName);
+            return _inPlace.Load(tensorName);
+        }
+
+        return FileFor(tensorName).ReadTensor(tensorName);
+    }
+
+    /// <summary>
+    /// Bytes [<paramref name="offset"/>, + destination's length) of unit <paramref name="unit"/>'s file, by positioned
+    /// reads: what a peer pulling the unit is sent. In place, the bytes a converted store's file holds are composed
+    /// from the checkpoint. A file that is not the manifest's size, or ends while read, is a <see cref="ModelFormatException"/>.
+    /// </summary>
+    public void ReadUnit(int unit, long offset, Span<byte> destination)
+    {
+        var entry = Unit(unit);
+        if (offset < 0 || offset + destination.Length > entry.Bytes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"[{offset}, +{destination.Length}) is outside unit {entry.Name}'s {entry.Bytes} bytes");
+        }
+
+        if (_inPlace is not null)
+        {
+            if (InPlaceProblem(unit) is { } changed)
+            {
+                throw new ModelFormatException(changed);
+            }
+
+            _inPlace.Read(unit, offset, destination);
+            return;
+        }
+
+        if (PositionedRead.Exactly(UnitPath(unit), entry.Bytes, offset, destination) is { } problem)
+        {
+            throw new ModelFormatException($"unit {entry.Name}: {problem}");
+        }
+    }
 
     /// <summary>The open unit file holding <paramref name="tensorName"/>; opens it on first use.</summary>
     public SafetensorsFile FileFor(string tensorName)
@@ -385,6 +462,8 @@ public sealed class UnitStore : IWeightSource
             {
                 CloseUnit(u);
             }
+
+            _inPlace?.Dispose();
         }
     }
 }

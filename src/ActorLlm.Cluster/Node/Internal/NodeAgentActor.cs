@@ -103,7 +103,9 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
 
         _bootstrapping = true;
         _log.Info("node: no local model; asking {0} peer(s) for the manifest", peers.Count);
-        ModelBootstrap.CreateStoreFromPeersAsync(peers, _settings.Model.CacheDir, _settings.Model.ManifestTimeout, m => _log.Info("node: {0}", m))
+        // Side files come in chunks no larger than a peer serves (wire.max-chunk-bytes), like units.
+        var fetch = _settings.Fetch with { ChunkBytes = Math.Min(_settings.Fetch.ChunkBytes, _settings.Wire.MaxChunkBytes) };
+        ModelBootstrap.CreateStoreFromPeersAsync(peers, _settings.Model.CacheDir, _settings.Model.ManifestTimeout, fetch, m => _log.Info("node: {0}", m))
             .PipeTo(Self, success: s => new StoreReady(s), failure: e => new BootstrapFailed(e.GetBaseException().Message));
     }
 
