@@ -26,6 +26,15 @@ public static class CommonOptions
         DefaultValueFactory = _ => "f32",
     };
 
+    /// <summary>
+    /// --dtype for the commands that run a model as users do (generate, score): no default; <see cref="ModelTarget"/>
+    /// then takes the model's own on CUDA and f32 on the CPU. The measuring commands keep f32 as their default.
+    /// </summary>
+    public static Option<string?> ModelDType() => new("--dtype")
+    {
+        Description = "f32, f16 or bf16 (default: on CUDA the model's config.json dtype, on the CPU f32)",
+    };
+
     public static Option<int> MaxContext() => new("--max-context")
     {
         Description = "KV cache positions per session (capped at the model's max_position_embeddings)",
@@ -92,6 +101,17 @@ public static class CommonOptions
     }
 
     public static ComputeTarget Target(string device, string dtype) => ComputeTarget.Parse(device, dtype);
+
+    /// <summary>The target for <paramref name="modelDir"/>: <paramref name="dtype"/> when given, else <see cref="DefaultDType"/>'s choice.</summary>
+    public static ComputeTarget ModelTarget(string device, string? dtype, string modelDir)
+    {
+        var parsedDevice = ComputeTarget.ParseDevice(device);
+        Protocol.DType? asked = dtype is null
+            ? null
+            : Protocol.DTypes.TryParse(dtype) ?? throw new InvalidRequestException($"--dtype must be f32, f16 or bf16, got '{dtype}'");
+        var config = Inference.Config.ModelConfig.Load(modelDir).Raw;
+        return ComputeTarget.Parse(device, DefaultDType.Choose(asked, parsedDevice.type == TorchSharp.DeviceType.CUDA, config, Path.Combine(modelDir, "config.json")));
+    }
 
     public static KvCacheOptions Cache(int maxContext, int maxSessions = 16)
     {

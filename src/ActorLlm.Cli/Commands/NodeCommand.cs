@@ -32,7 +32,7 @@ public static class NodeCommand
             ("actorllm.model.store", new Option<string?>("--model") { Description = "Unit store, Hugging Face directory, or ORG/NAME in the Hugging Face cache (workers may omit it)" }),
             ("actorllm.model.cache-dir", new Option<string?>("--cache-dir") { Description = "Where remembered manifests and pulled units live" }),
             ("actorllm.worker.devices", new Option<string?>("--devices") { Description = "cpu, cuda:N or auto (comma-separated)" }),
-            ("actorllm.worker.dtype", new Option<string?>("--dtype") { Description = "f32, f16 or bf16" }),
+            ("actorllm.worker.dtype", new Option<string?>("--dtype") { Description = "auto (the model's dtype on CUDA, f32 on the CPU), f32, f16 or bf16" }),
             ("actorllm.worker.memory-limit", new Option<string?>("--memory-limit") { Description = "Bytes per device for weights (e.g. 2GiB; 0 = measure)" }),
             ("actorllm.worker.pinnable-memory", new Option<string?>("--pinnable-memory") { Description = "Host bytes per device for streamed layers (e.g. 8GiB; 0 = no streaming)" }),
             ("actorllm.worker.torch-threads", new Option<string?>("--torch-threads") { Description = "libtorch CPU threads" }),

@@ -21,7 +21,10 @@ public static class ServedModels
         int context = Math.Min(settings.Worker.MaxContext, store.Config.MaxPositionEmbeddings);
         long created = new DateTimeOffset(File.GetLastWriteTimeUtc(store.ManifestPath)).ToUnixTimeSeconds();
         var (render, source) = Chat(settings.Http.ChatTemplate, store.Directory, tokenizer, log);
-        return new ServedModel(name, units.ModelId.Value, created, context, tokenizer, render, source);
+        // The store's directory holds the model's generation_config.json: the Hugging Face directory itself, or a
+        // store's copy (one pulled from a peer gets it with the manifest's side files).
+        var defaults = Inference.Generation.GenerationDefaults.Load(store.Directory);
+        return new ServedModel(name, units.ModelId.Value, created, context, tokenizer, render, source, defaults);
     }
 
     /// <summary>

@@ -8,6 +8,7 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
 using TorchSharp;
+using DeviceType = TorchSharp.DeviceType;
 
 namespace ActorLlm.Cluster.Node.Internal;
 
@@ -121,7 +122,8 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
             var measured = new List<(string, ComputeTarget, DeviceCapacity)>();
             foreach (var spec in specs)
             {
-                var target = ComputeTarget.Parse(spec, worker.DType);
+                bool cuda = ComputeTarget.ParseDevice(spec).type == DeviceType.CUDA;
+                var target = ComputeTarget.Parse(spec, DefaultDType.Choose(worker.DType, cuda, store.Manifest.Config, $"{store.Directory}/config.json"));
                 var m = DeviceProbe.Measure(store.Config, target, probe, worker.MemoryLimit > 0 ? worker.MemoryLimit : null);
 
                 // The planner counts weights in stored bytes; a stage computing in a wider dtype than the store's
