@@ -161,6 +161,36 @@ public sealed class ModelBootstrapTests : TestKit
     }
 
     [Fact]
+    public async Task Side_files_come_in_chunks_and_a_peer_that_refuses_one_is_passed_over_with_its_reason()
+    {
+        using var source = TestModels.ConvertStories(_dir["source"]);
+        var refusing = Sys.ActorOf(FakeHolders.RefusingFiles(source), "refusing");
+        var server = Sys.ActorOf(UnitServer.Props(source, WireLimits.Default), "server");
+
+        // Chunks far smaller than the tokenizer (14 KB): many requests, a window of them in flight, reassembled in order.
+        var small = ReferenceSettings.Fetch with { ChunkBytes = 1000, Window = 3 };
+        var e = await Assert.ThrowsAsync<ModelBootstrapException>(() => ModelBootstrap.FetchManifestAsync([refusing], TimeSpan.FromSeconds(30), small));
+        Assert.Contains($"/user/refusing: refused '{source.Manifest.Files[0].Name}': not today", e.Message);
+
+        var offer = await ModelBootstrap.FetchManifestAsync([refusing, server], TimeSpan.FromSeconds(30), small);
+        Assert.Equal(server.Path.ToString(), offer.From);
+        foreach (var f in source.Manifest.Files)
+        {
+            Assert.Equal(File.ReadAllBytes(Path.Combine(source.Directory, f.Name)), offer.Files[f.Name]);
+        }
+    }
+
+    [Fact]
+    public async Task A_side_file_that_does_not_match_its_manifest_is_refused_by_the_server_before_any_pull()
+    {
+        using var source = TestModels.ConvertStories(_dir["source"]);
+        File.AppendAllText(Path.Combine(source.Directory, "tokenizer.json"), " ");
+        var server = Sys.ActorOf(UnitServer.Props(source, WireLimits.Default), "stale");
+        var e = await Assert.ThrowsAsync<ModelBootstrapException>(() => ModelBootstrap.FetchManifestAsync([server], TimeSpan.FromSeconds(30), ReferenceSettings.Fetch));
+        Assert.Contains("/user/stale: refused: tokenizer.json in this store does not match its manifest", e.Message);
+    }
+
+    [Fact]
     public void Model_identity_is_short_stable_and_names_the_config_and_every_unit()
     {
         using var source = TestModels.ConvertStories(_dir["source"]);
