@@ -1,5 +1,6 @@
 using System.CommandLine;
 using ActorLlm.Inference;
+using ActorLlm.Inference.Checkpoints;
 using ActorLlm.Inference.Devices;
 using ActorLlm.Inference.Execution;
 
@@ -10,7 +11,7 @@ public static class CommonOptions
 {
     public static Option<string?> Model() => new("--model", "-m")
     {
-        Description = "Model directory (Hugging Face layout or unit store). Default: $ACTORLLM_MODEL or the bundled stories260K.",
+        Description = "Model directory (Hugging Face layout or unit store), or ORG/NAME in the Hugging Face cache. Default: $ACTORLLM_MODEL or the bundled stories260K.",
     };
 
     public static Option<string> Device() => new("--device")
@@ -23,6 +24,15 @@ public static class CommonOptions
     {
         Description = "f32, f16 or bf16",
         DefaultValueFactory = _ => "f32",
+    };
+
+    /// <summary>
+    /// --dtype for the commands that run a model as users do (generate, score): no default; <see cref="ModelTarget"/>
+    /// then takes the model's own on CUDA and f32 on the CPU. The measuring commands keep f32 as their default.
+    /// </summary>
+    public static Option<string?> ModelDType() => new("--dtype")
+    {
+        Description = "f32, f16 or bf16 (default: on CUDA the model's config.json dtype, on the CPU f32)",
     };
 
     public static Option<int> MaxContext() => new("--max-context")
@@ -41,18 +51,21 @@ public static class CommonOptions
         Description = "Read the prompt from a UTF-8 file ('-' for stdin)",
     };
 
-    /// <summary>The model directory to use: the option, else $ACTORLLM_MODEL, else the bundled model.</summary>
+    /// <summary>
+    /// The model directory to use: the option, else $ACTORLLM_MODEL, else the bundled model. A directory, a Hugging Face
+    /// cache entry (models--ORG--NAME) or ORG/NAME in the Hugging Face cache (<see cref="ModelLocation.Resolve"/>).
+    /// </summary>
     public static string ResolveModel(string? option)
     {
         if (!string.IsNullOrEmpty(option))
         {
-            return option;
+            return ModelLocation.Resolve(option);
         }
 
         string? env = Environment.GetEnvironmentVariable("ACTORLLM_MODEL");
         if (!string.IsNullOrEmpty(env))
         {
-            return env;
+            return ModelLocation.Resolve(env);
         }
 
         string bundled = Path.Combine(AppContext.BaseDirectory, "models", "stories260K");
@@ -88,6 +101,17 @@ public static class CommonOptions
     }
 
     public static ComputeTarget Target(string device, string dtype) => ComputeTarget.Parse(device, dtype);
+
+    /// <summary>The target for <paramref name="modelDir"/>: <paramref name="dtype"/> when given, else <see cref="DefaultDType"/>'s choice.</summary>
+    public static ComputeTarget ModelTarget(string device, string? dtype, string modelDir)
+    {
+        var parsedDevice = ComputeTarget.ParseDevice(device);
+        Protocol.DType? asked = dtype is null
+            ? null
+            : Protocol.DTypes.TryParse(dtype) ?? throw new InvalidRequestException($"--dtype must be f32, f16 or bf16, got '{dtype}'");
+        var config = Inference.Config.ModelConfig.Load(modelDir).Raw;
+        return ComputeTarget.Parse(device, DefaultDType.Choose(asked, parsedDevice.type == TorchSharp.DeviceType.CUDA, config, Path.Combine(modelDir, "config.json")));
+    }
 
     public static KvCacheOptions Cache(int maxContext, int maxSessions = 16)
     {

@@ -20,15 +20,17 @@ public sealed class ApiRequestsTests
     }
 
     [Fact]
-    public void A_minimal_completion_takes_OpenAIs_defaults()
+    public void A_minimal_completion_leaves_the_sampling_fields_unset_for_the_models_defaults()
     {
         var r = Completion("""{"model": "m", "prompt": "hi"}""");
         Assert.Equal(["hi"], r.Prompts);
         var g = r.Generation;
         Assert.Equal("m", g.Model);
         Assert.Null(g.MaxTokens);
-        Assert.Equal(1f, g.Temperature);
-        Assert.Equal(1f, g.TopP);
+        Assert.Null(g.Temperature);
+        Assert.Null(g.TopP);
+        Assert.Null(g.TopK);
+        Assert.Null(g.RepetitionPenalty);
         Assert.Null(g.Seed);
         Assert.Empty(g.Stop);
         Assert.Equal(1, g.N);
@@ -68,7 +70,7 @@ public sealed class ApiRequestsTests
     {
         Assert.Equal(5, Chat("""{"model": "m", "messages": [{"role": "user", "content": "a"}], "max_tokens": 9, "max_completion_tokens": 5}""").Generation.MaxTokens);
         var g = Completion("""{"model": "m", "prompt": "a", "temperature": null, "stop": null, "seed": null}""").Generation;
-        Assert.Equal(1f, g.Temperature);
+        Assert.Null(g.Temperature);
         Assert.Empty(g.Stop);
         Assert.Null(g.Seed);
     }

@@ -15,7 +15,9 @@ public sealed class WorkerChaosTests(ITestOutputHelper output) : PoolTestBase(ou
     [Fact]
     public Task A_unit_that_rotted_in_a_workers_cache_is_pulled_again_and_jobs_keep_the_single_process_text() => WithLogs(async () =>
     {
-        var (pool, client) = await StartPoolAsync(workers: 1);
+        // A worker without the model: its units are files in its cache (pulled from the gateway, which serves the
+        // bundled Hugging Face directory in place), and files on disk can rot.
+        var (pool, client) = await StartPoolAsync(workers: 1, workersHaveModel: false);
         var options = Greedy(40, stopAtEos: false);
         string expected = SingleProcess("Once upon a time", options);
         Assert.Equal(expected, (await client.GenerateAsync("Once upon a time", options, null, Timeout)).Text);
@@ -34,7 +36,7 @@ public sealed class WorkerChaosTests(ITestOutputHelper output) : PoolTestBase(ou
 
         // Restarted with the same cache, it finds the damage before serving, says so once, and pulls the unit again.
         long before = (await client.StatusAsync(Timeout)).RouteVersion;
-        var restarted = await pool.AddWorkerAsync("worker-1", Timeout);
+        var restarted = await pool.AddWorkerAsync("worker-1", Timeout, withModel: false);
         await WaitPlacedAsync(client, 1, afterRouteVersion: before);
         Assert.Equal(expected, (await client.GenerateAsync("Once upon a time", options, null, Timeout)).Text);
 
@@ -70,7 +72,7 @@ public sealed class WorkerChaosTests(ITestOutputHelper output) : PoolTestBase(ou
         Assert.Equal(["worker-1:cpu"], status.Devices.Select(d => d.Device.Label).ToArray());
     });
 
-    /// <summary>The unit store a worker of the pool converted into its cache directory (LocalPool: NAME-cache).</summary>
+    /// <summary>The unit store a worker of the pool created in its cache directory from a peer's manifest (LocalPool: NAME-cache).</summary>
     private string CachedStore(string worker) =>
         Directory.GetDirectories(Path.Combine(WorkDir, "pool0", worker + "-cache")).Single(UnitStore.IsStore);
 

@@ -62,6 +62,49 @@ public static class TestModels
         return dir;
     }
 
+    /// <summary>The Llama-3-style byte-level tokenizer fixture (Split + ByteLevel, 294 ids and 7 added tokens).</summary>
+    public static string ByteLevelTokenizerDir => Path.Combine(RepoPaths.FixturesDir, "tokenizers", "llama3-style-byte-level");
+
+    /// <summary>
+    /// A Hugging Face directory of stories260K's weights with a Llama-3-style byte-level tokenizer.json of at least
+    /// <paramref name="minTokenizerBytes"/> bytes (Llama 3's is 9.4 MB): the byte-level fixture's tokenizer, its
+    /// vocabulary padded with added tokens <c>&lt;|pad_N|&gt;</c> from id 301 on (so every id the model emits,
+    /// 0..511, decodes), which no ordinary text contains, so the fixture's own ids encode as before. Also its
+    /// tokenizer_config.json, and a generation_config.json with its end-of-turn ids, do_sample false (greedy) and
+    /// max_new_tokens 12.
+    /// </summary>
+    public static string WriteLargeTokenizerModel(string dir, long minTokenizerBytes = 13L << 19)
+    {
+        Directory.CreateDirectory(dir);
+        File.Copy(Path.Combine(Stories260K, "config.json"), Path.Combine(dir, "config.json"));
+        File.Copy(Path.Combine(Stories260K, HfCheckpoint.SingleFile), Path.Combine(dir, HfCheckpoint.SingleFile));
+        File.Copy(Path.Combine(ByteLevelTokenizerDir, "tokenizer_config.json"), Path.Combine(dir, "tokenizer_config.json"));
+        File.WriteAllText(Path.Combine(dir, "generation_config.json"), """{"bos_token_id": 294, "eos_token_id": [295, 298], "do_sample": false, "max_new_tokens": 12}""");
+
+        var tokenizer = JsonNode.Parse(File.ReadAllText(Path.Combine(ByteLevelTokenizerDir, "tokenizer.json")))!.AsObject();
+        var added = tokenizer["added_tokens"]!.AsArray();
+        int next = added.Max(t => t!["id"]!.GetValue<int>()) + 1;
+        long size = File.ReadAllBytes(Path.Combine(ByteLevelTokenizerDir, "tokenizer.json")).Length;
+        for (int i = 0; size < minTokenizerBytes; i++)
+        {
+            var entry = new JsonObject
+            {
+                ["id"] = next + i,
+                ["content"] = $"<|pad_{i}|>",
+                ["single_word"] = false,
+                ["lstrip"] = false,
+                ["rstrip"] = false,
+                ["normalized"] = false,
+                ["special"] = false,
+            };
+            size += entry.ToJsonString().Length + 2;
+            added.Add(entry);
+        }
+
+        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), tokenizer.ToJsonString());
+        return dir;
+    }
+
     /// <summary>
     /// Bit rot as the issue found it: overwrites 4 bytes in the middle of the tensor data of the safetensors file at
     /// <paramref name="path"/> with the float 1e30, in place (same size, the header intact, so only a checksum tells).

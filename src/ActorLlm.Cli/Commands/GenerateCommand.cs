@@ -7,19 +7,25 @@ namespace ActorLlm.Cli.Commands;
 /// <summary><c>actorllm generate</c>: prints only the generated text on stdout, as it is produced.</summary>
 public static class GenerateCommand
 {
+    /// <summary>
+    /// What generate runs with where neither the command line nor the model's generation_config.json says: 128 tokens,
+    /// greedy, no top-k, top-p or repetition penalty.
+    /// </summary>
+    public static readonly SettledSampling Fallback = new(MaxTokens: 128, Temperature: 0f, TopP: 1f, TopK: 0, RepetitionPenalty: 1f);
+
     public static Command Create()
     {
         var model = CommonOptions.Model();
         var device = CommonOptions.Device();
-        var dtype = CommonOptions.DType();
+        var dtype = CommonOptions.ModelDType();
         var maxContext = CommonOptions.MaxContext();
         var prompt = CommonOptions.Prompt();
         var promptFile = CommonOptions.PromptFile();
-        var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Tokens to generate at most", DefaultValueFactory = _ => 128 };
-        var temperature = new Option<float>("--temperature", "-t") { Description = "0 = greedy", DefaultValueFactory = _ => 0f };
-        var topK = new Option<int>("--top-k") { Description = "0 = off", DefaultValueFactory = _ => 0 };
-        var topP = new Option<float>("--top-p") { Description = "1 = off", DefaultValueFactory = _ => 1f };
-        var penalty = new Option<float>("--repetition-penalty") { Description = "1 = off", DefaultValueFactory = _ => 1f };
+        var maxTokens = new Option<int?>("--max-tokens", "-n") { Description = "Tokens to generate at most (default: the model's generation_config.json max_new_tokens, else 128)" };
+        var temperature = new Option<float?>("--temperature", "-t") { Description = "0 = greedy (default: the model's generation_config.json, else 0)" };
+        var topK = new Option<int?>("--top-k") { Description = "0 = off (default: the model's generation_config.json, else 0)" };
+        var topP = new Option<float?>("--top-p") { Description = "1 = off (default: the model's generation_config.json, else 1)" };
+        var penalty = new Option<float?>("--repetition-penalty") { Description = "1 = off (default: the model's generation_config.json, else 1)" };
         var seed = new Option<ulong>("--seed") { Description = "Random seed for sampling", DefaultValueFactory = _ => 0UL };
         var stop = new Option<string[]>("--stop") { Description = "Stop before this text (repeatable)", AllowMultipleArgumentsPerToken = false };
         var noEos = new Option<bool>("--ignore-eos") { Description = "Keep generating past end-of-sequence tokens" };
@@ -34,15 +40,16 @@ public static class GenerateCommand
         };
         command.SetAction(async (parse, _) =>
         {
-            var options = new GenerationOptions
+            var asked = new SamplingRequest(parse.GetValue(maxTokens), parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(topK), parse.GetValue(penalty));
+            GenerationOptions Options(SettledSampling settled) => new GenerationOptions
             {
-                MaxTokens = parse.GetValue(maxTokens),
+                MaxTokens = settled.MaxTokens,
                 Sampling = new SamplingParams
                 {
-                    Temperature = parse.GetValue(temperature),
-                    TopK = parse.GetValue(topK),
-                    TopP = parse.GetValue(topP),
-                    RepetitionPenalty = parse.GetValue(penalty),
+                    Temperature = settled.Temperature,
+                    TopK = settled.TopK,
+                    TopP = settled.TopP,
+                    RepetitionPenalty = settled.RepetitionPenalty,
                     Seed = parse.GetValue(seed),
                 },
                 StopStrings = parse.GetValue(stop) ?? [],
@@ -53,11 +60,15 @@ public static class GenerateCommand
             {
                 ClusterOptions.RefuseLocalOptions(parse, model, device, dtype, maxContext);
                 using var client = ClusterOptions.Client(pool, parse.GetValue(apiKey), parse.GetValue(timeout));
-                return await OnPoolAsync(client, text, options, parse.GetValue(quiet));
+
+                // What was not asked for is left out of the request, so the gateway fills it from its model's
+                // generation_config.json as for any API request (the values here only fill the wire record).
+                return await OnPoolAsync(client, text, Options(GenerationDefaults.None.Fill(asked, Fallback)), asked, parse.GetValue(quiet));
             }
 
             string dir = CommonOptions.ResolveModel(parse.GetValue(model));
-            var target = CommonOptions.Target(parse.GetValue(device)!, parse.GetValue(dtype)!);
+            var options = Options(GenerationDefaults.Load(dir).Fill(asked, Fallback));
+            var target = CommonOptions.ModelTarget(parse.GetValue(device)!, parse.GetValue(dtype), dir);
 
             var cache = CommonOptions.Cache(parse.GetValue(maxContext), maxSessions: 1);
             using var generator = parse.GetValue(quiet)
@@ -83,14 +94,14 @@ public static class GenerateCommand
         return command;
     }
 
-    private static async Task<int> OnPoolAsync(Http.GatewayClient client, string prompt, GenerationOptions options, bool quiet)
+    private static async Task<int> OnPoolAsync(Http.GatewayClient client, string prompt, GenerationOptions options, SamplingRequest asked, bool quiet)
     {
         var stdout = Console.Out;
         var result = await client.CompleteAsync(prompt, WireOptions.ToWire(options), delta =>
         {
             stdout.Write(delta);
             stdout.Flush();
-        });
+        }, asked: asked);
         stdout.WriteLine();
         if (!quiet)
         {

@@ -12,7 +12,7 @@ public static class ScoreCommand
     {
         var model = CommonOptions.Model();
         var device = CommonOptions.Device();
-        var dtype = CommonOptions.DType();
+        var dtype = CommonOptions.ModelDType();
         var prompt = CommonOptions.Prompt();
         var promptFile = CommonOptions.PromptFile();
         var choices = new Option<string[]>("--choice", "-c") { Description = "A candidate continuation (repeat for each)", Required = true };
@@ -42,7 +42,7 @@ public static class ScoreCommand
             }
 
             string dir = CommonOptions.ResolveModel(parse.GetValue(model));
-            var target = CommonOptions.Target(parse.GetValue(device)!, parse.GetValue(dtype)!);
+            var target = CommonOptions.ModelTarget(parse.GetValue(device)!, parse.GetValue(dtype), dir);
             using var generator = LocalGenerator.Load(dir, target, CommonOptions.Cache(2048, maxSessions: Math.Min(candidates.Length, 64)));
             Print(generator.Score(text, candidates));
             return CliApp.ExitOk;

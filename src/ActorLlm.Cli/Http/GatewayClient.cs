@@ -67,7 +67,10 @@ public sealed class GatewayClient : IDisposable
     }
 
     /// <summary>Streams a completion of <paramref name="prompt"/>, calling <paramref name="onText"/> with each piece of text.</summary>
-    public async Task<JobMessages.GenerationCompleted> CompleteAsync(string prompt, WireGenerationOptions options, Action<string>? onText, CancellationToken cancel = default)
+    /// <param name="asked">When given, the sampling and length fields it leaves null are left out of the request, so the
+    /// gateway fills them from its model's generation_config.json (<paramref name="options"/>' values for them are unused).</param>
+    public async Task<JobMessages.GenerationCompleted> CompleteAsync(
+        string prompt, WireGenerationOptions options, Action<string>? onText, CancellationToken cancel = default, Inference.Generation.SamplingRequest? asked = null)
     {
         string model = await ModelAsync(cancel);
         var body = new JsonObject
@@ -86,6 +89,21 @@ public sealed class GatewayClient : IDisposable
         if (!options.StopAtEos)
         {
             body["ignore_eos"] = true;
+        }
+
+        if (asked is not null)
+        {
+            foreach (var (field, given) in new[]
+            {
+                ("max_tokens", asked.MaxTokens is not null), ("temperature", asked.Temperature is not null), ("top_p", asked.TopP is not null),
+                ("top_k", asked.TopK is not null), ("repetition_penalty", asked.RepetitionPenalty is not null),
+            })
+            {
+                if (!given)
+                {
+                    body.Remove(field);
+                }
+            }
         }
 
         using var request = new HttpRequestMessage(HttpMethod.Post, "completions") { Content = Json(body) };

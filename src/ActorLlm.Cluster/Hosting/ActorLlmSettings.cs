@@ -21,9 +21,10 @@ public sealed record NodeSettings(IReadOnlyList<string> Roles, string Host, int 
 public sealed record ModelSettings(string Store, string CacheDir, TimeSpan ManifestTimeout, TimeSpan ManifestRetry);
 
 /// <summary>Stage workers (<c>actorllm.worker</c>).</summary>
+/// <param name="DType">Null: auto (<see cref="Inference.Devices.DefaultDType"/>: the model's own on CUDA, f32 on the CPU).</param>
 public sealed record WorkerSettings(
     IReadOnlyList<string> Devices,
-    DType DType,
+    DType? DType,
     long MemoryLimit,
     int TorchThreads,
     int MaxSessions,
@@ -324,7 +325,9 @@ public sealed record ActorLlmSettings(
                 Time("model.manifest-retry")),
             new WorkerSettings(
                 List("worker.devices"),
-                DTypes.TryParse(Str("worker.dtype")) ?? throw new ConfigurationException($"actorllm.worker.dtype must be f32, f16 or bf16, got '{Str("worker.dtype")}'"),
+                Str("worker.dtype").Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)
+                    ? null
+                    : DTypes.TryParse(Str("worker.dtype")) ?? throw new ConfigurationException($"actorllm.worker.dtype must be auto, f32, f16 or bf16, got '{Str("worker.dtype")}'"),
                 Bytes("worker.memory-limit"),
                 Int("worker.torch-threads"),
                 Int("worker.max-sessions"),

@@ -7,8 +7,8 @@ using ActorLlm.Inference.Tokenization;
 namespace ActorLlm.Cluster.Hosting;
 
 /// <summary>
-/// What a node prepares before its actor system starts: its unit store (a Hugging Face directory is converted once
-/// into the cache), and on a gateway the tokenizer and the model's units for planning.
+/// What a node prepares before its actor system starts: its unit store (a Hugging Face directory is served in place,
+/// its manifest remembered in the cache), and on a gateway the tokenizer and the model's units for planning.
 /// </summary>
 public sealed class NodeResources : IDisposable
 {

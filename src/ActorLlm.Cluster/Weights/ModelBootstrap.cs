@@ -1,28 +1,27 @@
 using System.Text;
-using ActorLlm.Inference;
 using ActorLlm.Inference.Checkpoints;
 
 namespace ActorLlm.Cluster.Weights;
 
 /// <summary>
-/// Gets a node a local <see cref="UnitStore"/> to serve from: from a model directory on this machine
+/// Gets a node a local <see cref="UnitStore"/> to serve from: from a model on this machine
 /// (<see cref="PrepareLocalStore"/>), or, on a node with no model at all, from a peer's manifest
 /// (<see cref="CreateStoreFromPeersAsync"/>), after which units are pulled one by one with <see cref="UnitFetcher"/>.
 /// </summary>
 public static partial class ModelBootstrap
 {
     /// <summary>
-    /// The store for <paramref name="modelDir"/>: a unit store is opened as it is; a Hugging Face directory is
-    /// converted once into <see cref="ConvertedStoreDirectory"/> under <paramref name="cacheDir"/> and that store is
-    /// opened (and reused by every later call while the checkpoint is unchanged). The conversion is written to a
-    /// hidden directory and renamed into place when complete, so an interrupted one never leaves a half store where
-    /// the next start would look.
+    /// The store for <paramref name="model"/> (a directory, a Hugging Face cache entry or <c>ORG/NAME</c> in the
+    /// Hugging Face cache: <see cref="ModelLocation.Resolve"/>): a unit store is opened as it is; a Hugging Face
+    /// directory is served in place (<see cref="UnitStore.OpenInPlace"/>), its manifest remembered at
+    /// <see cref="InPlaceManifestPath"/> under <paramref name="cacheDir"/>. No weight bytes are written anywhere.
     /// </summary>
-    public static UnitStore PrepareLocalStore(string modelDir, string cacheDir, Action<string>? log = null)
+    public static UnitStore PrepareLocalStore(string model, string cacheDir, Action<string>? log = null, Func<string, string?>? environment = null)
     {
-        if (!Directory.Exists(modelDir))
+        string modelDir = ModelLocation.Resolve(model, environment);
+        if (modelDir != model)
         {
-            throw new ModelFormatException($"model directory '{modelDir}' does not exist");
+            log?.Invoke($"{model}: {modelDir}");
         }
 
         if (UnitStore.IsStore(modelDir))
@@ -32,63 +31,33 @@ public static partial class ModelBootstrap
             return store;
         }
 
-        string target = ConvertedStoreDirectory(modelDir, cacheDir);
-        if (UnitStore.IsStore(target))
-        {
-            var store = UnitStore.Open(target);
-            log?.Invoke($"{modelDir}: using the unit store converted earlier at {target} ({store.PresentUnits().Count} of {store.UnitCount} units present)");
-            return store;
-        }
-
-        Directory.CreateDirectory(cacheDir);
-        string work = Path.Combine(cacheDir, $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.converting");
-        log?.Invoke($"{modelDir}: converting into a unit store at {target} (once; later starts reuse it)");
-        try
-        {
-            var result = UnitStoreWriter.Convert(modelDir, work);
-            try
-            {
-                Directory.Move(work, target);
-            }
-            catch (IOException) when (UnitStore.IsStore(target))
-            {
-                // Another process on this machine converted the same checkpoint meanwhile; its store is as good.
-                log?.Invoke($"{target}: converted concurrently by another process; using that one");
-            }
-
-            log?.Invoke($"{target}: {result.Units} units, {result.Bytes} bytes in {result.Elapsed.TotalSeconds:0.0} s");
-        }
-        finally
-        {
-            if (Directory.Exists(work))
-            {
-                Directory.Delete(work, recursive: true);
-            }
-        }
-
-        return UnitStore.Open(target);
+        return UnitStore.OpenInPlace(modelDir, InPlaceManifestPath(modelDir, cacheDir), log);
     }
 
     /// <summary>
-    /// Where <see cref="PrepareLocalStore"/> keeps the store converted from <paramref name="hfDir"/>:
-    /// <c>cacheDir/&lt;directory name&gt;-&lt;fingerprint&gt;</c>. The fingerprint covers config.json and each
-    /// safetensors file's name, size and modification time (not their contents: hashing gigabytes on every start
-    /// is what the cache avoids), so a checkpoint replaced in place, or another one in a directory of the same name,
-    /// gets a store of its own instead of a stale one.
+    /// Where <see cref="PrepareLocalStore"/> remembers the manifest of <paramref name="hfDir"/> served in place:
+    /// <c>cacheDir/&lt;name&gt;-&lt;fingerprint&gt;.manifest.json</c> (name: the directory's, or the cache entry's for a
+    /// Hugging Face snapshot). The fingerprint covers config.json and each safetensors and side file's name, size and
+    /// modification time (of the file a symbolic link points to; not their contents: hashing gigabytes on every
+    /// start is what the remembered manifest avoids), so a checkpoint replaced in place, or another one in a
+    /// directory of the same name, gets a manifest of its own instead of a stale one.
     /// </summary>
-    public static string ConvertedStoreDirectory(string hfDir, string cacheDir)
+    public static string InPlaceManifestPath(string hfDir, string cacheDir)
     {
         var dir = new DirectoryInfo(Path.GetFullPath(hfDir));
-        var text = new StringBuilder("actorllm-converted-v1\n");
+        var text = new StringBuilder("actorllm-in-place-v1\n");
         string config = Path.Combine(dir.FullName, UnitStore.ConfigFile);
         text.Append(File.Exists(config) ? FileDigest.Sha256(File.ReadAllBytes(config)) : "no-config").Append('\n');
-        foreach (var f in dir.EnumerateFiles("*.safetensors*").OrderBy(f => f.Name, StringComparer.Ordinal))
+        var files = dir.EnumerateFiles("*.safetensors*").Concat(StoreManifest.CopiedFileNames.Select(n => new FileInfo(Path.Combine(dir.FullName, n))).Where(f => f.Exists));
+        foreach (var link in files.DistinctBy(f => f.Name).OrderBy(f => f.Name, StringComparer.Ordinal))
         {
-            text.Append(f.Name).Append(' ').Append(f.Length).Append(' ').Append(f.LastWriteTimeUtc.Ticks).Append('\n');
+            var f = link.LinkTarget is null ? link : link.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? link;
+            text.Append(link.Name).Append(' ').Append(f.Length).Append(' ').Append(f.LastWriteTimeUtc.Ticks).Append('\n');
         }
 
         string fingerprint = FileDigest.Sha256(Encoding.UTF8.GetBytes(text.ToString()))[..12];
-        return Path.Combine(cacheDir, $"{SafeName(dir.Name, "model")}-{fingerprint}");
+        string name = dir.Parent is { Name: "snapshots", Parent: { } entry } ? entry.Name : dir.Name;
+        return Path.Combine(cacheDir, $"{SafeName(name, "model")}-{fingerprint}.manifest.json");
     }
 
     /// <summary>

@@ -5,16 +5,17 @@ using ActorLlm.Inference.Tokenization.Templates;
 namespace ActorLlm.Gateway.Api;
 
 /// <summary>What a completion or chat request asks of its generation, validated (the API's defaults filled in).</summary>
-/// <param name="MaxTokens">Null: the gateway's default (http.default-max-tokens).</param>
+/// <param name="MaxTokens">Null: the model's generation_config.json max_new_tokens, else the gateway's default (http.default-max-tokens).</param>
+/// <param name="Temperature">Null (and so top_p, top_k, repetition_penalty): the model's generation_config.json, else OpenAI's default (1, 1, off, off).</param>
 /// <param name="Seed">Null: a random seed per choice (as OpenAI, without a seed, samples differently each time).</param>
 /// <param name="Logprobs">-1: none; else the number of alternatives per token (0 = only the chosen token's).</param>
 public sealed record GenerationRequest(
     string Model,
     int? MaxTokens,
-    float Temperature,
-    float TopP,
-    int TopK,
-    float RepetitionPenalty,
+    float? Temperature,
+    float? TopP,
+    int? TopK,
+    float? RepetitionPenalty,
     ulong? Seed,
     string[] Stop,
     int N,
@@ -143,26 +144,26 @@ public static class ApiRequests
             throw ApiException.BadRequest("'max_tokens' must be at least 1", "max_tokens");
         }
 
-        double temperature = OptionalNumber(root, "temperature") ?? 1.0;
+        double? temperature = OptionalNumber(root, "temperature");
         if (temperature is < 0 or > 2)
         {
             throw ApiException.BadRequest("'temperature' must be between 0 and 2", "temperature");
         }
 
-        double topP = OptionalNumber(root, "top_p") ?? 1.0;
+        double? topP = OptionalNumber(root, "top_p");
         if (topP is <= 0 or > 1)
         {
             throw ApiException.BadRequest("'top_p' must be in (0, 1]", "top_p");
         }
 
-        int topK = OptionalInt(root, "top_k") ?? 0;
-        if (topK < 0)
+        int? topK = OptionalInt(root, "top_k");
+        if (topK is < 0)
         {
             throw ApiException.BadRequest("'top_k' must be 0 (off) or more", "top_k");
         }
 
-        double penalty = OptionalNumber(root, "repetition_penalty") ?? 1.0;
-        if (penalty <= 0)
+        double? penalty = OptionalNumber(root, "repetition_penalty");
+        if (penalty is <= 0)
         {
             throw ApiException.BadRequest("'repetition_penalty' must be above 0", "repetition_penalty");
         }
@@ -187,7 +188,7 @@ public static class ApiRequests
 
         bool ignoreEos = OptionalBool(root, "ignore_eos") ?? false;
         bool trustedOnly = OptionalBool(root, "trusted_only") ?? false;
-        return new GenerationRequest(model, maxTokens, (float)temperature, (float)topP, topK, (float)penalty, seed, Stops(root), n, logprobs, stream, includeUsage, ignoreEos, trustedOnly);
+        return new GenerationRequest(model, maxTokens, (float?)temperature, (float?)topP, topK, (float?)penalty, seed, Stops(root), n, logprobs, stream, includeUsage, ignoreEos, trustedOnly);
     }
 
     private static string[] Stops(JsonElement root)

@@ -1,5 +1,6 @@
 using System.Text;
 using ActorLlm.Cluster.Hosting;
+using ActorLlm.Inference.Generation;
 using ActorLlm.Protocol;
 using ActorLlm.Protocol.Messages;
 using Microsoft.AspNetCore.Builder;
@@ -107,7 +108,11 @@ public static class OpenAiApi
         var (model, settings) = Services(http);
         var jobs = http.RequestServices.GetRequiredService<PoolJobs>();
         await jobs.RequireRouteAsync(http.RequestAborted);
-        int maxTokens = g.MaxTokens ?? settings.DefaultMaxTokens;
+        // What the request left out comes from the model's generation_config.json, then the API's own defaults.
+        var sampling = model.Defaults.Fill(
+            new SamplingRequest(g.MaxTokens, g.Temperature, g.TopP, g.TopK, g.RepetitionPenalty),
+            new SettledSampling(settings.DefaultMaxTokens, Temperature: 1f, TopP: 1f, TopK: 0, RepetitionPenalty: 1f));
+        int maxTokens = sampling.MaxTokens;
         ulong baseSeed = g.Seed ?? (ulong)Random.Shared.NextInt64();
         var starts = new List<Func<Akka.Actor.IActorRef, object>>();
         for (int p = 0; p < prompts.Count; p++)
@@ -116,7 +121,7 @@ public static class OpenAiApi
             {
                 var (prompt, rendered) = prompts[p];
                 ulong seed = baseSeed + (ulong)((p * g.N) + c);
-                var options = new WireGenerationOptions(maxTokens, new WireSampling(g.Temperature, g.TopK, g.TopP, g.RepetitionPenalty, seed, g.Logprobs), g.Stop, StopAtEos: !g.IgnoreEos, TrustedOnly: g.TrustedOnly);
+                var options = new WireGenerationOptions(maxTokens, new WireSampling(sampling.Temperature, sampling.TopK, sampling.TopP, sampling.RepetitionPenalty, seed, g.Logprobs), g.Stop, StopAtEos: !g.IgnoreEos, TrustedOnly: g.TrustedOnly);
                 starts.Add(client => new JobMessages.StartGeneration(SessionId.New(), prompt, options, client, rendered));
             }
         }

@@ -16,8 +16,12 @@ public sealed record ServedModel(
     int ContextLimit,
     TextTokenizer Tokenizer,
     Func<IReadOnlyList<ChatMessage>, bool, string> RenderChat,
-    string ChatTemplateSource)
+    string ChatTemplateSource,
+    Inference.Generation.GenerationDefaults? GenerationDefaults = null)
 {
+    /// <summary>The model's generation_config.json defaults (none when it has no such file).</summary>
+    public Inference.Generation.GenerationDefaults Defaults => GenerationDefaults ?? Inference.Generation.GenerationDefaults.None;
+
     /// <summary>Whether a request's <c>model</c> names this model (its name or its id).</summary>
     public bool IsNamed(string model) => model == Name || model == Id;
 

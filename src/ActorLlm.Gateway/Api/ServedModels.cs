@@ -17,11 +17,14 @@ public static class ServedModels
         var units = resources.Model ?? throw new ArgumentException("a gateway needs the model's units", nameof(resources));
         string name = settings.Http.ModelName.Length > 0
             ? settings.Http.ModelName
-            : Path.GetFileName(settings.Model.Store.TrimEnd('/', '\\')) is { Length: > 0 } dir ? dir : units.ModelId.Value;
+            : Inference.Checkpoints.ModelLocation.DisplayName(settings.Model.Store) is { Length: > 0 } dir ? dir : units.ModelId.Value;
         int context = Math.Min(settings.Worker.MaxContext, store.Config.MaxPositionEmbeddings);
-        long created = new DateTimeOffset(File.GetLastWriteTimeUtc(Path.Combine(store.Directory, Inference.Checkpoints.UnitStore.ManifestFile))).ToUnixTimeSeconds();
+        long created = new DateTimeOffset(File.GetLastWriteTimeUtc(store.ManifestPath)).ToUnixTimeSeconds();
         var (render, source) = Chat(settings.Http.ChatTemplate, store.Directory, tokenizer, log);
-        return new ServedModel(name, units.ModelId.Value, created, context, tokenizer, render, source);
+        // The store's directory holds the model's generation_config.json: the Hugging Face directory itself, or a
+        // store's copy (one pulled from a peer gets it with the manifest's side files).
+        var defaults = Inference.Generation.GenerationDefaults.Load(store.Directory);
+        return new ServedModel(name, units.ModelId.Value, created, context, tokenizer, render, source, defaults);
     }
 
     /// <summary>

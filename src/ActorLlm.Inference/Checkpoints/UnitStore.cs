@@ -11,8 +11,10 @@ namespace ActorLlm.Inference.Checkpoints;
 /// manifest; a unit's file is opened when one of its tensors is first loaded, so a store may lack units it does
 /// not serve (a partial store on a worker) and gain them later through <see cref="InstallUnit"/>, which accepts
 /// only a file matching the manifest's size and sha256. Loads exactly like a Hugging Face directory.
+/// A store may also be served in place from a Hugging Face directory (<see cref="OpenInPlace"/>): every unit is then
+/// present, composed from the checkpoint's files on request, and nothing is copied.
 /// </summary>
-public sealed class UnitStore : IWeightSource
+public sealed partial class UnitStore : IWeightSource
 {
     public const string ManifestFile = "manifest.json";
     public const string ConfigFile = "config.json";
@@ -25,20 +27,13 @@ public sealed class UnitStore : IWeightSource
     private readonly Dictionary<int, FileStamp> _verified = [];
     private long _bytesReadByClosedFiles;
 
-    private readonly record struct FileStamp(long Length, DateTime WrittenUtc)
-    {
-        public static FileStamp? Of(string path)
-        {
-            var info = new FileInfo(path);
-            return info.Exists ? new FileStamp(info.Length, info.LastWriteTimeUtc) : null;
-        }
-    }
-
-    private UnitStore(string directory, StoreManifest manifest, ModelConfig config)
+    private UnitStore(string directory, StoreManifest manifest, ModelConfig config, InPlaceUnits? inPlace = null, string? manifestPath = null)
     {
         Directory = directory;
         Manifest = manifest;
         Config = config;
+        _inPlace = inPlace;
+        ManifestPath = manifestPath ?? Path.Combine(directory, ManifestFile);
         _open = new SafetensorsFile?[manifest.Units.Count];
         foreach (var u in manifest.Units)
         {
@@ -49,7 +44,14 @@ public sealed class UnitStore : IWeightSource
         }
     }
 
+    /// <summary>Where the store's files are: its own directory, or the Hugging Face directory it is served in place from.</summary>
     public string Directory { get; }
+
+    /// <summary>The manifest's file: in the store, or for a store served in place, the one remembered in the cache.</summary>
+    public string ManifestPath { get; }
+
+    /// <summary>Served in place from a Hugging Face directory: every unit present, none of them a file of its own.</summary>
+    public bool IsInPlace => _inPlace is not null;
 
     public ModelConfig Config { get; }
 
@@ -68,7 +70,7 @@ public sealed class UnitStore : IWeightSource
         {
             lock (_lock)
             {
-                return _bytesReadByClosedFiles + _open.Sum(f => f?.BytesRead ?? 0);
+                return _bytesReadByClosedFiles + _open.Sum(f => f?.BytesRead ?? 0) + (_inPlace?.Source.BytesRead ?? 0);
             }
         }
     }
@@ -172,140 +174,10 @@ public sealed class UnitStore : IWeightSource
     public string UnitPath(int unit) => Path.Combine(Directory, Unit(unit).File);
 
     /// <summary>Whether the unit's file is present (its content is checked on load for size, by <see cref="VerifyUnit"/> in full).</summary>
-    public bool HasUnit(int unit) => File.Exists(UnitPath(unit));
+    public bool HasUnit(int unit) => _inPlace is not null ? Unit(unit) is not null : File.Exists(UnitPath(unit));
 
     /// <summary>The units whose files are present, in order.</summary>
     public IReadOnlyList<int> PresentUnits() => Enumerable.Range(0, UnitCount).Where(HasUnit).ToArray();
-
-    /// <summary>Whether the unit's file is present with the manifest's size and sha256 (reads the whole file).</summary>
-    public bool VerifyUnit(int unit) => Mismatch(unit, UnitPath(unit)) is null;
-
-    /// <summary>Like <see cref="VerifyUnit"/>, but throws a <see cref="ModelFormatException"/> saying what is wrong.</summary>
-    public void CheckUnit(int unit)
-    {
-        if (Mismatch(unit, UnitPath(unit)) is { } problem)
-        {
-            throw new ModelFormatException(problem);
-        }
-    }
-
-    /// <summary>
-    /// What is wrong with the unit's file against the manifest (missing, size, sha256), or null when it matches: the
-    /// check a stage makes before it loads a unit, so that a file damaged on disk (bit rot, a partial copy, a file
-    /// replaced by hand) never serves. Hashing reads the whole file, so the store remembers each file it found good
-    /// (or installed) by its size and modification time and does not hash it again while both stay the same: loading
-    /// the unit again in this process costs nothing, while any write to the file moves its modification time and is
-    /// hashed anew, and a new process (a restarted worker) hashes every unit it loads once.
-    /// </summary>
-    public string? Verify(int unit)
-    {
-        string path = UnitPath(unit);
-        var before = FileStamp.Of(path);
-        lock (_lock)
-        {
-            if (before is { } stamp && _verified.TryGetValue(unit, out var known) && known == stamp)
-            {
-                return null;
-            }
-
-            _verified.Remove(unit);
-        }
-
-        string? problem = Mismatch(unit, path);
-        if (problem is null && before is { } good && FileStamp.Of(path) == good)
-        {
-            // Unchanged while it was hashed: the digest is the file's as it is now.
-            lock (_lock)
-            {
-                _verified[unit] = good;
-            }
-        }
-
-        return problem;
-    }
-
-    /// <summary>
-    /// Deletes the unit's file (one found corrupt by <see cref="Verify"/>), closing it first, so the unit reads as
-    /// missing until it is installed again (<see cref="InstallUnit"/>). Nothing happens if it is absent already.
-    /// </summary>
-    public void RemoveUnit(int unit)
-    {
-        string path = UnitPath(unit);
-        lock (_lock)
-        {
-            CloseUnit(unit);
-            _verified.Remove(unit);
-            File.Delete(path);
-        }
-    }
-
-    private string? Mismatch(int unit, string path)
-    {
-        var entry = Unit(unit);
-        if (!File.Exists(path))
-        {
-            return $"{path}: unit {entry.Name} is not in this store";
-        }
-
-        long length = new FileInfo(path).Length;
-        if (length != entry.Bytes)
-        {
-            return $"{path}: {length} bytes, but the manifest says unit {entry.Name} has {entry.Bytes}: incomplete or wrong file";
-        }
-
-        var (_, sha) = FileDigest.Of(path);
-        return sha == entry.Sha256
-            ? null
-            : $"{path}: sha256 {sha} does not match the manifest's {entry.Sha256} for unit {entry.Name}: corrupt or wrong file";
-    }
-
-    /// <summary>
-    /// Installs unit <paramref name="unit"/> from <paramref name="tempFile"/> (e.g. pulled from a peer). The file is
-    /// moved to a hidden name in the store, checked against the manifest's size and sha256, and only then renamed
-    /// into place, so readers never see a partial or wrong unit. The temporary file is consumed either way: on a
-    /// mismatch it is deleted and a <see cref="ModelFormatException"/> says what differed.
-    /// </summary>
-    public void InstallUnit(int unit, string tempFile)
-    {
-        string target = UnitPath(unit);
-        if (!File.Exists(tempFile))
-        {
-            throw new ModelFormatException($"{tempFile}: file not found (installing unit {Unit(unit).Name})");
-        }
-
-        if (Path.GetFullPath(tempFile) == Path.GetFullPath(target))
-        {
-            CheckUnit(unit);
-            return;
-        }
-
-        string staging = SafetensorsWriter.PartialPath(target);
-        try
-        {
-            // A rename when on the same file system; a copy otherwise, which is why the check comes after the move.
-            File.Move(tempFile, staging);
-            if (Mismatch(unit, staging) is { } problem)
-            {
-                throw new ModelFormatException($"not installed: {problem}");
-            }
-
-            lock (_lock)
-            {
-                CloseUnit(unit);
-                File.Move(staging, target, overwrite: true);
-
-                // Checked just now: a later Verify of the same file need not hash it again.
-                if (FileStamp.Of(target) is { } stamp)
-                {
-                    _verified[unit] = stamp;
-                }
-            }
-        }
-        finally
-        {
-            File.Delete(staging);
-        }
-    }
 
     private void CloseUnit(int unit)
     {
@@ -329,7 +201,46 @@ public sealed class UnitStore : IWeightSource
             ? found
             : throw new ModelFormatException($"'{Directory}': unit store has no tensor '{tensorName}'");
 
-    public Tensor Load(string tensorName) => FileFor(tensorName).ReadTensor(tensorName);
+    public Tensor Load(string tensorName)
+    {
+        if (_inPlace is not null)
+        {
+            Find(tensorName);
+            return _inPlace.Load(tensorName);
+        }
+
+        return FileFor(tensorName).ReadTensor(tensorName);
+    }
+
+    /// <summary>
+    /// Bytes [<paramref name="offset"/>, + destination's length) of unit <paramref name="unit"/>'s file, by positioned
+    /// reads: what a peer pulling the unit is sent. In place, the bytes a converted store's file holds are composed
+    /// from the checkpoint. A file that is not the manifest's size, or ends while read, is a <see cref="ModelFormatException"/>.
+    /// </summary>
+    public void ReadUnit(int unit, long offset, Span<byte> destination)
+    {
+        var entry = Unit(unit);
+        if (offset < 0 || offset + destination.Length > entry.Bytes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"[{offset}, +{destination.Length}) is outside unit {entry.Name}'s {entry.Bytes} bytes");
+        }
+
+        if (_inPlace is not null)
+        {
+            if (InPlaceProblem(unit) is { } changed)
+            {
+                throw new ModelFormatException(changed);
+            }
+
+            _inPlace.Read(unit, offset, destination);
+            return;
+        }
+
+        if (PositionedRead.Exactly(UnitPath(unit), entry.Bytes, offset, destination) is { } problem)
+        {
+            throw new ModelFormatException($"unit {entry.Name}: {problem}");
+        }
+    }
 
     /// <summary>The open unit file holding <paramref name="tensorName"/>; opens it on first use.</summary>
     public SafetensorsFile FileFor(string tensorName)
@@ -385,6 +296,8 @@ public sealed class UnitStore : IWeightSource
             {
                 CloseUnit(u);
             }
+
+            _inPlace?.Dispose();
         }
     }
 }

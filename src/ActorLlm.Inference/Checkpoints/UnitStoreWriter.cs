@@ -35,7 +35,8 @@ public sealed record ConvertResult(string Directory, StoreManifest Manifest, lon
 /// <summary>Converts a Hugging Face directory (single file or sharded) into a <see cref="UnitStore"/>.</summary>
 public static class UnitStoreWriter
 {
-    private sealed record UnitPlan(int Unit, string Name, (string Stored, string From)[] Tensors);
+    /// <summary>One unit file: its tensors in file order, as (name stored in the unit, name in the checkpoint).</summary>
+    internal sealed record UnitPlan(int Unit, string Name, (string Stored, string From)[] Tensors);
 
     /// <summary>
     /// Writes one safetensors file per unit by copying exactly that unit's tensors' bytes (no decode, names kept).
@@ -86,11 +87,7 @@ public static class UnitStoreWriter
                         ? Quantized(source, t.From, t.Stored, held)
                         : [PendingTensor.FromFile(source.FileFor(t.From), source.Entry(t.From), t.Stored)])
                     .ToArray();
-                var metadata = new Dictionary<string, string> { ["format"] = "pt", ["actorllm.unit"] = u.Name };
-                if (quantized.Count > 0)
-                {
-                    metadata["actorllm.weights"] = options.Weights.Name();
-                }
+                var metadata = UnitMetadata(u.Name, quantized.Count > 0 ? options.Weights : WeightFormat.Source);
 
                 result = SafetensorsWriter.WriteFile(Path.Combine(storeDir, StoreManifest.FileNameOf(u.Name)), pending, metadata);
             }
@@ -137,8 +134,23 @@ public static class UnitStoreWriter
         return [PendingTensor.FromTensor(stored, data), PendingTensor.FromTensor(Int8Quantization.ScaleName(stored), scale)];
     }
 
+    /// <summary>
+    /// The <c>__metadata__</c> of a unit file's header. <see cref="InPlaceUnits"/> composes the same header, so a unit
+    /// served in place has the bytes of a converted one.
+    /// </summary>
+    internal static Dictionary<string, string> UnitMetadata(string unitName, WeightFormat weights)
+    {
+        var metadata = new Dictionary<string, string> { ["format"] = "pt", ["actorllm.unit"] = unitName };
+        if (weights != WeightFormat.Source)
+        {
+            metadata["actorllm.weights"] = weights.Name();
+        }
+
+        return metadata;
+    }
+
     /// <summary>Each unit's tensors (stored name, checkpoint name), checked for presence and shape.</summary>
-    private static List<UnitPlan> Plan(HfCheckpoint source)
+    internal static List<UnitPlan> Plan(HfCheckpoint source)
     {
         var config = source.Config;
         var plan = new List<UnitPlan>();
@@ -219,6 +231,23 @@ public static class UnitStoreWriter
         {
             File.Delete(Path.Combine(storeDir, stale.File));
         }
+    }
+
+    /// <summary>The manifest's entries for the side files <paramref name="hfDir"/> holds (config.json is not listed).</summary>
+    internal static List<StoreFileEntry> SideFiles(string hfDir)
+    {
+        var files = new List<StoreFileEntry>();
+        foreach (string name in StoreManifest.CopiedFileNames)
+        {
+            string path = Path.Combine(hfDir, name);
+            if (File.Exists(path))
+            {
+                var (bytes, sha) = FileDigest.Of(path);
+                files.Add(new StoreFileEntry(name, bytes, sha));
+            }
+        }
+
+        return files;
     }
 
     private static (List<StoreFileEntry> Files, List<string> Copied) CopyFiles(string hfDir, string storeDir)

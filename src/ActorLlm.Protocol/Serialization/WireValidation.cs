@@ -93,6 +93,23 @@ public static class WireValidation
                 Require(c.Data, "data");
                 Bound(c.Data.Length, limits.MaxChunkBytes, "chunk bytes", "max-chunk-bytes");
                 break;
+            case WeightMessages.FileChunk c:
+                Require(c.Name, "name");
+                Require(c.Data, "data");
+                Bound(c.Data.Length, limits.MaxChunkBytes, "chunk bytes", "max-chunk-bytes");
+                break;
+            case WeightMessages.FetchFileChunk c:
+                Require(c.Name, "name");
+                if (c.Length <= 0 || c.Length > limits.MaxChunkBytes || c.Offset < 0)
+                {
+                    throw new WireFormatException($"file chunk request [{c.Offset}, +{c.Length}) is out of bounds (max {limits.MaxChunkBytes} bytes)");
+                }
+
+                break;
+            case WeightMessages.ManifestReply m:
+                Require(m.ManifestJson, "manifest");
+                Bound(m.ManifestJson.Length, limits.MaxPayloadBytes, "manifest bytes", "max-payload-bytes");
+                break;
             case WeightMessages.FetchUnitChunk c:
                 if (c.Length <= 0 || c.Length > limits.MaxChunkBytes || c.Offset < 0)
                 {

@@ -28,7 +28,7 @@ public sealed class ConfigTests
         Assert.Empty(s.Node.Seeds);
         Assert.Equal(Environment.MachineName, s.Node.Machine);
         Assert.Equal(["cpu"], s.Worker.Devices);
-        Assert.Equal(DType.F32, s.Worker.DType);
+        Assert.Null(s.Worker.DType);
         Assert.Equal(0, s.Worker.MemoryLimit);
         Assert.Equal(1, s.Worker.TorchThreads);
         Assert.Equal(16, s.Worker.MaxSessions);
@@ -103,6 +103,17 @@ public sealed class ConfigTests
     }
 
     [Theory]
+    [InlineData("auto", null)]
+    [InlineData("AUTO", null)]
+    [InlineData("bf16", DType.BF16)]
+    [InlineData("f32", DType.F32)]
+    public void Worker_dtype_auto_leaves_it_to_the_device_and_the_model(string value, DType? expected)
+    {
+        var settings = ActorLlmSettings.From(ActorLlmConfig.Build(null, new Dictionary<string, string> { ["actorllm.worker.dtype"] = value }, _ => null));
+        Assert.Equal(expected, settings.Worker.DType);
+    }
+
+    [Theory]
     [InlineData("actorllm.node.roles", "cook", "unknown role")]
     [InlineData("actorllm.node.seeds", "nohost", "host:port")]
     [InlineData("actorllm.node.port", "70000", "out of range")]
@@ -115,7 +126,7 @@ public sealed class ConfigTests
     [InlineData("actorllm.wire.max-chunk-bytes", "4 GiB", "wire.max-chunk-bytes")]
     [InlineData("actorllm.session.step-timeout", "soon", "invalid configuration")]
     [InlineData("actorllm.placement.memory-headroom", "1.5", "memory-headroom")]
-    [InlineData("actorllm.worker.dtype", "int8", "worker.dtype must be f32, f16 or bf16")]
+    [InlineData("actorllm.worker.dtype", "int8", "worker.dtype must be auto, f32, f16 or bf16")]
     [InlineData("actorllm.placement.resend-interval", "0s", "placement.resend-interval must be a positive duration")]
     [InlineData("actorllm.worker.drain-check-interval", "0s", "worker.drain-check-interval must be a positive duration")]
     [InlineData("actorllm.worker.max-tokens-per-pass", "0", "worker.max-tokens-per-pass")]
@@ -175,7 +186,7 @@ public sealed class ConfigTests
         ["model.manifest-timeout"] = TimeSpan.FromSeconds(10),
         ["model.manifest-retry"] = TimeSpan.FromSeconds(2),
         ["worker.devices"] = new[] { "cpu" },
-        ["worker.dtype"] = "f32",
+        ["worker.dtype"] = "auto",
         ["worker.memory-limit"] = new Size(0),
         ["worker.pinnable-memory"] = new Size(0),
         ["worker.trust"] = "trusted",

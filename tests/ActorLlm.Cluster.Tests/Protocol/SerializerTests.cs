@@ -155,6 +155,13 @@ public class SerializerTests : TestKit
 
         var chunk = new WeightMessages.UnitChunk(1, 0, new byte[limits.MaxChunkBytes + 1], 10);
         Assert.Contains("chunk bytes", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(chunk))));
+
+        var fileChunk = new WeightMessages.FileChunk("tokenizer.json", 0, new byte[limits.MaxChunkBytes + 1], 10);
+        Assert.Contains("chunk bytes", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(fileChunk))));
+        var fileRequest = new WeightMessages.FetchFileChunk("tokenizer.json", 0, limits.MaxChunkBytes + 1);
+        Assert.Contains("file chunk request", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(fileRequest))));
+        var manifest = new WeightMessages.ManifestReply(new byte[limits.MaxPayloadBytes + 1]);
+        Assert.Contains("manifest bytes", Flatten(Assert.ThrowsAny<Exception>(() => RoundTrip(manifest))));
     }
 
     [Fact]

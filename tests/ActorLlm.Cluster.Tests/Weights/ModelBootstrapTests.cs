@@ -25,36 +25,38 @@ public sealed class ModelBootstrapTests : TestKit
     }
 
     [Fact]
-    public void A_hugging_face_directory_is_converted_once_and_the_store_reused()
+    public void A_hugging_face_directory_is_served_in_place_with_its_manifest_remembered_and_no_weights_in_the_cache()
     {
         string cache = _dir["cache"];
-        string unitFile;
+        string remembered = ModelBootstrap.InPlaceManifestPath(TestModels.Stories260K, cache);
+        Assert.StartsWith(Path.Combine(cache, "stories260K-"), remembered);
         DateTime written;
         using (var first = ModelBootstrap.PrepareLocalStore(TestModels.Stories260K, cache, _log.Add))
         {
-            Assert.Equal(ModelBootstrap.ConvertedStoreDirectory(TestModels.Stories260K, cache), first.Directory);
-            Assert.StartsWith(Path.Combine(cache, "stories260K-"), first.Directory);
+            Assert.True(first.IsInPlace);
+            Assert.Equal(TestModels.Stories260K, first.Directory);
+            Assert.Equal(remembered, first.ManifestPath);
             Assert.Equal(Enumerable.Range(0, first.UnitCount), first.PresentUnits());
-            Assert.Contains(_log, l => l.Contains("converting"));
-            unitFile = first.UnitPath(1);
-            written = File.GetLastWriteTimeUtc(unitFile);
+            Assert.Contains(_log, l => l.Contains("computing the sizes and sha256"));
+            written = File.GetLastWriteTimeUtc(remembered);
         }
+
+        // The cache holds the manifest and nothing else: no unit files, no copy of any weight.
+        Assert.Equal([remembered], Directory.EnumerateFileSystemEntries(cache, "*", SearchOption.AllDirectories));
+        Assert.True(new FileInfo(remembered).Length < 64 * 1024);
 
         _log.Clear();
         using (var second = ModelBootstrap.PrepareLocalStore(TestModels.Stories260K, cache, _log.Add))
         {
-            Assert.Equal(Path.GetDirectoryName(unitFile), second.Directory);
-            Assert.Contains(_log, l => l.Contains("using the unit store converted earlier"));
-            Assert.DoesNotContain(_log, l => l.Contains("converting"));
-            Assert.Equal(written, File.GetLastWriteTimeUtc(unitFile));
+            Assert.Contains(_log, l => l.Contains("with the manifest remembered"));
+            Assert.DoesNotContain(_log, l => l.Contains("computing"));
+            Assert.Equal(written, File.GetLastWriteTimeUtc(remembered));
+            Assert.Null(second.Verify(1));
         }
-
-        // Only the store: the conversion's working directory is gone.
-        Assert.Single(Directory.EnumerateFileSystemEntries(cache));
     }
 
     [Fact]
-    public void Another_checkpoint_in_a_directory_of_the_same_name_gets_its_own_store()
+    public void Another_checkpoint_in_a_directory_of_the_same_name_gets_its_own_manifest()
     {
         string copy = Path.Combine(_dir["elsewhere"], "stories260K");
         Directory.CreateDirectory(copy);
@@ -63,12 +65,16 @@ public sealed class ModelBootstrapTests : TestKit
             File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
         }
 
+        string cache = _dir["cache"];
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(copy, "config.json")))!.AsObject();
         config["rms_norm_eps"] = 1e-6;
         File.WriteAllText(Path.Combine(copy, "config.json"), config.ToJsonString());
+        Assert.NotEqual(ModelBootstrap.InPlaceManifestPath(TestModels.Stories260K, cache), ModelBootstrap.InPlaceManifestPath(copy, cache));
 
-        string cache = _dir["cache"];
-        Assert.NotEqual(ModelBootstrap.ConvertedStoreDirectory(TestModels.Stories260K, cache), ModelBootstrap.ConvertedStoreDirectory(copy, cache));
+        // A side file rewritten (the tokenizer) changes it too: the manifest records its sha256.
+        string before = ModelBootstrap.InPlaceManifestPath(copy, cache);
+        File.AppendAllText(Path.Combine(copy, "tokenizer.json"), " ");
+        Assert.NotEqual(before, ModelBootstrap.InPlaceManifestPath(copy, cache));
     }
 
     [Fact]
@@ -102,7 +108,7 @@ public sealed class ModelBootstrapTests : TestKit
 
         // The silent candidate does not hold things up: the first usable reply is taken.
         string cache = _dir["cache"];
-        using var store = await ModelBootstrap.CreateStoreFromPeersAsync(candidates, cache, TimeSpan.FromSeconds(30), _log.Add);
+        using var store = await ModelBootstrap.CreateStoreFromPeersAsync(candidates, cache, TimeSpan.FromSeconds(30), ReferenceSettings.Fetch, _log.Add);
         Assert.Equal(ModelBootstrap.StoreDirectoryFor(source.Manifest, cache), store.Directory);
         Assert.Equal($"llama-{ModelIdentity.Of(source.Manifest)}", Path.GetFileName(store.Directory));
         Assert.Empty(store.PresentUnits());
@@ -119,7 +125,7 @@ public sealed class ModelBootstrapTests : TestKit
         string copy = _dir["begin.copy"];
         File.Copy(source.UnitPath(0), copy);
         store.InstallUnit(0, copy);
-        using var again = await ModelBootstrap.CreateStoreFromPeersAsync([candidates[2]], cache, TimeSpan.FromSeconds(30));
+        using var again = await ModelBootstrap.CreateStoreFromPeersAsync([candidates[2]], cache, TimeSpan.FromSeconds(30), ReferenceSettings.Fetch);
         Assert.Equal(store.Directory, again.Directory);
         Assert.Equal([0], again.PresentUnits());
     }
@@ -134,7 +140,7 @@ public sealed class ModelBootstrapTests : TestKit
         ];
 
         var e = await Assert.ThrowsAsync<ModelBootstrapException>(
-            () => ModelBootstrap.CreateStoreFromPeersAsync(candidates, _dir["cache"], TimeSpan.FromSeconds(2)));
+            () => ModelBootstrap.CreateStoreFromPeersAsync(candidates, _dir["cache"], TimeSpan.FromSeconds(2), ReferenceSettings.Fetch));
         Assert.Contains("/user/mute: no reply within 2 s", e.Message);
         Assert.Contains("/user/empty: refused: no model store here", e.Message);
         Assert.False(Directory.Exists(_dir["cache"]));
@@ -147,11 +153,41 @@ public sealed class ModelBootstrapTests : TestKit
         var server = Sys.ActorOf(UnitServer.Props(source, WireLimits.Default));
 
         var e = await Assert.ThrowsAsync<ModelBootstrapException>(
-            () => ModelBootstrap.FetchManifestAsync([server], TimeSpan.FromSeconds(30), expectedIdentity: new ModelId("0123456789abcdef")));
+            () => ModelBootstrap.FetchManifestAsync([server], TimeSpan.FromSeconds(30), ReferenceSettings.Fetch, expectedIdentity: new ModelId("0123456789abcdef")));
         Assert.Contains($"serves model {ModelIdentity.Of(source.Manifest)}, not 0123456789abcdef", e.Message);
 
-        var offer = await ModelBootstrap.FetchManifestAsync([server], TimeSpan.FromSeconds(30), ModelIdentity.Of(source.Manifest));
+        var offer = await ModelBootstrap.FetchManifestAsync([server], TimeSpan.FromSeconds(30), ReferenceSettings.Fetch, ModelIdentity.Of(source.Manifest));
         Assert.Equal(server.Path.ToString(), offer.From);
+    }
+
+    [Fact]
+    public async Task Side_files_come_in_chunks_and_a_peer_that_refuses_one_is_passed_over_with_its_reason()
+    {
+        using var source = TestModels.ConvertStories(_dir["source"]);
+        var refusing = Sys.ActorOf(FakeHolders.RefusingFiles(source), "refusing");
+        var server = Sys.ActorOf(UnitServer.Props(source, WireLimits.Default), "server");
+
+        // Chunks far smaller than the tokenizer (14 KB): many requests, a window of them in flight, reassembled in order.
+        var small = ReferenceSettings.Fetch with { ChunkBytes = 1000, Window = 3 };
+        var e = await Assert.ThrowsAsync<ModelBootstrapException>(() => ModelBootstrap.FetchManifestAsync([refusing], TimeSpan.FromSeconds(30), small));
+        Assert.Contains($"/user/refusing: refused '{source.Manifest.Files[0].Name}': not today", e.Message);
+
+        var offer = await ModelBootstrap.FetchManifestAsync([refusing, server], TimeSpan.FromSeconds(30), small);
+        Assert.Equal(server.Path.ToString(), offer.From);
+        foreach (var f in source.Manifest.Files)
+        {
+            Assert.Equal(File.ReadAllBytes(Path.Combine(source.Directory, f.Name)), offer.Files[f.Name]);
+        }
+    }
+
+    [Fact]
+    public async Task A_side_file_that_does_not_match_its_manifest_is_refused_by_the_server_before_any_pull()
+    {
+        using var source = TestModels.ConvertStories(_dir["source"]);
+        File.AppendAllText(Path.Combine(source.Directory, "tokenizer.json"), " ");
+        var server = Sys.ActorOf(UnitServer.Props(source, WireLimits.Default), "stale");
+        var e = await Assert.ThrowsAsync<ModelBootstrapException>(() => ModelBootstrap.FetchManifestAsync([server], TimeSpan.FromSeconds(30), ReferenceSettings.Fetch));
+        Assert.Contains("/user/stale: refused: tokenizer.json in this store does not match its manifest", e.Message);
     }
 
     [Fact]

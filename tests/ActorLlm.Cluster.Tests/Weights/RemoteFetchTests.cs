@@ -38,7 +38,7 @@ public sealed class RemoteFetchTests : TestKit
         int maxChunk = WireLimits.Default.MaxChunkBytes;
         Assert.True(_storeA.Unit(0).Bytes > maxChunk, "the begin unit must need more than one maximal chunk");
 
-        var storeB = await ModelBootstrap.CreateStoreFromPeersAsync([OnNodeA(UnitServer.Name)], _dir["cacheB"], TimeSpan.FromSeconds(10));
+        var storeB = await ModelBootstrap.CreateStoreFromPeersAsync([OnNodeA(UnitServer.Name)], _dir["cacheB"], TimeSpan.FromSeconds(10), ReferenceSettings.Fetch);
         using (storeB)
         {
             Assert.Empty(storeB.PresentUnits());

@@ -24,19 +24,57 @@ public sealed class UnitServerTests : TestKit
         Sys.ActorOf(UnitServer.Props(store, limits ?? WireLimits.Default));
 
     [Fact]
-    public void Manifest_reply_carries_the_manifest_and_the_tokenizer_and_config_files()
+    public void Manifest_reply_carries_the_manifest_only_and_side_files_come_in_chunks()
     {
-        Server(_store).Tell(new WeightMessages.FetchManifest());
+        var server = Server(_store);
+        server.Tell(new WeightMessages.FetchManifest());
         var reply = ExpectMsg<WeightMessages.ManifestReply>();
 
         var manifest = StoreManifest.Parse(reply.ManifestJson, "reply");
         Assert.True(UnitStore.SameUnits(_store.Manifest, manifest));
-        Assert.Equal(_store.Manifest.Files.Select(f => f.Name).Order(), reply.Files.Select(f => f.Name).Order());
-        Assert.Contains(reply.Files, f => f.Name == "tokenizer.json");
-        foreach (var file in reply.Files)
+        Assert.Contains(manifest.Files, f => f.Name == "tokenizer.json");
+        foreach (var entry in manifest.Files)
         {
-            Assert.Equal(File.ReadAllBytes(Path.Combine(_store.Directory, file.Name)), file.Data);
+            byte[] file = File.ReadAllBytes(Path.Combine(_store.Directory, entry.Name));
+            var assembled = new byte[entry.Bytes];
+            for (long offset = 0; offset < entry.Bytes; offset += 1000)
+            {
+                server.Tell(new WeightMessages.FetchFileChunk(entry.Name, offset, 1000));
+                var chunk = ExpectMsg<WeightMessages.FileChunk>();
+                Assert.Equal((entry.Name, offset, entry.Bytes), (chunk.Name, chunk.Offset, chunk.TotalBytes));
+                chunk.Data.CopyTo(assembled, offset);
+            }
+
+            Assert.Equal(file, assembled);
         }
+    }
+
+    [Fact]
+    public void File_chunks_outside_the_manifest_or_its_bounds_are_refused_with_a_reason()
+    {
+        var server = Server(_store, WireLimits.Default with { MaxChunkBytes = 4096 });
+        long tokenizerBytes = _store.Manifest.Files.Single(f => f.Name == "tokenizer.json").Bytes;
+        foreach (var (request, reason) in new (WeightMessages.FetchFileChunk, string)[]
+        {
+            (new("config.json", 0, 100), "not a file of this model's manifest"),
+            (new("../manifest.json", 0, 100), "not a file of this model's manifest"),
+            (new("tokenizer.json", 0, 4097), "outside 1..4096"),
+            (new("tokenizer.json", tokenizerBytes, 100), $"outside tokenizer.json's {tokenizerBytes} bytes"),
+        })
+        {
+            server.Tell(request);
+            var refusal = ExpectMsg<WeightMessages.FileUnavailable>();
+            Assert.Equal(request.Name, refusal.Name);
+            Assert.Contains(reason, refusal.Reason);
+        }
+
+        Server(null).Tell(new WeightMessages.FetchFileChunk("tokenizer.json", 0, 100));
+        Assert.Contains("no model store here", ExpectMsg<WeightMessages.FileUnavailable>().Reason);
+
+        // A side file changed on disk since the manifest: refused rather than sent with the wrong size.
+        File.AppendAllText(Path.Combine(_store.Directory, "tokenizer.json"), " ");
+        server.Tell(new WeightMessages.FetchFileChunk("tokenizer.json", 0, 100));
+        Assert.Contains($"not the manifest's {tokenizerBytes}", ExpectMsg<WeightMessages.FileUnavailable>().Reason);
     }
 
     [Fact]

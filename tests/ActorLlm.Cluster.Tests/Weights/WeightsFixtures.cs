@@ -47,6 +47,18 @@ public static class FakeHolders
     /// <summary>Serves real bytes, one byte short per chunk.</summary>
     public static Props Short(UnitStore store) => Props.Create(() => new ByteHolder(store, false, true));
 
+    /// <summary>Answers the manifest of <paramref name="store"/> as a server does, then refuses every side-file chunk.</summary>
+    public static Props RefusingFiles(UnitStore store) => Props.Create(() => new RefusingFilesHolder(store));
+
+    private sealed class RefusingFilesHolder : ReceiveActor
+    {
+        public RefusingFilesHolder(UnitStore store)
+        {
+            Receive<WeightMessages.FetchManifest>(_ => Sender.Tell(new WeightMessages.ManifestReply(store.Manifest.ToJson())));
+            Receive<WeightMessages.FetchFileChunk>(r => Sender.Tell(new WeightMessages.FileUnavailable(r.Name, "not today")));
+        }
+    }
+
     private sealed class SilentHolder : ReceiveActor
     {
         public SilentHolder() => ReceiveAny(_ => { });

@@ -8,6 +8,7 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
 using TorchSharp;
+using DeviceType = TorchSharp.DeviceType;
 
 namespace ActorLlm.Cluster.Node.Internal;
 
@@ -103,7 +104,9 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
 
         _bootstrapping = true;
         _log.Info("node: no local model; asking {0} peer(s) for the manifest", peers.Count);
-        ModelBootstrap.CreateStoreFromPeersAsync(peers, _settings.Model.CacheDir, _settings.Model.ManifestTimeout, m => _log.Info("node: {0}", m))
+        // Side files come in chunks no larger than a peer serves (wire.max-chunk-bytes), like units.
+        var fetch = _settings.Fetch with { ChunkBytes = Math.Min(_settings.Fetch.ChunkBytes, _settings.Wire.MaxChunkBytes) };
+        ModelBootstrap.CreateStoreFromPeersAsync(peers, _settings.Model.CacheDir, _settings.Model.ManifestTimeout, fetch, m => _log.Info("node: {0}", m))
             .PipeTo(Self, success: s => new StoreReady(s), failure: e => new BootstrapFailed(e.GetBaseException().Message));
     }
 
@@ -119,7 +122,8 @@ internal sealed class NodeAgentActor : ReceiveActor, IWithTimers
             var measured = new List<(string, ComputeTarget, DeviceCapacity)>();
             foreach (var spec in specs)
             {
-                var target = ComputeTarget.Parse(spec, worker.DType);
+                bool cuda = ComputeTarget.ParseDevice(spec).type == DeviceType.CUDA;
+                var target = ComputeTarget.Parse(spec, DefaultDType.Choose(worker.DType, cuda, store.Manifest.Config, $"{store.Directory}/config.json"));
                 var m = DeviceProbe.Measure(store.Config, target, probe, worker.MemoryLimit > 0 ? worker.MemoryLimit : null);
 
                 // The planner counts weights in stored bytes; a stage computing in a wider dtype than the store's

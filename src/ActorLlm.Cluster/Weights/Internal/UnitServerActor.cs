@@ -1,3 +1,4 @@
+using ActorLlm.Inference;
 using ActorLlm.Inference.Checkpoints;
 using ActorLlm.Protocol.Messages;
 using ActorLlm.Protocol.Serialization;
@@ -7,9 +8,10 @@ using Akka.Event;
 namespace ActorLlm.Cluster.Weights.Internal;
 
 /// <summary>
-/// See <see cref="UnitServer"/>. Reads are positioned reads on a handle opened per request: nothing stays open
-/// between requests, so a unit installed or replaced meanwhile is simply read as it now is, and a chunk of a
-/// multi-gigabyte unit costs one read of at most the chunk's size.
+/// See <see cref="UnitServer"/>. Reads are positioned reads on a handle opened per request (<see cref="UnitStore.ReadUnit"/>,
+/// <see cref="PositionedRead"/>): nothing stays open between requests, so a unit installed or replaced meanwhile is
+/// simply read as it now is, and a chunk of a multi-gigabyte unit costs one read of at most the chunk's size. A store
+/// served in place from a Hugging Face directory composes each unit's bytes from the checkpoint's files.
 /// </summary>
 internal sealed class UnitServerActor : ReceiveActor
 {
@@ -26,6 +28,7 @@ internal sealed class UnitServerActor : ReceiveActor
         _limits = limits;
         Receive<WeightMessages.FetchManifest>(_ => Sender.Tell(Answer(UnitServer.NoUnit, Manifest)));
         Receive<WeightMessages.FetchUnitChunk>(r => Sender.Tell(Answer(r.Unit, () => Chunk(r))));
+        Receive<WeightMessages.FetchFileChunk>(r => Sender.Tell(AnswerFile(r.Name, () => FileChunk(r))));
         Receive<UnitServer.Serve>(s =>
         {
             _store = s.Store;
@@ -51,6 +54,19 @@ internal sealed class UnitServerActor : ReceiveActor
         }
     }
 
+    private object AnswerFile(string name, Func<object> answer)
+    {
+        try
+        {
+            return answer();
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "answering a request for file {0}", name);
+            return new WeightMessages.FileUnavailable(name, $"the server failed: {e.Message}");
+        }
+    }
+
     private object Manifest()
     {
         if (_store is null)
@@ -63,41 +79,37 @@ internal sealed class UnitServerActor : ReceiveActor
             return _manifestReply;
         }
 
-        var files = new List<WeightMessages.ModelFile>();
+        // Checked once (the reply is kept): a requester would refuse a mismatched file after pulling it anyway; saying
+        // so here lets it ask another node straight away.
         foreach (var entry in _store.Manifest.Files)
         {
             string path = Path.Combine(_store.Directory, entry.Name);
-            byte[] bytes;
             try
             {
-                bytes = File.ReadAllBytes(path);
+                var (bytes, sha) = FileDigest.Of(path);
+                if (bytes != entry.Bytes || sha != entry.Sha256)
+                {
+                    return Refuse(UnitServer.NoUnit, $"{entry.Name} in this store does not match its manifest");
+                }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 // Not cached: the file may be readable next time.
                 return Refuse(UnitServer.NoUnit, $"cannot read {entry.Name} of this store: {e.Message}");
             }
-
-            // A requester would refuse it anyway; saying so here lets it ask another node straight away.
-            if (bytes.Length != entry.Bytes || FileDigest.Sha256(bytes) != entry.Sha256)
-            {
-                return Refuse(UnitServer.NoUnit, $"{entry.Name} in this store does not match its manifest");
-            }
-
-            files.Add(new WeightMessages.ModelFile(entry.Name, bytes));
         }
 
         byte[] json = _store.Manifest.ToJson();
-        long size = json.Length + files.Sum(f => (long)f.Data.Length);
 
         // Remoting drops a message larger than its frame with nothing but a log line on this side, which a requester
-        // would see as a timeout; a refusal naming the size says what to change instead.
-        if (size > _limits.MaxPayloadBytes)
+        // would see as a timeout; a refusal naming the size says what to change instead. (The manifest lists names,
+        // shapes and digests only: tens of kilobytes for a model of hundreds of layers.)
+        if (json.Length > _limits.MaxPayloadBytes)
         {
-            return Refuse(UnitServer.NoUnit, $"manifest and model files are {size} bytes, more than the {_limits.MaxPayloadBytes} a message may carry");
+            return Refuse(UnitServer.NoUnit, $"the manifest is {json.Length} bytes, more than the {_limits.MaxPayloadBytes} a message may carry");
         }
 
-        _manifestReply = new WeightMessages.ManifestReply(json, files.ToArray());
+        _manifestReply = new WeightMessages.ManifestReply(json);
         return _manifestReply;
     }
 
@@ -132,35 +144,73 @@ internal sealed class UnitServerActor : ReceiveActor
 
         // The last chunk of a file is whatever remains, so a requester may ask for a full chunk there.
         int length = (int)Math.Min(request.Length, entry.Bytes - request.Offset);
-        string path = store.UnitPath(request.Unit);
         try
         {
-            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            long fileBytes = RandomAccess.GetLength(handle);
-            if (fileBytes != entry.Bytes)
-            {
-                return Refuse(request.Unit, $"unit {entry.Name}'s file here has {fileBytes} bytes, not the manifest's {entry.Bytes}");
-            }
-
             var data = new byte[length];
-            for (int read = 0; read < length;)
-            {
-                int n = RandomAccess.Read(handle, data.AsSpan(read), request.Offset + read);
-                if (n == 0)
-                {
-                    return Refuse(request.Unit, $"unit {entry.Name}'s file ended at {request.Offset + read} while being read");
-                }
-
-                read += n;
-            }
-
+            store.ReadUnit(request.Unit, request.Offset, data);
             return new WeightMessages.UnitChunk(request.Unit, request.Offset, data, entry.Bytes);
+        }
+        catch (ModelFormatException e)
+        {
+            _log.Warning("reading unit {0} at {1}: {2}", entry.Name, request.Offset, e.Message);
+            return Refuse(request.Unit, e.Message);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             _log.Warning("reading unit {0} at {1}: {2}", entry.Name, request.Offset, e.Message);
             return Refuse(request.Unit, $"cannot read unit {entry.Name} here: {e.Message}");
         }
+    }
+
+    private object FileChunk(WeightMessages.FetchFileChunk request)
+    {
+        var store = _store;
+        if (store is null)
+        {
+            return RefuseFile(request.Name, "no model store here");
+        }
+
+        // Only names the manifest lists (which it validates: plain names of known files), so no path is ever built
+        // from what a requester sent.
+        var entry = store.Manifest.Files.FirstOrDefault(f => f.Name == request.Name);
+        if (entry is null)
+        {
+            return RefuseFile(request.Name, $"'{request.Name}' is not a file of this model's manifest");
+        }
+
+        if (request.Length <= 0 || request.Length > _limits.MaxChunkBytes)
+        {
+            return RefuseFile(request.Name, $"chunk length {request.Length} is outside 1..{_limits.MaxChunkBytes}");
+        }
+
+        if (request.Offset < 0 || request.Offset >= entry.Bytes)
+        {
+            return RefuseFile(request.Name, $"offset {request.Offset} is outside {entry.Name}'s {entry.Bytes} bytes");
+        }
+
+        int length = (int)Math.Min(request.Length, entry.Bytes - request.Offset);
+        string path = Path.Combine(store.Directory, entry.Name);
+        try
+        {
+            var data = new byte[length];
+            if (PositionedRead.Exactly(path, entry.Bytes, request.Offset, data) is { } problem)
+            {
+                return RefuseFile(request.Name, problem);
+            }
+
+            return new WeightMessages.FileChunk(entry.Name, request.Offset, data, entry.Bytes);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Warning("reading {0} at {1}: {2}", entry.Name, request.Offset, e.Message);
+            return RefuseFile(request.Name, $"cannot read {entry.Name} here: {e.Message}");
+        }
+    }
+
+    private WeightMessages.FileUnavailable RefuseFile(string name, string reason)
+    {
+        _log.Debug("refused {0} for file {1}: {2}", Sender, name, reason);
+        return new WeightMessages.FileUnavailable(name, reason);
     }
 
     private WeightMessages.UnitUnavailable Refuse(int unit, string reason)
