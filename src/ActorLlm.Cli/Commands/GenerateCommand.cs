@@ -32,7 +32,7 @@ public static class GenerateCommand
         {
             model, device, dtype, maxContext, prompt, promptFile, maxTokens, temperature, topK, topP, penalty, seed, stop, noEos, quiet, cluster, apiKey, timeout,
         };
-        command.SetAction(async (parse, _) =>
+        command.SetAction(async (parse, cancel) =>
         {
             var options = new GenerationOptions
             {
@@ -53,7 +53,7 @@ public static class GenerateCommand
             {
                 ClusterOptions.RefuseLocalOptions(parse, model, device, dtype, maxContext);
                 using var client = ClusterOptions.Client(pool, parse.GetValue(apiKey), parse.GetValue(timeout));
-                return await OnPoolAsync(client, text, options, parse.GetValue(quiet));
+                return await OnPoolAsync(client, text, options, parse.GetValue(quiet), cancel);
             }
 
             string dir = CommonOptions.ResolveModel(parse.GetValue(model));
@@ -80,14 +80,14 @@ public static class GenerateCommand
         return command;
     }
 
-    private static async Task<int> OnPoolAsync(Http.GatewayClient client, string prompt, GenerationOptions options, bool quiet)
+    private static async Task<int> OnPoolAsync(Http.GatewayClient client, string prompt, GenerationOptions options, bool quiet, CancellationToken cancel)
     {
         var stdout = Console.Out;
         var result = await client.CompleteAsync(prompt, WireOptions.ToWire(options), delta =>
         {
             stdout.Write(delta);
             stdout.Flush();
-        });
+        }, cancel);
         stdout.WriteLine();
         if (!quiet)
         {
