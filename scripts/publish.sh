@@ -45,6 +45,7 @@ echo "$rid: $(du -sh "$out" | cut -f1) in $out ($(find "$out" -type f | wc -l) f
 
 if [[ "$archive" == "--archive" ]]; then
   if [[ "$rid" == win-* ]]; then
+    command -v zip >/dev/null || { echo "error: --archive for Windows needs zip (apt-get install zip)" >&2; exit 1; }
     (cd "$(dirname "$out")" && rm -f "$out.zip" && zip -qr "$out.zip" "$(basename "$out")")
     echo "archive: $out.zip ($(du -sh "$out.zip" | cut -f1))"
   else
