@@ -350,7 +350,8 @@ public static class NodeCommand
         using var registration = cancel.Register(() => stopped.TrySetResult());
         await Task.WhenAny(stopped.Task, system.WhenTerminated);
 
-        // Akka also shuts the system down on SIGTERM itself (its CLR exit hook); only a downing is a failure.
+        // Ctrl-C and SIGTERM come here through `cancel` (Akka's own process-exit hook is off: reference.conf); only a
+        // downing is a failure.
         bool downed = CoordinatedShutdown.Get(system).ShutdownReason is CoordinatedShutdown.ClusterDowningReason;
         var stopping = host.StopAsync(CancellationToken.None);
         if (!downed && cancel.IsCancellationRequested && await Task.WhenAny(stopping, Task.Delay(s_leaveGrace, CancellationToken.None)) != stopping)
