@@ -2,9 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using ActorLlm.Cli.Http;
-using ActorLlm.Inference.Devices;
-using ActorLlm.Inference.Execution;
-using ActorLlm.Inference.Generation;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -12,8 +9,8 @@ namespace ActorLlm.IntegrationTests;
 
 /// <summary>
 /// The published linux-x64 binary (scripts/publish.sh) on a "spare PC": copied to a directory outside the checkout and
-/// run with no `dotnet` on PATH and DOTNET_ROOT pointing nowhere, it generates the dev build's text by itself and as a
-/// pool node, and ends within 2 s of Ctrl-C. test.sh publishes to artifacts/publish/linux-x64 before the tests; where
+/// run with no `dotnet` on PATH and DOTNET_ROOT pointing nowhere, it generates the dev build's text (the dev build run as
+/// a process) by itself and as a pool node, and ends within 2 s of Ctrl-C. test.sh publishes to artifacts/publish/linux-x64 before the tests; where
 /// that is missing or older than this build, the test publishes it itself (about a minute).
 /// </summary>
 public sealed class HomeLabPublishTests(ITestOutputHelper output)
@@ -31,7 +28,7 @@ public sealed class HomeLabPublishTests(ITestOutputHelper output)
         string exe = await SparePcAsync(dir.Path);
         var (code, stdout, stderr) = await RunAsync(exe, dir.Path, "generate", "--prompt", Prompt, "--max-tokens", "24", "-q");
         Assert.True(code == 0, $"exit code {code}: {stderr}");
-        Assert.Equal(LocalText(24), stdout.TrimEnd('\n'));
+        Assert.Equal(await DevBuildTextAsync(24), stdout.TrimEnd('\n'));
     }
 
     [Fact]
@@ -56,7 +53,7 @@ public sealed class HomeLabPublishTests(ITestOutputHelper output)
             gen.Environment["ACTORLLM_API_KEY"] = key;
             var (code, stdout, stderr) = await RunAsync(gen);
             Assert.True(code == 0, $"exit code {code}: {stderr}");
-            Assert.Equal(LocalText(24), stdout.TrimEnd('\n'));
+            Assert.Equal(await DevBuildTextAsync(24), stdout.TrimEnd('\n'));
 
             var (exit, took) = await node.InterruptAsync(s_timeout);
             Assert.True(took < TimeSpan.FromSeconds(2), $"the node took {took.TotalSeconds:0.00} s to end after SIGINT");
@@ -69,10 +66,19 @@ public sealed class HomeLabPublishTests(ITestOutputHelper output)
         }
     }
 
-    private static string LocalText(int tokens)
+    /// <summary>What the dev build (this test's own `actorllm`, run as a process as users run it) generates.</summary>
+    private static async Task<string> DevBuildTextAsync(int tokens)
     {
-        using var local = LocalGenerator.Load(Model, ComputeTarget.Cpu, new KvCacheOptions(1, 512));
-        return local.Generate(Prompt, new GenerationOptions { MaxTokens = tokens }).Text;
+        var psi = Cli.Pool.NodeProcess.SelfCommand();
+        foreach (var a in new[] { "generate", "--model", Model, "--prompt", Prompt, "--max-tokens", tokens.ToString(System.Globalization.CultureInfo.InvariantCulture), "-q" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        var (code, stdout, stderr) = await RunAsync(psi);
+        Assert.True(code == 0, $"the dev build's generate failed ({code}): {stderr}");
+        Assert.False(string.IsNullOrWhiteSpace(stdout));
+        return stdout.TrimEnd('\n');
     }
 
     /// <summary>The published directory hard-linked (copied where links fail) to <paramref name="dir"/>/app; returns its executable.</summary>
