@@ -1,3 +1,3 @@
 using ActorLlm.Cli;
 
-return await CliApp.RunAsync(args);
+return await CliApp.MainAsync(args);

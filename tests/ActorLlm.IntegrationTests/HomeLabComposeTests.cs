@@ -47,6 +47,8 @@ public sealed class HomeLabComposeTests(ITestOutputHelper output)
             {
                 var s = services[name];
                 Assert.Equal("node", s.Command[0]);
+                Assert.Equal("0.0.0.0", s.Command[Array.IndexOf(s.Command, "--bind") + 1]);   // every interface of the container,
+                Assert.Equal(name, s.Command[Array.IndexOf(s.Command, "--host") + 1]);         // its service name advertised
                 var environment = s.Environment.ToDictionary(e => e.Key, e => Local(e.Value, services.Keys, bare: false));
                 string cache = Path.Combine(dir.Path, name + "-cache");
                 environment["ACTORLLM_CACHE_DIR"] = cache;  // the image's ENV, its /cache volume here

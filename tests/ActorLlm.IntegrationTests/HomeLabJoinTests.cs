@@ -38,11 +38,19 @@ public sealed class HomeLabJoinTests(ITestOutputHelper output) : PoolTestBase(ou
             "--seeds", pool.Seed, "--model", Model, "--http-port", "0", "--cache-dir", Path.Combine(WorkDir, "second"));
         Assert.Equal(1, code);
         Assert.Contains($"port {pool.GatewayPort} on 127.0.0.1 is already in use", err);
+
+        // The probe binds where the node would: every interface with --bind 0.0.0.0.
+        (code, err, _) = await RunAsync("node", "--roles", "worker", "--bind", "0.0.0.0", "--port", pool.GatewayPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--seeds", pool.Seed, "--model", Model, "--cache-dir", Path.Combine(WorkDir, "third"), "--tls", "off");
+        Assert.Equal(1, code);
+        Assert.Contains($"port {pool.GatewayPort} on 0.0.0.0 is already in use", err);
     });
 
     [Theory]
     [InlineData("error: node.host '0.0.0.0'", "node", "--roles", "worker", "--host", "0.0.0.0", "--seeds", "127.0.0.1:4050")]
     [InlineData("error: no seeds", "node", "--roles", "worker", "--host", "127.0.0.1")]
+    [InlineData("error: --host 127.0.0.1 is a loopback address but the seed 192.0.2.1:4050 is not", "node", "--roles", "worker", "--host", "127.0.0.1", "--seeds", "192.0.2.1:4050")]
+    [InlineData("error: --bind 127.0.0.1 listens on loopback only", "node", "--roles", "worker", "--bind", "127.0.0.1", "--host", "192.0.2.7", "--seeds", "192.0.2.1:4050")]
     [InlineData("error: --model does not apply with --cluster", "generate", "--cluster", "http://127.0.0.1:9", "--model", "models/stories260K")]
     [InlineData("error: --device does not apply with --cluster", "score", "--cluster", "http://127.0.0.1:9", "--device", "cpu", "--prompt", "a", "--choice", "b")]
     [InlineData("error: cannot reach the gateway", "generate", "--cluster", "http://127.0.0.1:9", "--timeout", "5")]
@@ -170,5 +178,94 @@ public sealed class HomeLabJoinTests(ITestOutputHelper output) : PoolTestBase(ou
             await worker.StopAsync(TimeSpan.FromSeconds(10));
             worker.Dispose();
         }
+    }
+
+    [Fact]
+    public Task Bind_0_0_0_0_with_an_advertised_host_forms_a_pool_and_a_node_without_host_advertises_its_route_to_the_seed() => WithLogs(async () =>
+    {
+        await using var pool = await LocalPool.StartAsync(new LocalPoolOptions(Model, Path.Combine(WorkDir, "bind"), GatewayArgs: ["--bind", "0.0.0.0"]), Timeout);
+        Assert.StartsWith($"akka.tcp://actorllm@127.0.0.1:{pool.GatewayPort}", (await pool.Nodes[0].Up).Value, StringComparison.Ordinal);
+        string[] common = ["--roles", "worker", "--port", "0", "--seeds", pool.Seed, "--devices", "cpu", "--torch-threads", "1", "--model", Model, "--tls", "off"];
+        var everywhere = NodeProcess.Start("bind-any", [.. common, "--bind", "0.0.0.0", "--machine", "bind-any", "--cache-dir", Path.Combine(WorkDir, "ba")], Path.Combine(WorkDir, "ba.log"));
+        var detected = NodeProcess.Start("detected", [.. common, "--machine", "detected", "--cache-dir", Path.Combine(WorkDir, "de")], Path.Combine(WorkDir, "de.log"));
+        try
+        {
+            foreach (var worker in new[] { everywhere, detected })
+            {
+                Assert.StartsWith("akka.tcp://actorllm@127.0.0.1:", (await worker.Up.WaitAsync(Timeout)).Value, StringComparison.Ordinal);
+                Assert.Contains($"advertising 127.0.0.1: the address this machine reaches the seed {pool.Seed} from", worker.Tail(200));
+            }
+
+            using var client = new GatewayClient(pool.ApiUrl, pool.ApiKey, Timeout);
+            var status = await client.WaitForAsync(s => s.Devices.Length == 2 && s.ServesPlan() && s.Devices.All(d => d.Serving is not null), Timeout, TimeSpan.FromMilliseconds(200));
+            Assert.Equal(["bind-any:cpu", "detected:cpu"], status.Devices.Select(d => d.Device.Label).Order());
+        }
+        finally
+        {
+            foreach (var worker in new[] { everywhere, detected })
+            {
+                await worker.StopAsync(TimeSpan.FromSeconds(10));
+                worker.Dispose();
+            }
+        }
+    });
+
+    /// <summary>The arguments of a worker that never becomes a member: its seed is a closed port.</summary>
+    private string[] Joining(string name) =>
+        ["node", "--roles", "worker", "--port", "0", "--seeds", "127.0.0.1:9", "--devices", "cpu", "--model", Model, "--cache-dir", Path.Combine(WorkDir, name), "--tls", "off"];
+
+    private static System.Diagnostics.ProcessStartInfo Self(params string[] args)
+    {
+        var psi = NodeProcess.SelfCommand();
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        return psi;
+    }
+
+    [Fact]
+    public async Task Ctrl_c_ends_a_node_that_is_still_joining_within_2_seconds()
+    {
+        Directory.CreateDirectory(WorkDir);
+        using var node = new LineProcess(Self(Joining("joining")));
+        await node.WaitForLineAsync("actorllm node up: ", Timeout);
+        var (code, took) = await node.InterruptAsync(Timeout);
+        Assert.True(took < TimeSpan.FromSeconds(2), $"took {took.TotalSeconds:0.00} s\n{node.Output}");
+        Assert.Equal(0, code);
+    }
+
+    [Fact]
+    public async Task Ctrl_c_ends_a_node_whose_join_request_gets_no_answer_within_2_seconds()
+    {
+        // A join endpoint that accepts the connection and never answers the TLS handshake.
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        string url = $"https://127.0.0.1:{((System.Net.IPEndPoint)silent.LocalEndpoint).Port}";
+        string token = Cluster.Security.JoinToken.Prefix + System.Buffers.Text.Base64Url.EncodeToString(new byte[64]);
+        Directory.CreateDirectory(WorkDir);
+        var args = Joining("join-silent").Concat(["--join", url, "--token", token, "--credentials", Path.Combine(WorkDir, "join-creds")]).ToArray();
+        using var node = new LineProcess(Self(args));
+        using var accepted = await silent.AcceptTcpClientAsync().WaitAsync(Timeout);
+        var (code, took) = await node.InterruptAsync(Timeout);
+        Assert.True(took < TimeSpan.FromSeconds(2), $"took {took.TotalSeconds:0.00} s\n{node.Output}");
+        Assert.Equal(0, code);
+        Assert.Contains("interrupted while joining the pool", node.Output);
+    }
+
+    [Fact]
+    public async Task Ctrl_c_ends_generate_on_a_gateway_that_does_not_answer_within_2_seconds_with_code_130()
+    {
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var psi = Self("generate", "--cluster", $"http://127.0.0.1:{((System.Net.IPEndPoint)silent.LocalEndpoint).Port}", "--prompt", "Once", "--timeout", "60");
+        psi.Environment["ACTORLLM_API_KEY"] = "sk-test";
+        using var client = new LineProcess(psi);
+        using var accepted = await silent.AcceptTcpClientAsync().WaitAsync(Timeout);
+        var (code, took) = await client.InterruptAsync(Timeout);
+        Assert.True(took < TimeSpan.FromSeconds(2), $"took {took.TotalSeconds:0.00} s\n{client.Output}");
+        Assert.Equal(130, code);
+        Assert.Contains("interrupted", client.Output);
     }
 }

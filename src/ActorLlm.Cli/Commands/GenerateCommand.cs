@@ -38,7 +38,7 @@ public static class GenerateCommand
         {
             model, device, dtype, maxContext, prompt, promptFile, maxTokens, temperature, topK, topP, penalty, seed, stop, noEos, quiet, cluster, apiKey, timeout,
         };
-        command.SetAction(async (parse, _) =>
+        command.SetAction(async (parse, cancel) =>
         {
             var asked = new SamplingRequest(parse.GetValue(maxTokens), parse.GetValue(temperature), parse.GetValue(topP), parse.GetValue(topK), parse.GetValue(penalty));
             GenerationOptions Options(SettledSampling settled) => new GenerationOptions
@@ -63,7 +63,7 @@ public static class GenerateCommand
 
                 // What was not asked for is left out of the request, so the gateway fills it from its model's
                 // generation_config.json as for any API request (the values here only fill the wire record).
-                return await OnPoolAsync(client, text, Options(GenerationDefaults.None.Fill(asked, Fallback)), asked, parse.GetValue(quiet));
+                return await OnPoolAsync(client, text, Options(GenerationDefaults.None.Fill(asked, Fallback)), asked, parse.GetValue(quiet), cancel);
             }
 
             string dir = CommonOptions.ResolveModel(parse.GetValue(model));
@@ -94,14 +94,14 @@ public static class GenerateCommand
         return command;
     }
 
-    private static async Task<int> OnPoolAsync(Http.GatewayClient client, string prompt, GenerationOptions options, SamplingRequest asked, bool quiet)
+    private static async Task<int> OnPoolAsync(Http.GatewayClient client, string prompt, GenerationOptions options, SamplingRequest asked, bool quiet, CancellationToken cancel)
     {
         var stdout = Console.Out;
         var result = await client.CompleteAsync(prompt, WireOptions.ToWire(options), delta =>
         {
             stdout.Write(delta);
             stdout.Flush();
-        }, asked: asked);
+        }, cancel, asked);
         stdout.WriteLine();
         if (!quiet)
         {

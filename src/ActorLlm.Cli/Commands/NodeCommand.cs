@@ -26,7 +26,8 @@ public static class NodeCommand
         var options = new (string Path, Option<string?> Option)[]
         {
             ("actorllm.node.roles", new Option<string?>("--roles") { Description = "worker, gateway or both (comma-separated)" }),
-            ("actorllm.node.host", new Option<string?>("--host") { Description = "Address to bind and advertise" }),
+            ("actorllm.node.host", new Option<string?>("--host") { Description = "Address to advertise, the one the others dial (default: the address of the route to the first seed)" }),
+            ("actorllm.node.bind", new Option<string?>("--bind") { Description = "Address the cluster port binds, e.g. 0.0.0.0 in a container (default: --host)" }),
             ("actorllm.node.port", new Option<string?>("--port") { Description = "Port (0 = any)" }),
             ("actorllm.node.seeds", new Option<string?>("--seeds") { Description = "host:port of the nodes to join (comma-separated)" }),
             ("actorllm.node.machine", new Option<string?>("--machine") { Description = "Machine name (replicas go to distinct machines)" }),
@@ -59,6 +60,9 @@ public static class NodeCommand
 
         command.SetAction(async (parse, cancel) =>
         {
+            // Everything after this runs with Ctrl-C and SIGTERM handled (they cancel `cancel`), model preparation included.
+            await Task.Yield();
+            using var interrupted = cancel.Register(CliApp.InterruptedWithNativeWork);
             var overrides = options.Select(o => (o.Path, Value: parse.GetValue(o.Option))).Where(o => o.Value is not null).ToDictionary(o => o.Path, o => o.Value!);
             foreach (var pair in parse.GetValue(set) ?? [])
             {
@@ -90,7 +94,15 @@ public static class NodeCommand
                     throw new Inference.InvalidRequestException("give --join https://GATEWAY:PORT and --token TOKEN together (the token from `actorllm pool invite` on the gateway)");
                 }
 
-                await JoinAsync(settings.Pool, joinUrl, joinToken, cancel);
+                try
+                {
+                    await JoinAsync(settings.Pool, joinUrl, joinToken, cancel);
+                }
+                catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+                {
+                    Log("interrupted while joining the pool; exiting");
+                    return CliApp.ExitOk;
+                }
             }
 
             // A node that has joined knows its gateway: its cluster address is the seed when none is given.
@@ -115,14 +127,16 @@ public static class NodeCommand
     /// Refuses a cluster port already in use. Akka's transport binds with address reuse, so a second node on a taken
     /// port would start anyway and form a cluster of its own; probing with an exclusive bind first makes it an error.
     /// </summary>
-    private static void RequireFreePort(string host, int port)
+    private static void RequireFreePort(string host, int port, string option)
     {
         if (port == 0)
         {
             return;
         }
 
-        var address = System.Net.IPAddress.TryParse(host, out var ip) ? ip : System.Net.Dns.GetHostAddresses(host).FirstOrDefault() ?? System.Net.IPAddress.Loopback;
+        var address = host is "*" ? System.Net.IPAddress.Any
+            : System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var ip) ? ip
+            : System.Net.Dns.GetHostAddresses(host).FirstOrDefault() ?? System.Net.IPAddress.Loopback;
         try
         {
             using var probe = new System.Net.Sockets.Socket(address.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { ExclusiveAddressUse = true };
@@ -134,7 +148,9 @@ public static class NodeCommand
         }
         catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressNotAvailable)
         {
-            throw new Inference.InvalidRequestException($"--host {host} is not an address of this machine: give one of its own addresses (ip -brief address)");
+            throw new Inference.InvalidRequestException(option == "--bind"
+                ? $"--bind {host} is not an address of this machine: give one of its own addresses (ip -brief address), or 0.0.0.0 for every interface"
+                : $"--host {host} is not an address of this machine, so this node cannot listen on it: give one of its own addresses (ip -brief address); to advertise an address that is not its own (NAT, a container's name), give --bind 0.0.0.0 with it");
         }
     }
 
@@ -217,7 +233,19 @@ public static class NodeCommand
                 "no seeds: give --seeds HOST:PORT, the gateway to join (the first gateway of a pool names itself, e.g. --port 4050 --seeds 192.168.1.10:4050)");
         }
 
-        RequireFreePort(settings.Node.Host, settings.Node.Port);
+        // Where to listen and what to advertise (NodeAddressing): from here on node.host is concrete.
+        var addresses = NodeAddressing.Resolve(settings.Node);
+        if (addresses.Detected)
+        {
+            Log($"advertising {addresses.Advertised}: the address this machine reaches the seed {settings.Node.Seeds[0]} from (--host chooses another)");
+        }
+
+        settings = settings with
+        {
+            Node = settings.Node with { Host = addresses.Advertised, Bind = addresses.Bind },
+            Pool = settings.Pool.HttpsHost.Length > 0 ? settings.Pool : settings.Pool with { HttpsHost = addresses.Bind },
+        };
+        RequireFreePort(addresses.Bind, settings.Node.Port, addresses.Bind != addresses.Advertised ? "--bind" : "--host");
         if (settings.Node.IsWorker)
         {
             // A device this machine cannot use is a reason not to start, said now (not a worker with no stages).
@@ -253,10 +281,39 @@ public static class NodeCommand
 
         // A gateway serves HTTP from the same host as its Akka node; every other node is the Akka node alone.
         var web = settings.Node.IsGateway && settings.Http.Enabled ? GatewayWebHost.Build(settings, resources, Log, pool, tls, logging) : null;
-        using IHost host = web ?? new HostBuilder()
+        IHost host = web ?? new HostBuilder()
             .ConfigureServices(s => s.UseFactory(logging).AddAkka(ActorLlmSettings.SystemName, b => b.WithActorLlm(settings, resources, tls)))
             .Build();
-        await host.StartAsync(cancel);
+        bool abandoned = false;
+        try
+        {
+            return await RunHostAsync(host, settings, web, pool, tls, cancel, () => abandoned = true);
+        }
+        finally
+        {
+            // A host whose leave was cut short is not disposed: disposing would wait for the leave.
+            if (!abandoned)
+            {
+                host.Dispose();
+            }
+        }
+    }
+
+    /// <summary>How long a node stopped by Ctrl-C or SIGTERM waits for its cluster leave to complete before it exits anyway.</summary>
+    private static readonly TimeSpan s_leaveGrace = TimeSpan.FromSeconds(1.2);
+
+    private static async Task<int> RunHostAsync(IHost host, ActorLlmSettings settings, Microsoft.AspNetCore.Builder.WebApplication? web, Cluster.Security.PoolSecurity pool, NodeTls? tls, CancellationToken cancel, Action abandon)
+    {
+        try
+        {
+            await host.StartAsync(cancel);
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            Log("interrupted while starting; exiting");
+            return CliApp.ExitOk;
+        }
+
         var system = host.Services.GetRequiredService<ActorSystem>();
         var cluster = Akka.Cluster.Cluster.Get(system);
         Cluster.Security.RevocationGossip.Start(system, pool);
@@ -300,9 +357,21 @@ public static class NodeCommand
         using var registration = cancel.Register(() => stopped.TrySetResult());
         await Task.WhenAny(stopped.Task, system.WhenTerminated);
 
-        // Akka also shuts the system down on SIGTERM itself (its CLR exit hook); only a downing is a failure.
+        // Ctrl-C and SIGTERM come here through `cancel` (Akka's own process-exit hook is off: reference.conf); only a
+        // downing is a failure.
         var reason = CoordinatedShutdown.Get(system).ShutdownReason;
-        await host.StopAsync(CancellationToken.None);
+        bool downed = reason is CoordinatedShutdown.ClusterDowningReason or Cluster.Worker.RefusedByPool;
+        var stopping = host.StopAsync(CancellationToken.None);
+        if (!downed && cancel.IsCancellationRequested && await Task.WhenAny(stopping, Task.Delay(s_leaveGrace, CancellationToken.None)) != stopping)
+        {
+            // Ctrl-C ends a node within 2 s: the Leave has been sent, and the others remove a member that left while
+            // exiting; the actor system's threads do not keep the process alive.
+            abandon();
+            Log($"the cluster leave did not complete within {s_leaveGrace.TotalSeconds:0.#} s; exiting without waiting for it");
+            return CliApp.ExitOk;
+        }
+
+        await stopping;
         if (reason is CoordinatedShutdown.ClusterDowningReason)
         {
             Log("warning: this node was removed from the cluster; exiting");

@@ -23,7 +23,7 @@ public static class ScoreCommand
         {
             model, device, dtype, prompt, promptFile, choices, cluster, apiKey, timeout,
         };
-        command.SetAction(async (parse, _) =>
+        command.SetAction(async (parse, cancel) =>
         {
             var candidates = parse.GetValue(choices) ?? [];
             if (candidates.Length == 0)
@@ -36,7 +36,7 @@ public static class ScoreCommand
             {
                 ClusterOptions.RefuseLocalOptions(parse, model, device, dtype);
                 using var client = ClusterOptions.Client(url, parse.GetValue(apiKey), parse.GetValue(timeout));
-                var scored = await client.ChoicesAsync(text, candidates);
+                var scored = await client.ChoicesAsync(text, candidates, cancel);
                 Print(scored.Select(s => new ChoiceScore(s.Index, s.Choice, s.LogProbability, s.Tokens)));
                 return CliApp.ExitOk;
             }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using ActorLlm.Protocol;
 
 namespace ActorLlm.Cli.Pool;
@@ -132,6 +133,11 @@ public sealed partial class NodeProcess : IDisposable
 
     private void Signal(int signal)
     {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException($"{Name}: pausing and resuming a node process needs Linux signals");
+        }
+
         if (Kill(_process.Id, signal) != 0)
         {
             throw new InvalidOperationException($"{Name}: signal {signal} failed (errno {Marshal.GetLastPInvokeError()})");
@@ -154,11 +160,21 @@ public sealed partial class NodeProcess : IDisposable
         return _process.ExitCode;
     }
 
-    /// <summary>SIGTERM, then SIGKILL if it has not left within <paramref name="grace"/>.</summary>
+    /// <summary>
+    /// SIGTERM, then SIGKILL if it has not left within <paramref name="grace"/>. Where there are no POSIX signals
+    /// (Windows) the process is killed at once.
+    /// </summary>
     public async Task StopAsync(TimeSpan grace)
     {
         if (_process.HasExited)
         {
+            return;
+        }
+
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
+        {
+            Kill();
+            await _process.WaitForExitAsync();
             return;
         }
 
@@ -187,7 +203,10 @@ public sealed partial class NodeProcess : IDisposable
         return string.Join(Environment.NewLine, all.Skip(Math.Max(0, all.Length - lines)));
     }
 
+    /// <summary>kill(2): POSIX only (SIGTERM is 15 on Linux and macOS; the SIGSTOP and SIGCONT numbers above are Linux's).</summary>
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    [SupportedOSPlatform("linux")]
+    [SupportedOSPlatform("macos")]
     private static partial int Kill(int pid, int signal);
 
     public void Dispose()

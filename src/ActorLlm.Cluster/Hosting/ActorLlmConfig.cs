@@ -16,6 +16,7 @@ public static class ActorLlmConfig
     {
         ["ACTORLLM_ROLES"] = "actorllm.node.roles",
         ["ACTORLLM_HOST"] = "actorllm.node.host",
+        ["ACTORLLM_BIND"] = "actorllm.node.bind",
         ["ACTORLLM_PORT"] = "actorllm.node.port",
         ["ACTORLLM_SEEDS"] = "actorllm.node.seeds",
         ["ACTORLLM_MACHINE"] = "actorllm.node.machine",

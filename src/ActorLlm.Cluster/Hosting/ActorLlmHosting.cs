@@ -67,7 +67,11 @@ public static class ActorLlmHosting
     public static AkkaConfigurationBuilder WithActorLlmNode(this AkkaConfigurationBuilder builder, ActorLlmSettings settings, NodeTls? tls = null)
     {
         var node = settings.Node;
-        var remote = new RemoteOptions { HostName = node.Host, Port = node.Port };
+
+        // Bind and advertise separately (NodeAddressing): the node command resolves them first; any other process
+        // (a PoolClient, a test) is resolved here from its settings.
+        var addresses = NodeAddressing.Resolve(node);
+        var remote = new RemoteOptions { HostName = addresses.Bind, PublicHostName = addresses.Advertised, Port = node.Port };
         if (settings.Tls.Enabled)
         {
             tls ??= NodeTls.Load(settings.Tls);

@@ -10,7 +10,9 @@ using ActorLlm.Protocol.Serialization;
 namespace ActorLlm.Cluster.Hosting;
 
 /// <summary>Node identity and membership (<c>actorllm.node</c>).</summary>
-public sealed record NodeSettings(IReadOnlyList<string> Roles, string Host, int Port, IReadOnlyList<string> Seeds, string Machine)
+/// <param name="Host">The address advertised to the others; "" = the address of the route to the first seed (see <see cref="NodeAddressing"/>).</param>
+/// <param name="Bind">The address the cluster port binds; "" = <paramref name="Host"/>.</param>
+public sealed record NodeSettings(IReadOnlyList<string> Roles, string Host, int Port, IReadOnlyList<string> Seeds, string Machine, string Bind = "")
 {
     public bool IsWorker => Roles.Contains(ActorLlmRoles.Worker);
 
@@ -221,7 +223,7 @@ public sealed record LogSettings(bool Json, Microsoft.Extensions.Logging.LogLeve
 /// <summary>The pool's certificates (<c>actorllm.pool</c>): see docs/security.md.</summary>
 /// <param name="Dir">A pool directory made by `actorllm pool init` (the CA's); "" = none. A gateway given one serves the join endpoint.</param>
 /// <param name="Credentials">This node's credential directory (ca.crt, node.crt, node.key): the setting, else <paramref name="Dir"/>, else $HOME/.actorllm/pool.</param>
-/// <param name="HttpsHost">Where the join endpoint binds: the setting, else node.host.</param>
+/// <param name="HttpsHost">Where the join endpoint binds: the setting, else node.bind, else node.host ("" until the node resolves its addresses).</param>
 public sealed record PoolSettings(string Dir, string Credentials, string HttpsHost, int HttpsPort, TimeSpan RenewBefore, TimeSpan JoinTimeout)
 {
     internal static PoolSettings Read(SettingsReader r, string nodeHost)
@@ -317,7 +319,8 @@ public sealed record ActorLlmSettings(
                 NormalHost(Str("node.host")),
                 Int("node.port"),
                 [.. List("node.seeds").Select(NormalSeed)],
-                Str("node.machine") is { Length: > 0 } m ? m : Environment.MachineName),
+                Str("node.machine") is { Length: > 0 } m ? m : Environment.MachineName,
+                NormalHost(Str("node.bind"))),
             new ModelSettings(
                 Str("model.store"),
                 Str("model.cache-dir") is { Length: > 0 } c ? c : DefaultCacheDir(),
@@ -388,7 +391,7 @@ public sealed record ActorLlmSettings(
             new ClientSettings(Time("client.status-timeout"), Time("client.status-poll-interval")),
             HttpSettings.Read(reader),
             LogSettings.Read(reader, config),
-            PoolSettings.Read(reader, NormalHost(Str("node.host"))),
+            PoolSettings.Read(reader, NormalHost(Str("node.bind")) is { Length: > 0 } bind ? bind : NormalHost(Str("node.host"))),
             TlsSettings.Read(reader, PoolSettings.Read(reader, NormalHost(Str("node.host"))).Credentials),
             config);
         return settings;
@@ -422,10 +425,10 @@ public sealed record ActorLlmSettings(
             throw new InvalidRequestException($"unknown role '{role}' (roles: worker, gateway; none = a plain client)");
         }
 
-        if (Node.Host is "0.0.0.0" or "::" or "[::]" or "")
+        if (NodeAddressing.IsWildcard(Node.Host))
         {
             throw new InvalidRequestException(
-                $"node.host '{Node.Host}' is where this node binds and the address it gives the others, so it must be one they can reach: give this machine's LAN address (e.g. --host 192.168.1.11), not a wildcard");
+                $"node.host '{Node.Host}' is the address this node gives the others, so it must be one they can reach, not a wildcard: give this machine's LAN address (e.g. --host 192.168.1.11), or leave --host out to use the address the route to the seed leaves from; to listen on every interface, give --bind {Node.Host}");
         }
 
         if (Worker.Lie is { } lie && (lie.Fraction is < 0 or > 1 || !double.IsFinite(lie.RelativeSize) || lie.RelativeSize < 0))

@@ -175,24 +175,58 @@ public static class DeviceProbe
     private static (long Bytes, string Source) MeasureMemory(ComputeTarget target, ProbeSettings settings) =>
         target.IsCuda ? GpuMemory(target, settings.GpuMemoryFraction, settings.NvidiaSmiTimeout) : CpuMemory(settings.CpuMemoryFraction);
 
+    /// <summary>
+    /// The available memory as the runtime sees it on every platform: <paramref name="totalAvailableBytes"/> (the
+    /// GC's TotalAvailableMemoryBytes: the machine's memory or the process's limit, whichever is smaller) less
+    /// <paramref name="memoryLoadBytes"/> (the machine's memory in use at the last collection); never below 0.
+    /// </summary>
+    public static long RuntimeAvailableBytes(long totalAvailableBytes, long memoryLoadBytes) =>
+        Math.Max(0, totalAvailableBytes - Math.Max(0, memoryLoadBytes));
+
+    /// <summary>
+    /// A CPU device's memory: on Linux MemAvailable of /proc/meminfo (which counts reclaimable page cache as
+    /// available, unlike the runtime's memory load) capped by the process limit; elsewhere (Windows, macOS), or where
+    /// /proc/meminfo cannot be read, the runtime's figure (<see cref="RuntimeAvailableBytes"/>).
+    /// </summary>
     private static (long, string) CpuMemory(double fraction)
     {
-        const string Path = "/proc/meminfo";
-        MemInfo info;
+        // The GC's figure is the machine's memory or the container's limit, whichever is smaller.
+        long processLimit = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (OperatingSystem.IsLinux() && LinuxMemInfo() is { } info)
+        {
+            return (CpuMemoryBytes(info, processLimit, fraction), $"{fraction:0.##} of MemAvailable {info.AvailableBytes / MiB} MiB"
+                + (processLimit > 0 && processLimit < info.AvailableBytes ? $" capped by the process limit {processLimit / MiB} MiB" : ""));
+        }
+
+        // The memory load is taken at a collection; before the first one it is not known yet.
+        var gc = GC.GetGCMemoryInfo();
+        if (gc.Index == 0)
+        {
+            GC.Collect();
+            gc = GC.GetGCMemoryInfo();
+        }
+
+        long available = RuntimeAvailableBytes(gc.TotalAvailableMemoryBytes, gc.MemoryLoadBytes);
+        if (available <= 0)
+        {
+            throw new InvalidOperationException("could not tell the available memory of this machine; give the memory this device offers for weights explicitly (--memory-limit)");
+        }
+
+        return ((long)(available * fraction), $"{fraction:0.##} of the available memory {available / MiB} MiB (the runtime's limit {gc.TotalAvailableMemoryBytes / MiB} MiB less {gc.MemoryLoadBytes / MiB} MiB in use)");
+    }
+
+    /// <summary>/proc/meminfo, or null where it cannot be read or parsed (then the runtime's figure is used).</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    private static MemInfo? LinuxMemInfo()
+    {
         try
         {
-            info = ParseMemInfo(File.ReadAllText(Path));
+            return ParseMemInfo(File.ReadAllText("/proc/meminfo"));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
         {
-            throw new InvalidOperationException(
-                $"could not read the available memory from {Path} ({e.Message}); give the memory this device offers for weights explicitly", e);
+            return null;
         }
-
-        // The GC's figure is the machine's memory or the container's limit, whichever is smaller.
-        long processLimit = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-        return (CpuMemoryBytes(info, processLimit, fraction), $"{fraction:0.##} of MemAvailable {info.AvailableBytes / MiB} MiB"
-            + (processLimit > 0 && processLimit < info.AvailableBytes ? $" capped by the process limit {processLimit / MiB} MiB" : ""));
     }
 
     private static (long, string) GpuMemory(ComputeTarget target, double fraction, TimeSpan timeout)

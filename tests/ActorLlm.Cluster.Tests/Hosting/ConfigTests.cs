@@ -23,7 +23,8 @@ public sealed class ConfigTests
     {
         var s = Defaults();
         Assert.Equal(["worker"], s.Node.Roles);
-        Assert.Equal("127.0.0.1", s.Node.Host);
+        Assert.Equal("", s.Node.Host);     // detected from the route to the first seed (NodeAddressing)
+        Assert.Equal("", s.Node.Bind);     // the advertised host
         Assert.Equal(0, s.Node.Port);
         Assert.Empty(s.Node.Seeds);
         Assert.Equal(Environment.MachineName, s.Node.Machine);
@@ -74,6 +75,8 @@ public sealed class ConfigTests
         Assert.Equal(TimeSpan.FromSeconds(4), akka.GetTimeSpan("akka.cluster.failure-detector.acceptable-heartbeat-pause"));
         Assert.Equal(10.0, akka.GetDouble("akka.cluster.failure-detector.threshold"));
         Assert.Equal(8L * 1024 * 1024, akka.GetByteSize("akka.remote.dot-netty.tcp.maximum-frame-size"));
+        Assert.False(akka.GetBoolean("akka.coordinated-shutdown.exit-clr"));
+        Assert.False(akka.GetBoolean("akka.coordinated-shutdown.run-by-clr-shutdown-hook"));
         Assert.Equal("gateway", akka.GetString("akka.cluster.sharding.role"));
         Assert.Equal("PinnedDispatcher", akka.GetString("actorllm.stage-dispatcher.type"));
         Assert.Equal("actorllm", akka.GetString("akka.actor.serialization-bindings.\"ActorLlm.Protocol.IActorLlmMessage, ActorLlm.Protocol\""));
@@ -177,7 +180,8 @@ public sealed class ConfigTests
     private static readonly Dictionary<string, object> s_pinned = new()
     {
         ["node.roles"] = new[] { "worker" },
-        ["node.host"] = "127.0.0.1",
+        ["node.host"] = "",
+        ["node.bind"] = "",
         ["node.port"] = 0,
         ["node.seeds"] = Array.Empty<string>(),
         ["node.machine"] = "",

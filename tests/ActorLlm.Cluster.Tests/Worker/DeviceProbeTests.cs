@@ -94,6 +94,15 @@ public class DeviceProbeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Without_proc_meminfo_the_available_memory_is_the_runtime_limit_less_the_memory_in_use()
+    {
+        Assert.Equal(24L << 30, DeviceProbe.RuntimeAvailableBytes(32L << 30, 8L << 30));
+        Assert.Equal(32L << 30, DeviceProbe.RuntimeAvailableBytes(32L << 30, 0));
+        Assert.Equal(0, DeviceProbe.RuntimeAvailableBytes(8L << 30, 9L << 30));     // more in use than a container's limit
+        Assert.Equal(8L << 30, DeviceProbe.RuntimeAvailableBytes(8L << 30, -1));
+    }
+
+    [Fact]
     public void Measuring_the_cpu_gives_a_finite_speed_and_memory_within_the_machine()
     {
         DeviceProbe.Measure(s_stories, ComputeTarget.Cpu, s_probe);            // loads libtorch, warms the JIT
