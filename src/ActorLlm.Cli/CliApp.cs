@@ -105,7 +105,7 @@ public static partial class CliApp
             var grace = s_poolCommands.Contains(parsed.CommandResult.Command.Name) ? s_poolTerminationGrace : TerminationGrace;
             return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = grace });
         }
-        catch (Exception e) when (e is InvalidRequestException or ModelFormatException or WireFormatException or IOException or UnauthorizedAccessException or TimeoutException or Cluster.Client.JobFailedException or Cluster.Weights.ModelBootstrapException or Http.GatewayException)
+        catch (Exception e) when (e is InvalidRequestException or ModelFormatException or WireFormatException or IOException or UnauthorizedAccessException or TimeoutException or Cluster.Client.JobFailedException or Cluster.Weights.ModelBootstrapException or Http.GatewayException or Pool.NodeStartException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return ExitError;

@@ -255,6 +255,58 @@ public sealed class HomeLabJoinTests(ITestOutputHelper output) : PoolTestBase(ou
     }
 
     [Fact]
+    public async Task Demo_says_in_the_gateways_own_words_why_it_did_not_start()
+    {
+        using var busy = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        busy.Start();
+        int port = ((System.Net.IPEndPoint)busy.LocalEndpoint).Port;
+        var (code, err, _) = await RunAsync("demo", "--serve", "--http-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(1, code);
+        Assert.Contains("gateway exited (code 1) before it was up: ", err, StringComparison.Ordinal);
+        Assert.Contains(port.ToString(System.Globalization.CultureInfo.InvariantCulture), err, StringComparison.Ordinal);
+        Assert.DoesNotContain("InvalidOperationException", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_gateway_address_that_never_answers_the_connection_is_reported_within_10_seconds_not_after_timeout()
+    {
+        // A port whose accept queue is full: the kernel drops further SYNs, as a firewall that drops packets does.
+        using var full = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        full.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        full.Listen(0);
+        int port = ((System.Net.IPEndPoint)full.LocalEndPoint!).Port;
+        var fillers = new List<System.Net.Sockets.Socket>();
+        try
+        {
+            while (true)
+            {
+                var filler = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                fillers.Add(filler);
+                using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+                try
+                {
+                    await filler.ConnectAsync(System.Net.IPAddress.Loopback, port, wait.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break; // this one hangs: the queue is full
+                }
+
+                Assert.True(fillers.Count < 64, "the accept queue never filled");
+            }
+
+            var (code, err, took) = await RunAsync("generate", "--cluster", $"http://127.0.0.1:{port}", "--prompt", "Once", "--timeout", "300");
+            Assert.Equal(1, code);
+            Assert.StartsWith("error: cannot reach the gateway", err.Trim(), StringComparison.Ordinal);
+            Assert.True(took < TimeSpan.FromSeconds(10), $"took {took}");
+        }
+        finally
+        {
+            fillers.ForEach(f => f.Dispose());
+        }
+    }
+
+    [Fact]
     public async Task Ctrl_c_ends_generate_on_a_gateway_that_does_not_answer_within_2_seconds_with_code_130()
     {
         using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);

@@ -61,9 +61,11 @@ public static class GenerateCommand
                 ClusterOptions.RefuseLocalOptions(parse, model, device, dtype, maxContext);
                 using var client = ClusterOptions.Client(pool, parse.GetValue(apiKey), parse.GetValue(timeout));
 
-                // What was not asked for is left out of the request, so the gateway fills it from its model's
-                // generation_config.json as for any API request (the values here only fill the wire record).
-                return await OnPoolAsync(client, text, Options(GenerationDefaults.None.Fill(asked, Fallback)), asked, parse.GetValue(quiet), cancel);
+                // Settled as in one process: what was asked, else the model's generation_config.json (as its gateway
+                // lists it), else greedy; so `generate` and `generate --cluster` give the same text for the same options
+                // (the API's own default for a missing temperature is OpenAI's, 1).
+                var defaults = await client.GenerationDefaultsAsync(cancel);
+                return await OnPoolAsync(client, text, Options(defaults.Fill(asked, Fallback)), parse.GetValue(quiet), cancel);
             }
 
             string dir = CommonOptions.ResolveModel(parse.GetValue(model));
@@ -94,14 +96,14 @@ public static class GenerateCommand
         return command;
     }
 
-    private static async Task<int> OnPoolAsync(Http.GatewayClient client, string prompt, GenerationOptions options, SamplingRequest asked, bool quiet, CancellationToken cancel)
+    private static async Task<int> OnPoolAsync(Http.GatewayClient client, string prompt, GenerationOptions options, bool quiet, CancellationToken cancel)
     {
         var stdout = Console.Out;
         var result = await client.CompleteAsync(prompt, WireOptions.ToWire(options), delta =>
         {
             stdout.Write(delta);
             stdout.Flush();
-        }, cancel, asked);
+        }, cancel);
         stdout.WriteLine();
         if (!quiet)
         {

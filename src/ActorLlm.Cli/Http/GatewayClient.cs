@@ -22,13 +22,50 @@ public sealed class GatewayClient : IDisposable
 {
     private readonly HttpClient _http;
 
+    /// <summary>
+    /// How long a connection to the gateway may take to open (at most): a gateway nobody answers at (a wrong address,
+    /// a firewall dropping packets) is reported after this, not after the whole --timeout.
+    /// </summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(8);
+
     public GatewayClient(string url, string? apiKey, TimeSpan timeout)
     {
         BaseUrl = Normalize(url);
-        _http = new HttpClient { BaseAddress = new Uri(BaseUrl + "/"), Timeout = timeout };
+        var connect = timeout < ConnectTimeout ? timeout : ConnectTimeout;
+        _http = new HttpClient(new SocketsHttpHandler { ConnectCallback = (context, cancel) => ConnectAsync(context.DnsEndPoint, connect, cancel) })
+        {
+            BaseAddress = new Uri(BaseUrl + "/"),
+            Timeout = timeout,
+        };
         if (!string.IsNullOrEmpty(apiKey))
         {
             _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        }
+    }
+
+    /// <summary>
+    /// Opens the TCP connection, giving up after <paramref name="within"/> with a reason (which HttpClient reports as
+    /// an <see cref="HttpRequestException"/>, "cannot reach the gateway"), not the generic timeout of the whole request.
+    /// </summary>
+    private static async ValueTask<Stream> ConnectAsync(System.Net.DnsEndPoint endpoint, TimeSpan within, CancellationToken cancel)
+    {
+        var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        limit.CancelAfter(within);
+        try
+        {
+            await socket.ConnectAsync(endpoint, limit.Token).ConfigureAwait(false);
+            return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+        }
+        catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new IOException($"no connection to {endpoint.Host}:{endpoint.Port} within {within.TotalSeconds:0.#} s: is the gateway running there, is that its HTTP port (http.port), and does a firewall let it through?");
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
         }
     }
 
@@ -58,6 +95,21 @@ public sealed class GatewayClient : IDisposable
     /// <summary>The API key from the environment: ACTORLLM_API_KEY, else OPENAI_API_KEY.</summary>
     public static string? KeyFromEnvironment() =>
         Environment.GetEnvironmentVariable("ACTORLLM_API_KEY") is { Length: > 0 } k ? k : Environment.GetEnvironmentVariable("OPENAI_API_KEY");
+
+    /// <summary>
+    /// The served model's generation_config.json defaults, as its gateway lists them in /v1/models
+    /// (<c>generation_defaults</c>; none from a gateway that lists none).
+    /// </summary>
+    public async Task<Inference.Generation.GenerationDefaults> GenerationDefaultsAsync(CancellationToken cancel = default)
+    {
+        var models = await GetJsonAsync("models", cancel);
+        if (models["data"]?[0]?["generation_defaults"] is not JsonObject d)
+        {
+            return Inference.Generation.GenerationDefaults.None;
+        }
+
+        return Inference.Generation.GenerationDefaults.Parse(System.Text.Encoding.UTF8.GetBytes(d.ToJsonString()), $"{BaseUrl}/models generation_defaults");
+    }
 
     /// <summary>The served model's name (the first of /v1/models).</summary>
     public async Task<string> ModelAsync(CancellationToken cancel = default)

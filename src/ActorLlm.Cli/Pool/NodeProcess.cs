@@ -77,7 +77,14 @@ public sealed partial class NodeProcess : IDisposable
         process.ErrorDataReceived += (_, e) => node.OnLine(e.Data, stdout: false);
         process.Exited += (_, _) =>
         {
-            var exited = new InvalidOperationException($"{name} exited (code {process.ExitCode}) before it was up; see {logPath}");
+            if (node._up.Task.IsCompleted)
+            {
+                return;
+            }
+
+            // Its last words first: the output still in the pipes is read to its end before the reason is picked.
+            process.WaitForExit();
+            var exited = new NodeStartException($"{name} exited (code {process.ExitCode}) before it was up: {node.Reason()} (its log: {logPath})");
             node._up.TrySetException(exited);
             node._http.TrySetException(exited);
         };
@@ -191,6 +198,15 @@ public sealed partial class NodeProcess : IDisposable
         }
     }
 
+    /// <summary>Why a node that ended said it did: its last "error: " line, else its last line.</summary>
+    private string Reason()
+    {
+        var lines = Tail(40).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return lines.LastOrDefault(l => l.StartsWith("error: ", StringComparison.Ordinal))?["error: ".Length..]
+            ?? lines.LastOrDefault()
+            ?? "it wrote nothing";
+    }
+
     /// <summary>The last lines of the log, for error reports.</summary>
     public string Tail(int lines = 20)
     {
@@ -224,3 +240,6 @@ public sealed partial class NodeProcess : IDisposable
         }
     }
 }
+
+/// <summary>A node process of a local pool ended before it was up; the message says why, in its own words.</summary>
+public sealed class NodeStartException(string message) : Exception(message);

@@ -37,7 +37,32 @@ public static class ApiResponses
         owned_by = "actorllm",
         root = model.Id,
         max_model_len = model.ContextLimit,
+        generation_defaults = GenerationDefaults(model.Defaults),
     };
+
+    /// <summary>
+    /// The model's generation_config.json defaults as the gateway applies them (only the values the file gives), so a
+    /// client can settle a request exactly as `generate` does in one process (the CLI's `generate --cluster` does).
+    /// </summary>
+    public static Dictionary<string, object> GenerationDefaults(Inference.Generation.GenerationDefaults d)
+    {
+        var json = new Dictionary<string, object>();
+        void Add(string key, object? value)
+        {
+            if (value is not null)
+            {
+                json[key] = value;
+            }
+        }
+
+        Add("temperature", d.Temperature);
+        Add("top_p", d.TopP);
+        Add("top_k", d.TopK);
+        Add("repetition_penalty", d.RepetitionPenalty);
+        Add("do_sample", d.DoSample);
+        Add("max_new_tokens", d.MaxNewTokens);
+        return json;
+    }
 
     /// <summary>A token as OpenAI shows it: its text (bytes that end mid-character become U+FFFD) and its bytes.</summary>
     public static (string Text, int[] Bytes) Token(TextTokenizer tokenizer, int id)
