@@ -32,4 +32,11 @@ public sealed record TimedJob(JobMessages.GenerationCompleted Result, double Fir
         var sorted = values.Order().ToArray();
         return sorted.Length == 0 ? 0 : sorted[sorted.Length / 2];
     }
+
+    /// <summary>The nearest-rank percentile <paramref name="p"/> (0..100) of <paramref name="values"/>: p99 of 64 values is the 64th.</summary>
+    public static double Percentile(IEnumerable<double> values, double p)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Length) - 1, 0, sorted.Length - 1)];
+    }
 }

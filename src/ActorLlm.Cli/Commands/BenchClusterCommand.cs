@@ -24,12 +24,15 @@ public static class BenchClusterCommand
         var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per job", DefaultValueFactory = _ => 128 };
         var devices = new Option<int>("--wait-devices") { Description = "Wait until this many devices are registered and placed before measuring", DefaultValueFactory = _ => 1 };
         var api = new Option<string?>("--api") { Description = "Also measure the same jobs through this gateway URL's HTTP API (key: $ACTORLLM_API_KEY)" };
-        var command = new Command("bench-cluster", "Measure a running pool's decode speed from a client") { cluster, timeout, jobs, chars, newTokens, devices, api };
+        var tls = new Option<string>("--tls") { Description = "on: join with this machine's pool credentials; off: a plain-TCP pool", DefaultValueFactory = _ => "on" };
+        tls.AcceptOnlyFromAmong("on", "off");
+        var command = new Command("bench-cluster", "Measure a running pool's decode speed from a client") { cluster, timeout, jobs, chars, newTokens, devices, api, tls };
         command.SetAction(async (parse, _) =>
         {
             var wait = TimeSpan.FromSeconds(parse.GetValue(timeout));
             int n = parse.GetValue(newTokens), p = parse.GetValue(chars);
-            await using var client = await PoolClient.ConnectAsync(parse.GetValue(cluster)!, wait);
+            await using var client = await PoolClient.ConnectAsync(parse.GetValue(cluster)!, wait,
+                settings: new Dictionary<string, string> { ["actorllm.tls.enabled"] = parse.GetValue(tls)! });
             int want = parse.GetValue(devices);
             var status = await client.WaitForAsync(
                 s => s.Devices.Length >= want && s.ServesPlan(),
@@ -48,7 +51,7 @@ public static class BenchClusterCommand
                 double decode = JobReport.DecodeTokensPerSecond(one);
                 Console.Out.WriteLine(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"jobs {j,3}: {tokens / seconds,9:F1} tokens/s aggregate ({tokens} tokens in {seconds:F2} s); first job: prefill {one.PrefillMs:F0} ms, decode {decode:F1} tokens/s; stages: {string.Join(", ", one.Stages.Select(s => $"{s.Stage} {(s.DecodeSteps > 0 ? s.DecodeMs / s.DecodeSteps : 0):F2} ms/step"))}; mean decode batch over all jobs: {JobReport.MeanDecodeBatches(results)}; time to first token median {Bench.TimedJob.Median(member.Select(t => t.FirstMs)):F1} ms"));
+                    $"jobs {j,3}: {tokens / seconds,9:F1} tokens/s aggregate ({tokens} tokens in {seconds:F2} s); first job: prefill {one.PrefillMs:F0} ms, decode {decode:F1} tokens/s; stages: {string.Join(", ", one.Stages.Select(s => $"{s.Stage} {(s.DecodeSteps > 0 ? s.DecodeMs / s.DecodeSteps : 0):F2} ms/step"))}; mean decode batch over all jobs: {JobReport.MeanDecodeBatches(results)}; time to first token median {Bench.TimedJob.Median(member.Select(t => t.FirstMs)):F1} ms, p99 {Bench.TimedJob.Percentile(member.Select(t => t.FirstMs), 99):F1} ms"));
             }
 
             if (parse.GetValue(api) is string url)
@@ -64,7 +67,7 @@ public static class BenchClusterCommand
                     int tokens = timed.Sum(t => t.Result.GeneratedTokens);
                     Console.Out.WriteLine(string.Create(
                         CultureInfo.InvariantCulture,
-                        $"api  {j,3}: {tokens / seconds,9:F1} tokens/s aggregate ({tokens} tokens in {seconds:F2} s); time to first token median {Bench.TimedJob.Median(timed.Select(t => t.FirstMs)):F1} ms, max {timed.Max(t => t.FirstMs):F1} ms; per stream after it: median {Bench.TimedJob.Median(timed.Select(t => t.DecodeTokensPerSecond)):F1} tokens/s"));
+                        $"api  {j,3}: {tokens / seconds,9:F1} tokens/s aggregate ({tokens} tokens in {seconds:F2} s); time to first token median {Bench.TimedJob.Median(timed.Select(t => t.FirstMs)):F1} ms, p99 {Bench.TimedJob.Percentile(timed.Select(t => t.FirstMs), 99):F1} ms, max {timed.Max(t => t.FirstMs):F1} ms; per stream after it: median {Bench.TimedJob.Median(timed.Select(t => t.DecodeTokensPerSecond)):F1} tokens/s"));
                 }
             }
 

@@ -6,6 +6,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace ActorLlm.Cluster.Client;
 
@@ -60,7 +61,7 @@ public sealed class PoolClient : IAsyncDisposable
         var node = ActorLlmSettings.From(ActorLlmConfig.Build(null, overrides, _ => null));
         var resources = NodeResources.Prepare(node);
         var host = new HostBuilder()
-            .ConfigureLogging(l => l.AddActorLlmConsole(node.Log))
+            .ConfigureLogging(l => l.AddActorLlmConsole(node.Log).AddFilter("Microsoft.Extensions.Hosting", LogLevel.None))
             .ConfigureServices(s => s.AddAkka(ActorLlmSettings.SystemName, b => b.WithActorLlm(node, resources)))
             .Build();
         await host.StartAsync(cancel).ConfigureAwait(false);
