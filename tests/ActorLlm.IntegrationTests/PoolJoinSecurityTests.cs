@@ -67,6 +67,13 @@ public sealed class PoolJoinSecurityTests(ITestOutputHelper output) : PoolTestBa
         throw new TimeoutException($"no line with '{text}' in {node.Name}'s log:\n{node.Tail(40)}");
     }
 
+    /// <summary>A node's log as it is now (the node process may be writing it meanwhile).</summary>
+    private static string[] ReadLines(string path)
+    {
+        using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+        return reader.ReadToEnd().Split('\n');
+    }
+
     private static async Task UntilAsync(Func<bool> condition, string what)
     {
         var clock = Stopwatch.StartNew();
@@ -237,7 +244,10 @@ public sealed class PoolJoinSecurityTests(ITestOutputHelper output) : PoolTestBa
             long before = await TlsRefusalsAsync(pool.ApiUrl, pool.ApiKey);
             using var revoked = NodeProcess.Start("w1-revoked", workerArgs, Path.Combine(WorkDir, "w1-revoked.log"));
             await UntilAsync(async () => await TlsRefusalsAsync(pool.ApiUrl, pool.ApiKey) > before, "the gateway refuses the revoked worker's handshake");
-            Assert.Contains(File.ReadAllLines(gateway.LogPath), l => l.Contains("is revoked: since", StringComparison.Ordinal) && l.Contains("w1", StringComparison.Ordinal));
+            // The line reaches the log file a moment after the count (the logger's queue, then the process's pipe).
+            await UntilAsync(
+                () => ReadLines(gateway.LogPath).Any(l => l.Contains("is revoked: since", StringComparison.Ordinal) && l.Contains("w1", StringComparison.Ordinal)),
+                "the gateway logs the revoked certificate's refusal");
             await LogLineAsync(revoked, "Couldn't join seed nodes");
             Assert.Empty((await api.StatusAsync()).Devices);
         }
