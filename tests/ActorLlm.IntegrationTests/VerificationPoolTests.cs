@@ -233,13 +233,8 @@ public sealed class VerificationPoolTests(ITestOutputHelper output) : PoolTestBa
             "liar",
             ["--roles", "worker", "--host", "127.0.0.1", "--port", "0", "--seeds", pool.Seed, "--model", Model, "--set", "actorllm.tls.enabled=off", "--set", "actorllm.worker.lie.mode=zeros"],
             Path.Combine(WorkDir, "liar.log"));
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!node.HasExited)
-        {
-            Assert.True(clock.Elapsed < Timeout, "the lying worker started");
-            await Task.Delay(100);
-        }
-
+        // The exit is awaited with its output drained into the log (HasExited alone may come before the last line).
+        Assert.Equal(1, await node.ExitCodeAsync(Timeout));
         Assert.Contains("actorllm.testing.fault-injection", File.ReadAllText(Path.Combine(WorkDir, "liar.log")), StringComparison.Ordinal);
     }
 
